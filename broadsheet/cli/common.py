@@ -1,0 +1,117 @@
+"""What every command shares: ``--config``, ``--at``, settings, the store, output."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+
+from broadsheet.config import DEFAULT_CONFIG, Settings
+from broadsheet.errors import BroadsheetError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(func: F) -> F:
+    """Add ``--config PATH`` (default ./broadsheet.toml, or $BROADSHEET_CONFIG)."""
+    return click.option(
+        "--config",
+        "config_path",
+        default=DEFAULT_CONFIG,
+        envvar="BROADSHEET_CONFIG",
+        show_default=True,
+        type=click.Path(dir_okay=False),
+        help="The publication's configuration file.",
+    )(func)
+
+
+def at_option(func: F) -> F:
+    """Add ``--at TIME``: an ISO 8601 time standing in for now."""
+    return click.option(
+        "--at",
+        "at",
+        default=None,
+        metavar="TIME",
+        help="ISO 8601 time standing in for now (naive times are in site.timezone).",
+    )(func)
+
+
+def load(config_path: str) -> Settings:
+    """Settings from ``config_path`` (errors become one message per problem)."""
+    from broadsheet.config import load_settings
+
+    return load_settings(config_path)
+
+
+def now_or(at: str | None, settings: Settings) -> datetime:
+    """``at`` parsed as an aware time, or the real clock, read here once."""
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{at!r} is not an ISO 8601 time (e.g. 2026-11-23T08:00:00+03:00)", param_hint="--at"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=settings.site.tz)
+    return moment.astimezone(UTC)
+
+
+def open_store(settings: Settings) -> Any:
+    """The publication's store, migrated."""
+    from broadsheet.store import Store
+
+    return Store.open(settings.store.url)
+
+
+def handle_errors(func: F) -> F:
+    """Turn a BroadsheetError into its message on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BroadsheetError as exc:
+            for line in str(exc).splitlines():
+                click.echo(f"error: {line}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def console() -> Any:
+    """A rich console on stdout."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def interactive() -> bool:
+    """Whether progress bars make sense (stderr is a terminal)."""
+    return sys.stderr.isatty()
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    """Log to stderr: warnings by default, info with -v, debug with -vv."""
+    level = (
+        logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    )
+    if interactive():
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(show_path=False, show_time=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # premailer's cssutils logs a line per element for vendor properties.
+    logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)

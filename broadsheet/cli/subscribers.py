@@ -1,0 +1,171 @@
+"""``broadsheet subscribers import|add|remove|list``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from broadsheet.cli.common import (
+    at_option,
+    config_option,
+    console,
+    handle_errors,
+    load,
+    now_or,
+    open_store,
+)
+from broadsheet.cli.core import report_problems
+
+
+@click.group()
+def subscribers() -> None:
+    """Newsletter subscribers."""
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@config_option
+@at_option
+@handle_errors
+def import_(file: str, config_path: str, at: str | None) -> None:
+    """Import subscribers from a CSV file (email,name,language,frequency,topics)."""
+    from broadsheet.content.subscribers import import_subscribers
+
+    settings = load(config_path)
+    report = import_subscribers(
+        open_store(settings), settings, Path(file), now=now_or(at, settings), source=file
+    )
+    report_problems(report.rejected)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for email in report.skipped:
+        click.echo(f"skipped: {email} unsubscribed or bounced earlier; not reactivated", err=True)
+    click.echo(
+        f"{len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped, "
+        f"{len(report.rejected)} rejected"
+    )
+    sys.exit(0 if report.ok else 1)
+
+
+@subscribers.command("add")
+@click.argument("emails", nargs=-1, required=True)
+@click.option("--name", default="", help="Display name (for a single address).")
+@click.option("--language", default="", help="Edition language; default: the site's first.")
+@click.option("--frequency", type=click.Choice(["daily", "weekly"]), default="weekly")
+@click.option("--topics", default="", help="Sections, ';'-separated; empty: everything.")
+@config_option
+@at_option
+@handle_errors
+def add(
+    emails: tuple[str, ...],
+    name: str,
+    language: str,
+    frequency: str,
+    topics: str,
+    config_path: str,
+    at: str | None,
+) -> None:
+    """Add active subscribers (the publisher vouches for their consent)."""
+    from broadsheet.content.subscribers import FieldProblem, check_subscriber
+
+    settings = load(config_path)
+    now = now_or(at, settings)
+    store = open_store(settings)
+    failed = False
+    for email in emails:
+        try:
+            row = check_subscriber(
+                settings,
+                email=email,
+                name=name,
+                language=language,
+                frequency=frequency,
+                topics=topics,
+            )
+        except FieldProblem as exc:
+            click.echo(f"error: {email}: {exc.field}: {exc.reason}", err=True)
+            failed = True
+            continue
+        with store.write() as tx:
+            outcome = tx.subscribers.upsert_active(
+                email=row.email,
+                name=row.name,
+                language=row.language,
+                frequency=row.frequency,
+                topics=row.topics,
+                source="cli",
+                now=now,
+            )
+        if outcome == "skipped":
+            click.echo(f"skipped: {row.email} unsubscribed or bounced earlier", err=True)
+        else:
+            click.echo(f"{outcome}: {row.email}")
+    sys.exit(1 if failed else 0)
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@config_option
+@at_option
+@handle_errors
+def remove(email: str, config_path: str, at: str | None) -> None:
+    """Unsubscribe EMAIL (kept as unsubscribed, so no import brings it back)."""
+    from broadsheet.content.subscribers import normalise_email
+    from broadsheet.model import SubscriberStatus
+
+    settings = load(config_path)
+    try:
+        address = normalise_email(email)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="EMAIL") from None
+    store = open_store(settings)
+    with store.write() as tx:
+        found = tx.subscribers.by_email(address)
+        if found is None:
+            click.echo(f"error: no subscriber {address}", err=True)
+            sys.exit(1)
+        changed = tx.subscribers.set_status(
+            found.id, SubscriberStatus.UNSUBSCRIBED, now=now_or(at, settings), reason="cli"
+        )
+    click.echo(f"unsubscribed: {address}" if changed else f"{address} was already {found.status}")
+
+
+@subscribers.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "active", "unsubscribed", "bounced"]),
+    default=None,
+    help="Only subscribers in this state.",
+)
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+@config_option
+@handle_errors
+def list_(status: str | None, as_csv: bool, config_path: str) -> None:
+    """List subscribers."""
+    from broadsheet.model import SubscriberStatus
+
+    settings = load(config_path)
+    with open_store(settings).read() as tx:
+        rows = tx.subscribers.listing(status=SubscriberStatus(status) if status else None)
+    if as_csv:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["email", "name", "language", "frequency", "topics", "status"])
+        for s in rows:
+            writer.writerow(
+                [s.email, s.name, s.language, s.frequency, ";".join(s.topics), s.status]
+            )
+        return
+    from rich.table import Table
+
+    table = Table("email", "name", "language", "frequency", "topics", "status")
+    for s in rows:
+        table.add_row(
+            s.email, s.name, s.language, str(s.frequency), ";".join(s.topics), str(s.status)
+        )
+    console().print(table)
+    click.echo(f"{len(rows)} subscribers")

@@ -1,0 +1,227 @@
+"""``broadsheet import``: articles from Markdown, JSON Lines or a feed into the store.
+
+Every record is read and checked first; only valid ones are written, so a
+bad file never changes what is stored. Re-importing unchanged content writes
+nothing (the content hash is compared), a changed file updates its article,
+and an article keeps its feed id for ever.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from broadsheet.config import Settings
+from broadsheet.content.fields import Checked, RawArticle, check_article
+from broadsheet.content.readers import read_feed, read_jsonl, read_markdown
+from broadsheet.errors import ContentError
+from broadsheet.store import Store
+
+log = logging.getLogger(__name__)
+
+Format = Literal["md", "jsonl", "feed"]
+
+Progress = Callable[[int, int], None]
+"""Called with (done, total) as records are checked."""
+
+_SUFFIXES: dict[str, Format] = {
+    ".md": "md",
+    ".markdown": "md",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".xml": "feed",
+    ".rss": "feed",
+    ".atom": "feed",
+}
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing was rejected."""
+        return not self.rejected
+
+
+def guess_format(location: str) -> Format:
+    """The import format of a path or URL, from its kind and suffix."""
+    if urlsplit(location).scheme in ("http", "https"):
+        return "feed"
+    path = Path(location)
+    if path.is_dir():
+        return "md"
+    return _SUFFIXES.get(path.suffix.lower(), "md")
+
+
+def _shown(path: Path | str) -> str:
+    """A path as the user would write it (relative to the working folder); URLs as they are."""
+    if urlsplit(str(path)).scheme in ("http", "https"):
+        return str(path)
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _raw_records(location: str, fmt: Format) -> Iterator[RawArticle | ContentError]:
+    if fmt == "feed":
+        try:
+            yield from read_feed(location)
+        except ContentError as exc:
+            yield exc
+        return
+    path = Path(location)
+    if not path.exists():
+        yield ContentError(location, "no such file or folder")
+        return
+    if fmt == "jsonl":
+        files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
+        for file in files:
+            try:
+                for record in read_jsonl(file, str(file.resolve())):
+                    if isinstance(record, RawArticle):
+                        record.label = _shown(file)
+                    yield _relabel(record, file)
+            except ContentError as exc:
+                yield _relabel(exc, file)
+        return
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".md", ".markdown"))
+    else:
+        files = [path]
+    for file in files:
+        try:
+            record = read_markdown(file, _shown(file))
+        except ContentError as exc:
+            yield exc
+            continue
+        record.label = record.source
+        record.source = str(file.resolve())
+        yield record
+
+
+def _relabel(record: RawArticle | ContentError, file: Path) -> RawArticle | ContentError:
+    if isinstance(record, ContentError) and record.source == str(file.resolve()):
+        return ContentError(_shown(file), record.reason, line=record.line, field=record.field)
+    return record
+
+
+def _conflict(stored_source: str, new_source: str) -> bool:
+    """Whether another file that still exists already owns this id."""
+    if stored_source == new_source:
+        return False
+    if urlsplit(stored_source).scheme in ("http", "https"):
+        return False
+    return Path(stored_source).is_file()
+
+
+def check_all(
+    records: Iterable[RawArticle | ContentError],
+    settings: Settings,
+    report: ImportReport,
+    progress: Progress | None = None,
+    total: int = 0,
+) -> list[Checked]:
+    """Check every record; rejects go to ``report``, duplicates within the batch too."""
+    valid: list[Checked] = []
+    seen: dict[str, str] = {}
+    for done, record in enumerate(records, start=1):
+        if progress:
+            progress(done, total)
+        if isinstance(record, ContentError):
+            report.rejected.append(str(record))
+            continue
+        try:
+            checked = check_article(record, settings)
+        except ContentError as exc:
+            report.rejected.append(str(exc))
+            continue
+        article = checked.article
+        if article.id in seen:
+            report.rejected.append(
+                str(
+                    ContentError(
+                        record.shown,
+                        f"{article.id!r} is already the id of {seen[article.id]}; "
+                        "ids must be unique",
+                        line=record.field_lines.get("id", record.line),
+                        field="id",
+                    )
+                )
+            )
+            continue
+        seen[article.id] = record.shown
+        report.warnings.extend(checked.warnings)
+        valid.append(checked)
+    return valid
+
+
+def import_articles(
+    store: Store,
+    settings: Settings,
+    location: str,
+    *,
+    fmt: Format | None = None,
+    now: datetime,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import a folder or file of Markdown, a JSON Lines file, or a feed.
+
+    Args:
+        store: where articles go.
+        settings: the publication's settings.
+        location: a folder, a file, or (for feeds) an http(s) URL.
+        fmt: the format; guessed from ``location`` when ``None``.
+        now: the time recorded as the import time.
+        progress: called with (done, total) while records are checked.
+
+    Returns:
+        What was added, updated, left unchanged and rejected, and warnings.
+    """
+    fmt = fmt or guess_format(location)
+    report = ImportReport()
+    records = list(_raw_records(location, fmt))
+    valid = check_all(records, settings, report, progress, len(records))
+    with store.read() as tx:
+        stored = tx.articles.fingerprints()
+    accepted: list[Checked] = []
+    for checked in valid:
+        article = checked.article
+        previous = stored.get(article.id)
+        if previous is not None and _conflict(previous[0], article.source):
+            report.rejected.append(
+                f"{_shown(article.source)}: id: {article.id!r} is already the id of "
+                f"{_shown(previous[0])}; ids must be unique"
+            )
+            continue
+        accepted.append(checked)
+    known = set(stored) | {c.article.id for c in accepted}
+    for checked in accepted:
+        for code, target in checked.article.translations.items():
+            if target not in known:
+                report.warnings.append(
+                    f"{_shown(checked.article.source)}: translations: no article "
+                    f"{target!r} ({code}) yet; the link appears once it is imported"
+                )
+    for start in range(0, len(accepted), 500):
+        with store.write() as tx:
+            for checked in accepted[start : start + 500]:
+                outcome = tx.articles.save(checked.article, now=now)
+                getattr(report, outcome).append(checked.article.id)
+    for warning in report.warnings:
+        log.warning("%s", warning)
+    return report

@@ -1,0 +1,227 @@
+"""Readers: Markdown with front matter, JSON Lines, and RSS/Atom feeds.
+
+Each turns a file (or URL) into :class:`~broadsheet.content.fields.RawArticle`
+records, or :class:`~broadsheet.errors.ContentError` for a record that cannot
+even be read. Field checks happen later, the same for every format.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import frontmatter
+import yaml
+
+from broadsheet import __version__
+from broadsheet.content.fields import RawArticle
+from broadsheet.errors import ContentError
+
+_FRONT_MATTER = frontmatter.default_handlers.YAMLHandler()
+
+
+def decode_utf8(data: bytes, source: str) -> str:
+    """``data`` as text, or a ContentError naming the line of the first bad byte."""
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ContentError(
+            source,
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+            line=line,
+        ) from None
+
+
+def read_bytes(path: Path, source: str) -> bytes:
+    """A file's bytes, or a ContentError saying why it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ContentError(source, f"cannot read: {exc.strerror}") from None
+
+
+def read_markdown(path: Path, source: str) -> RawArticle:
+    """One article from a Markdown file with YAML front matter."""
+    text = decode_utf8(read_bytes(path, source), source)
+    if not _FRONT_MATTER.detect(text):
+        raise ContentError(source, "no front matter: the file must start with a '---' line", line=1)
+    try:
+        head, body = _FRONT_MATTER.split(text)
+    except ValueError:
+        raise ContentError(source, "front matter is not closed by a '---' line", line=1) from None
+    # The front matter text starts on the opening '---' line, so a YAML mark
+    # on its line n is on line n + 1 of the file.
+    try:
+        node = yaml.compose(head, Loader=yaml.SafeLoader)
+        fields = yaml.safe_load(head)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or str(exc)
+        raise ContentError(
+            source, f"front matter is not valid YAML: {problem}", line=line
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ContentError(source, f"front matter is not valid YAML: {exc}") from None
+    if not isinstance(fields, dict):
+        kind = "empty" if fields is None else f"a {type(fields).__name__}"
+        raise ContentError(
+            source, f"front matter must be a mapping of fields (key: value), got {kind}", line=2
+        )
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, _value in node.value:
+            lines[str(key.value)] = key.start_mark.line + 1
+    if "body" in fields or "body_html" in fields:
+        raise ContentError(
+            source, "the body goes below the front matter, not in it", line=lines.get("body", 2)
+        )
+    fields = {str(k): v for k, v in fields.items()}
+    fields["body"] = body.lstrip("\n")
+    return RawArticle(fields=fields, source=source, field_lines=lines, default_id=path.stem)
+
+
+def read_jsonl(path: Path, source: str) -> Iterator[RawArticle | ContentError]:
+    """Articles from a JSON Lines file: one JSON object per line."""
+    text = decode_utf8(read_bytes(path, source), source)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            fields = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield ContentError(
+                source, f"not valid JSON: {exc.msg} (column {exc.colno})", line=number
+            )
+            continue
+        if not isinstance(fields, dict):
+            yield ContentError(source, "expected a JSON object per line", line=number)
+            continue
+        yield RawArticle(fields=fields, source=source, line=number)
+
+
+# --- feeds -------------------------------------------------------------------
+
+_SLUG = re.compile(r"[^A-Za-z0-9._~-]+")
+
+
+def slug_from_url(url: str) -> str:
+    """An article id from the last path segment of ``url``."""
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    last = parts[-1] if parts else urlsplit(url).netloc
+    last = re.sub(r"\.(html?|php|aspx?)$", "", last)
+    return _SLUG.sub("-", last).strip("-.")[:200]
+
+
+def _fetch(location: str) -> bytes:
+    request = urllib.request.Request(
+        location, headers={"User-Agent": f"broadsheet/{__version__} (feed import)"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (http only)
+            data: bytes = response.read()
+            return data
+    except (urllib.error.URLError, TimeoutError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ContentError(location, f"cannot fetch the feed: {reason}") from None
+
+
+def _utc(parsed: Any) -> datetime | None:
+    # feedparser gives every date as a UTC struct_time.
+    if not parsed:
+        return None
+    year, month, day, hour, minute, second = parsed[:6]
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+def _language(code: Any) -> str | None:
+    if not isinstance(code, str) or not code.strip():
+        return None
+    return code.strip().lower().replace("_", "-").split("-")[0]
+
+
+def read_feed(location: str) -> Iterator[RawArticle | ContentError]:
+    """Articles from an RSS or Atom feed, given as a file path or an http(s) URL.
+
+    An entry keeps its feed id as its guid, so readers who followed the old
+    feed see no duplicates. The section is the category whose scheme ends in
+    ``/sections`` (as broadsheet's own feeds write it); other categories are
+    tags. ``rel="alternate"`` links with an ``hreflang`` become translations.
+    """
+    import feedparser
+
+    if urlsplit(location).scheme in ("http", "https"):
+        data = _fetch(location)
+    else:
+        data = read_bytes(Path(location), location)
+    parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=True)
+    if parsed.bozo and not parsed.entries:
+        raise ContentError(location, f"not a readable RSS or Atom feed: {parsed.bozo_exception}")
+    feed_language = _language(parsed.feed.get("language"))
+    for number, entry in enumerate(parsed.entries, start=1):
+        link = entry.get("link") or ""
+        guid = entry.get("id") or link
+        if not link and not guid:
+            yield ContentError(
+                location, "entry has neither a link nor an id", field=f"entry {number}"
+            )
+            continue
+        published = _utc(entry.get("published_parsed")) or _utc(entry.get("updated_parsed"))
+        updated = _utc(entry.get("updated_parsed"))
+        section: str | None = None
+        tags: list[str] = []
+        for tag in entry.get("tags", []):
+            term = (tag.get("term") or tag.get("label") or "").strip()
+            if not term:
+                continue
+            if section is None and (tag.get("scheme") or "").rstrip("/").endswith("/sections"):
+                section = term
+            elif term not in tags:
+                tags.append(term)
+        translations: dict[str, str] = {}
+        image: str | None = None
+        for alt in entry.get("links", []):
+            rel, href = alt.get("rel"), alt.get("href")
+            if rel == "alternate" and alt.get("hreflang") and href and href != link:
+                code = _language(alt.get("hreflang"))
+                if code:
+                    translations[code] = slug_from_url(href)
+            if rel == "enclosure" and (alt.get("type") or "").startswith("image/") and not image:
+                image = href
+        for media in entry.get("media_content", []):
+            if not image and (
+                media.get("medium") == "image" or (media.get("type") or "").startswith("image/")
+            ):
+                image = media.get("url")
+        contents = entry.get("content") or []
+        body_html = contents[0].get("value") if contents else entry.get("summary", "")
+        standfirst = entry.get("summary", "") if contents else ""
+        language = _language(entry.get("language")) or feed_language
+        fields: dict[str, Any] = {
+            "id": slug_from_url(link) if link else slug_from_url(guid),
+            "guid": guid,
+            "title": entry.get("title"),
+            "standfirst": standfirst,
+            "authors": [a.get("name") for a in entry.get("authors", []) if a.get("name")],
+            "section": section,
+            "tags": tags,
+            "published": published,
+            "updated": updated if updated and published and updated > published else None,
+            "url": link or None,
+            "image": image,
+            "translations": {k: v for k, v in translations.items() if k != language},
+            "body_html": body_html or "",
+        }
+        if language:
+            fields["language"] = language
+        yield RawArticle(
+            fields=fields, source=location, title_is_html=True, label=f"{location} entry {number}"
+        )

@@ -1,0 +1,162 @@
+"""Subscribers from CSV and the command line: checked, normalised, merged.
+
+Columns ``email,name,language,frequency,topics``; ``frequency`` is ``daily``
+or ``weekly`` (default ``weekly``), ``language`` one of ``site.languages``
+(default the first), ``topics`` a ``;``-separated list of sections (empty:
+everything). Addresses are normalised (IDNA domain, lower case) so the same
+person is one subscriber; a later row for the same address wins. An address
+that unsubscribed or bounced is reported as skipped and stays as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from broadsheet.config import Settings
+from broadsheet.content.csvfile import read_csv
+from broadsheet.errors import ContentError
+from broadsheet.model import Frequency
+from broadsheet.store import Store
+
+
+@dataclass(frozen=True)
+class SubscriberRow:
+    """One checked subscriber record."""
+
+    email: str
+    name: str
+    language: str
+    frequency: Frequency
+    topics: tuple[str, ...]
+
+
+@dataclass
+class SubscribersReport:
+    """What a subscribers import did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether no row was rejected."""
+        return not self.rejected
+
+
+def normalise_email(address: str) -> str:
+    """The canonical form of an address, or ValueError saying what is wrong.
+
+    The domain is IDNA-encoded and the whole address lower-cased: mailbox
+    providers treat local parts case-insensitively, and two rows differing
+    only in case are one reader.
+    """
+    address = address.strip()
+    if any(c in address for c in "\r\n"):
+        raise ValueError("an address cannot hold a line break")
+    try:
+        valid = validate_email(address, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+    domain = valid.ascii_domain or valid.domain
+    return f"{valid.local_part}@{domain}".lower()
+
+
+def check_subscriber(
+    settings: Settings,
+    *,
+    email: str,
+    name: str = "",
+    language: str = "",
+    frequency: str = "",
+    topics: Sequence[str] | str = (),
+) -> SubscriberRow:
+    """One subscriber checked and normalised.
+
+    Raises:
+        FieldProblem: naming the field and what is wrong with it.
+    """
+    try:
+        address = normalise_email(email)
+    except ValueError as exc:
+        raise FieldProblem("email", f"{email!r} is not a valid address: {exc}") from None
+    if any(c in name for c in "\r\n\x00"):
+        raise FieldProblem("name", "cannot hold a line break")
+    name = " ".join(name.split())
+    language = language or settings.site.default_language
+    if language not in settings.site.languages:
+        raise FieldProblem(
+            "language", f"{language!r} is not one of {', '.join(settings.site.languages)}"
+        )
+    frequency = (frequency or "weekly").lower()
+    if frequency not in tuple(Frequency):
+        raise FieldProblem("frequency", f"expected daily or weekly, got {frequency!r}")
+    if isinstance(topics, str):
+        topics = topics.split(";")
+    cleaned = tuple(dict.fromkeys(" ".join(t.split()) for t in topics if t.strip()))
+    return SubscriberRow(address, name, language, Frequency(frequency), cleaned)
+
+
+class FieldProblem(ValueError):
+    """A subscriber field that fails its check."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def import_subscribers(
+    store: Store, settings: Settings, path: Path, *, now: datetime, source: str | None = None
+) -> SubscribersReport:
+    """Import a subscribers CSV; bad rows are reported and the rest stored."""
+    shown = source or str(path)
+    report = SubscribersReport()
+    rows: dict[str, tuple[int, SubscriberRow]] = {}
+    try:
+        for line, values in read_csv(
+            path, shown, required=("email",), optional=("name", "language", "frequency", "topics")
+        ):
+            try:
+                row = check_subscriber(
+                    settings,
+                    email=values.get("email", ""),
+                    name=values.get("name", ""),
+                    language=values.get("language", ""),
+                    frequency=values.get("frequency", ""),
+                    topics=values.get("topics", ""),
+                )
+            except FieldProblem as exc:
+                report.rejected.append(
+                    str(ContentError(shown, exc.reason, line=line, field=exc.field))
+                )
+                continue
+            if row.email in rows:
+                report.warnings.append(
+                    f"{shown}:{line}: email: {row.email} is also on line {rows[row.email][0]}; "
+                    "this later row wins"
+                )
+            rows[row.email] = (line, row)
+    except ContentError as exc:
+        report.rejected.append(str(exc))
+    with store.write() as tx:
+        for _line, row in rows.values():
+            outcome = tx.subscribers.upsert_active(
+                email=row.email,
+                name=row.name,
+                language=row.language,
+                frequency=row.frequency,
+                topics=row.topics,
+                source="csv",
+                now=now,
+            )
+            getattr(report, outcome).append(row.email)
+    return report

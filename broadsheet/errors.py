@@ -1,0 +1,79 @@
+"""The one exception tree of broadsheet.
+
+Every error a user can cause is a :class:`BroadsheetError` whose message is
+written for that user: it names the file (and line or field) and says what is
+wrong. Anything else that escapes is a bug and keeps its traceback.
+
+```
+BroadsheetError        message is for the user, names file/field/what to do
+├── ConfigError        collects every problem in the file, not just the first
+├── StoreError         the database cannot be opened or is newer than this release
+├── ContentError       one bad article, feed or CSV row
+├── RenderError        wraps jinja2 / premailer / feedgen failures
+├── DeliveryError      SMTP and Maildir failures
+└── LockedError        another process holds the lock for the same work
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class BroadsheetError(Exception):
+    """Base of every error whose message is meant for the user."""
+
+
+class ConfigError(BroadsheetError):
+    """One or more problems in a configuration file.
+
+    Attributes:
+        problems: every problem found, each a ``key: what is wrong`` line.
+    """
+
+    def __init__(self, path: str, problems: Sequence[str]) -> None:
+        self.path = path
+        self.problems = list(problems)
+        lines = [f"{path}: {problem}" for problem in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class StoreError(BroadsheetError):
+    """The store cannot be opened, migrated or used."""
+
+
+class ContentError(BroadsheetError):
+    """One bad article, feed, or CSV row.
+
+    The message reads ``source:line: field: reason`` with the parts that are
+    known, e.g. ``content/a.md:4: published: no time zone and ...``.
+
+    Attributes:
+        source: the file (or URL) the content came from.
+        reason: what is wrong, for a person.
+        line: the 1-based line inside the file, when known.
+        field: the field or column, when known.
+    """
+
+    def __init__(
+        self, source: str, reason: str, *, line: int | None = None, field: str | None = None
+    ) -> None:
+        self.source = source
+        self.reason = reason
+        self.line = line
+        self.field = field
+        where = source if line is None else f"{source}:{line}"
+        what = reason if field is None else f"{field}: {reason}"
+        super().__init__(f"{where}: {what}")
+
+
+class RenderError(BroadsheetError):
+    """A template, the CSS inliner or the feed generator failed."""
+
+
+class DeliveryError(BroadsheetError):
+    """A message could not be handed to SMTP or written to a Maildir."""
+
+
+class LockedError(BroadsheetError):
+    """Another process holds the lock for the same work."""

@@ -1,0 +1,173 @@
+"""The domain model: plain, frozen values that every package shares.
+
+The store reads and writes these; feeds, emails and the scheduler take them
+as input. Nothing here knows about SQL, XML or HTML templates. Every
+``datetime`` is timezone-aware and in UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+class Frequency(enum.StrEnum):
+    """How often a subscriber receives editions."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class SubscriberStatus(enum.StrEnum):
+    """Where a subscriber stands.
+
+    ``pending`` waits for the double opt-in confirmation; ``unsubscribed`` and
+    ``bounced`` are final for mailing: no import or edition reactivates them.
+    Only the subscriber (a confirmed preferences change or a new confirmed
+    subscription) may bring an unsubscribed address back.
+    """
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+class SendState(enum.StrEnum):
+    """State of one edition for one subscriber in the send ledger."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One published (or draft) article in one language.
+
+    Attributes:
+        id: stable identity, unique across languages (``moscow-wary-of-belgrade``).
+        guid: the feed entry id; chosen at first import and never changed,
+            not even when ``url`` changes.
+        language: a code from ``site.languages``.
+        title: plain text, no markup.
+        standfirst: plain text summary shown under the title; may be empty.
+        body_html: sanitised HTML with absolute URLs.
+        authors: names in byline order; may be empty.
+        section: the section name, or ``None``.
+        tags: tag names in the author's order.
+        translations: language code -> id of the translated article.
+        published: first publication time (UTC).
+        updated: last substantive update (UTC), or ``None``.
+        url: absolute URL of the article page.
+        image: absolute URL of the lead image, or ``None``.
+        image_alt: text alternative for the lead image ("" when unknown).
+        draft: drafts are stored but never published.
+        content_hash: digest of everything above but ``guid``; changes when
+            the article does.
+        source: where the article was imported from (a path or URL).
+    """
+
+    id: str
+    guid: str
+    language: str
+    title: str
+    standfirst: str
+    body_html: str
+    authors: tuple[str, ...]
+    section: str | None
+    tags: tuple[str, ...]
+    translations: Mapping[str, str]
+    published: datetime
+    updated: datetime | None
+    url: str
+    image: str | None
+    image_alt: str = ""
+    draft: bool = False
+    content_hash: str = ""
+    source: str = ""
+
+    @property
+    def modified(self) -> datetime:
+        """The later of ``published`` and ``updated``."""
+        return self.updated if self.updated and self.updated > self.published else self.published
+
+    def is_live(self, now: datetime) -> bool:
+        """Whether readers may see the article at ``now``: not a draft, not future-dated."""
+        return not self.draft and self.published <= now
+
+
+@dataclass(frozen=True, slots=True)
+class DailyViews:
+    """Page views of one article on one day."""
+
+    article_id: str
+    day: date
+    views: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """One newsletter subscriber.
+
+    Attributes:
+        id: the store's key; bound into signed links.
+        email: normalised address (domain lower-cased, IDNA-encoded).
+        name: display name, may be empty.
+        language: edition language.
+        frequency: daily or weekly.
+        topics: sections of interest; empty means everything.
+        status: see :class:`SubscriberStatus`.
+    """
+
+    id: int
+    email: str
+    name: str
+    language: str
+    frequency: Frequency
+    topics: tuple[str, ...] = ()
+    status: SubscriberStatus = SubscriberStatus.ACTIVE
+    created: datetime | None = None
+    confirmed: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EditionRecord:
+    """An edition as stored: what was selected, and its rendered parts.
+
+    Attributes:
+        id: e.g. ``weekly-en-2026-11-23``.
+        language: edition language.
+        frequency: daily or weekly.
+        slot: the scheduled time the edition belongs to (UTC).
+        since: cutoff start: articles published after this are new.
+        until: cutoff end (the edition's ``now``).
+        new_ids: ids of the new articles, lead story first.
+        top_ids: ids of the top reads.
+        subject: the subject line, already rendered.
+        html: the inlined HTML with personal placeholders left in.
+        text: the plain-text twin with personal placeholders left in.
+        sections: sections of the articles in the edition (for topic filters).
+        path: folder the edition's files were written to.
+    """
+
+    id: str
+    language: str
+    frequency: Frequency
+    slot: datetime
+    since: datetime
+    until: datetime
+    new_ids: tuple[str, ...]
+    top_ids: tuple[str, ...]
+    subject: str
+    html: str
+    text: str
+    sections: tuple[str, ...] = ()
+    path: str = ""
+    built: datetime | None = None
+    extra: Mapping[str, object] = field(default_factory=dict)

@@ -1,0 +1,85 @@
+"""``broadsheet init``: a new publication with a commented configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from broadsheet.errors import BroadsheetError
+
+CONFIG = """\
+# broadsheet configuration. Every key and its default: docs/configuration.md
+
+[site]
+title = "My Magazine"
+url = "https://magazine.example"
+languages = ["en"]
+timezone = "UTC"
+# article_url = "{site_url}/{language}/{id}/"
+# logo = "/images/logo.png"
+
+[store]
+url = "sqlite:///broadsheet.db"
+
+# [feeds]
+# out = "public/feeds"
+# items = 50
+
+[newsletters.daily]
+send_time = "07:00"
+
+[newsletters.weekly]
+send_time = "08:00"
+weekday = "monday"
+
+[donation.en]
+heading = "Support independent journalism"
+text = "Everything we publish is free to read. If it helps you, please help keep it that way."
+button_label = "Donate"
+url = "https://magazine.example/donate/"
+
+[delivery]
+transport = "maildir"
+maildir = "outbox"
+
+[sender]
+name = "My Magazine"
+email = "newsletter@magazine.example"
+postal_address = "1 Example Street, Example City"
+"""
+
+ARTICLE = """\
+---
+title: Hello, readers
+standfirst: The first article of a new publication.
+authors: [The Editors]
+section: News
+tags: [Announcements]
+language: en
+published: 2026-01-01T09:00:00+00:00
+---
+Write the body in **Markdown**. Relative links such as [the home page](/) become absolute.
+"""
+
+
+def create_skeleton(directory: Path) -> list[Path]:
+    """Write a configuration, one article and empty CSV files into ``directory``.
+
+    Raises:
+        BroadsheetError: when ``directory`` already holds a broadsheet.toml.
+    """
+    config = directory / "broadsheet.toml"
+    if config.exists():
+        raise BroadsheetError(f"{config}: already exists; not overwriting it")
+    (directory / "content").mkdir(parents=True, exist_ok=True)
+    files = {
+        config: CONFIG,
+        directory / "content" / "hello-readers.md": ARTICLE,
+        directory / "subscribers.csv": "email,name,language,frequency,topics\n",
+        directory / "views.csv": "article,date,views\n",
+    }
+    written = []
+    for path, text in files.items():
+        if not path.exists():
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    return written

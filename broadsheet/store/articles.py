@@ -1,0 +1,164 @@
+"""Articles in the store."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from broadsheet.model import Article
+from broadsheet.store.schema import articles as table
+
+
+def _article(row: Row[Any]) -> Article:
+    return Article(
+        id=row.id,
+        guid=row.guid,
+        language=row.language,
+        title=row.title,
+        standfirst=row.standfirst,
+        body_html=row.body_html,
+        authors=tuple(row.authors),
+        section=row.section,
+        tags=tuple(row.tags),
+        translations=types.MappingProxyType(dict(row.translations)),
+        published=row.published,
+        updated=row.updated,
+        url=row.url,
+        image=row.image,
+        image_alt=row.image_alt,
+        draft=row.draft,
+        content_hash=row.content_hash,
+        source=row.source,
+    )
+
+
+def _values(article: Article) -> dict[str, Any]:
+    return {
+        "language": article.language,
+        "title": article.title,
+        "standfirst": article.standfirst,
+        "body_html": article.body_html,
+        "authors": list(article.authors),
+        "section": article.section,
+        "tags": list(article.tags),
+        "translations": dict(article.translations),
+        "published": article.published,
+        "updated": article.updated,
+        "url": article.url,
+        "image": article.image,
+        "image_alt": article.image_alt,
+        "draft": article.draft,
+        "content_hash": article.content_hash,
+        "source": article.source,
+    }
+
+
+class Articles:
+    """Repository of :class:`~broadsheet.model.Article` bound to one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, article_id: str) -> Article | None:
+        """The article with this id, draft or not."""
+        row = self.conn.execute(select(table).where(table.c.id == article_id)).one_or_none()
+        return _article(row) if row else None
+
+    def many(self, ids: Iterable[str]) -> dict[str, Article]:
+        """Articles by id; unknown ids are left out."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Article] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self.conn.execute(select(table).where(table.c.id.in_(chunk)))
+            found.update((row.id, _article(row)) for row in rows)
+        return found
+
+    def live(self, now: datetime, *, language: str | None = None) -> list[Article]:
+        """Articles readers may see at ``now``, newest first (ties by id)."""
+        query = select(table).where(table.c.draft.is_(False), table.c.published <= now)
+        if language is not None:
+            query = query.where(table.c.language == language)
+        query = query.order_by(table.c.published.desc(), table.c.id)
+        return [_article(row) for row in self.conn.execute(query)]
+
+    def published_between(self, language: str, since: datetime, until: datetime) -> list[Article]:
+        """Live articles in ``language`` published in ``(since, until]``, newest first."""
+        query = (
+            select(table)
+            .where(
+                table.c.language == language,
+                table.c.draft.is_(False),
+                table.c.published > since,
+                table.c.published <= until,
+            )
+            .order_by(table.c.published.desc(), table.c.id)
+        )
+        return [_article(row) for row in self.conn.execute(query)]
+
+    def all(self) -> list[Article]:
+        """Every article, drafts included, newest first."""
+        query = select(table).order_by(table.c.published.desc(), table.c.id)
+        return [_article(row) for row in self.conn.execute(query)]
+
+    def fingerprints(self) -> dict[str, tuple[str, str]]:
+        """id -> (source, content_hash) of every stored article, for import decisions."""
+        rows = self.conn.execute(select(table.c.id, table.c.source, table.c.content_hash))
+        return {row.id: (row.source, row.content_hash) for row in rows}
+
+    def ids_by_path(self) -> dict[str, str]:
+        """URL path -> id, for resolving view counts given by path."""
+        from urllib.parse import urlsplit
+
+        rows = self.conn.execute(select(table.c.id, table.c.url))
+        return {urlsplit(row.url).path: row.id for row in rows}
+
+    def save(self, article: Article, *, now: datetime) -> str:
+        """Insert or update ``article``; returns ``"added"``, ``"updated"`` or ``"unchanged"``.
+
+        An existing article keeps its ``guid`` whatever the new value says:
+        a feed entry's id never changes once published.
+        """
+        current = self.conn.execute(
+            select(table.c.content_hash).where(table.c.id == article.id)
+        ).one_or_none()
+        if current is None:
+            self.conn.execute(
+                table.insert().values(
+                    id=article.id,
+                    guid=article.guid,
+                    first_imported=now,
+                    last_changed=now,
+                    **_values(article),
+                )
+            )
+            return "added"
+        if current.content_hash == article.content_hash:
+            return "unchanged"
+        self.conn.execute(
+            table.update()
+            .where(table.c.id == article.id)
+            .values(last_changed=now, **_values(article))
+        )
+        return "updated"
+
+    def languages(self) -> Mapping[str, int]:
+        """Number of stored articles per language."""
+        from sqlalchemy import func
+
+        rows = self.conn.execute(select(table.c.language, func.count()).group_by(table.c.language))
+        return {row[0]: row[1] for row in rows}
+
+    def count(self) -> int:
+        """Number of stored articles, drafts included."""
+        from sqlalchemy import func
+
+        return int(self.conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove articles (and their views)."""
+        self.conn.execute(table.delete().where(table.c.id.in_(list(ids))))

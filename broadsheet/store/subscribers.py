@@ -1,0 +1,230 @@
+"""Subscribers in the store.
+
+An address that unsubscribed or bounced is never made active again by an
+import or by the command line; only the subscriber's own confirmed request
+(double opt-in through `broadsheet serve`) brings it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, select
+
+from broadsheet.model import Frequency, Subscriber, SubscriberStatus
+from broadsheet.store.schema import subscribers as table
+
+FINAL = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
+"""Statuses that imports and the command line never change back to active."""
+
+
+def _subscriber(row: Row[Any]) -> Subscriber:
+    return Subscriber(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        language=row.language,
+        frequency=Frequency(row.frequency),
+        topics=tuple(row.topics),
+        status=SubscriberStatus(row.status),
+        created=row.created,
+        confirmed=row.confirmed,
+    )
+
+
+class Subscribers:
+    """Repository of :class:`~broadsheet.model.Subscriber` bound to one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, subscriber_id: int) -> Subscriber | None:
+        """The subscriber with this id."""
+        row = self.conn.execute(select(table).where(table.c.id == subscriber_id)).one_or_none()
+        return _subscriber(row) if row else None
+
+    def by_email(self, email: str) -> Subscriber | None:
+        """The subscriber with this (normalised) address."""
+        row = self.conn.execute(select(table).where(table.c.email == email)).one_or_none()
+        return _subscriber(row) if row else None
+
+    def upsert_active(
+        self,
+        *,
+        email: str,
+        name: str,
+        language: str,
+        frequency: Frequency,
+        topics: Sequence[str],
+        source: str,
+        now: datetime,
+    ) -> str:
+        """Add or update an active subscriber the publisher vouches for (CSV, CLI).
+
+        Returns:
+            ``"added"``, ``"updated"``, ``"unchanged"``, or ``"skipped"`` when
+            the address unsubscribed or bounced earlier (it stays that way).
+        """
+        current = self.by_email(email)
+        values = {
+            "name": name,
+            "language": language,
+            "frequency": str(frequency),
+            "topics": list(topics),
+        }
+        if current is None:
+            self.conn.execute(
+                table.insert().values(
+                    email=email,
+                    status=str(SubscriberStatus.ACTIVE),
+                    source=source,
+                    created=now,
+                    changed=now,
+                    confirmed=now,
+                    status_reason="",
+                    **values,
+                )
+            )
+            return "added"
+        if current.status in FINAL:
+            return "skipped"
+        same = (
+            current.status is SubscriberStatus.ACTIVE
+            and current.name == name
+            and current.language == language
+            and current.frequency == frequency
+            and current.topics == tuple(topics)
+        )
+        if same:
+            return "unchanged"
+        update = dict(values, changed=now, status=str(SubscriberStatus.ACTIVE))
+        if current.status is SubscriberStatus.PENDING:
+            update["confirmed"] = now
+        self.conn.execute(table.update().where(table.c.id == current.id).values(**update))
+        return "updated"
+
+    def add_pending(
+        self,
+        *,
+        email: str,
+        name: str,
+        language: str,
+        frequency: Frequency,
+        topics: Sequence[str],
+        source: str,
+        now: datetime,
+    ) -> Subscriber:
+        """Record a request to subscribe that waits for confirmation.
+
+        An active subscriber is left as it is (the request changes nothing
+        until confirmed); anyone else becomes pending with the new details.
+        """
+        current = self.by_email(email)
+        values = {
+            "name": name,
+            "language": language,
+            "frequency": str(frequency),
+            "topics": list(topics),
+            "changed": now,
+        }
+        if current is None:
+            self.conn.execute(
+                table.insert().values(
+                    email=email,
+                    status=str(SubscriberStatus.PENDING),
+                    source=source,
+                    created=now,
+                    status_reason="",
+                    **values,
+                )
+            )
+        elif current.status is not SubscriberStatus.ACTIVE:
+            self.conn.execute(
+                table.update()
+                .where(table.c.id == current.id)
+                .values(status=str(SubscriberStatus.PENDING), **values)
+            )
+        found = self.by_email(email)
+        assert found is not None
+        return found
+
+    def set_status(
+        self, subscriber_id: int, status: SubscriberStatus, *, now: datetime, reason: str = ""
+    ) -> bool:
+        """Change a subscriber's status; returns whether it changed."""
+        current = self.get(subscriber_id)
+        if current is None or current.status is status:
+            return False
+        values: dict[str, Any] = {"status": str(status), "changed": now, "status_reason": reason}
+        stamp = {
+            SubscriberStatus.ACTIVE: "confirmed",
+            SubscriberStatus.UNSUBSCRIBED: "unsubscribed",
+            SubscriberStatus.BOUNCED: "bounced",
+        }.get(status)
+        if stamp:
+            values[stamp] = now
+        self.conn.execute(table.update().where(table.c.id == subscriber_id).values(**values))
+        return True
+
+    def set_preferences(
+        self,
+        subscriber_id: int,
+        *,
+        language: str,
+        frequency: Frequency,
+        topics: Sequence[str],
+        now: datetime,
+    ) -> None:
+        """Change what a subscriber receives."""
+        self.conn.execute(
+            table.update()
+            .where(table.c.id == subscriber_id)
+            .values(language=language, frequency=str(frequency), topics=list(topics), changed=now)
+        )
+
+    def listing(self, *, status: SubscriberStatus | None = None) -> list[Subscriber]:
+        """Every subscriber (optionally of one status), by address."""
+        query = select(table).order_by(table.c.email)
+        if status is not None:
+            query = query.where(table.c.status == str(status))
+        return [_subscriber(row) for row in self.conn.execute(query)]
+
+    def active_page(
+        self, language: str, frequency: Frequency, *, after_id: int, limit: int
+    ) -> list[Subscriber]:
+        """Up to ``limit`` active subscribers with ids above ``after_id``, by id.
+
+        Paging by id (keyset) lets a sender stream any number of subscribers
+        in constant memory.
+        """
+        query = (
+            select(table)
+            .where(
+                table.c.status == str(SubscriberStatus.ACTIVE),
+                table.c.language == language,
+                table.c.frequency == str(frequency),
+                table.c.id > after_id,
+            )
+            .order_by(table.c.id)
+            .limit(limit)
+        )
+        return [_subscriber(row) for row in self.conn.execute(query)]
+
+    def iter_active(
+        self, language: str, frequency: Frequency, *, page: int = 1000
+    ) -> Iterator[Subscriber]:
+        """Every active subscriber of one language and frequency, streamed by id."""
+        after = 0
+        while True:
+            batch = self.active_page(language, frequency, after_id=after, limit=page)
+            yield from batch
+            if len(batch) < page:
+                return
+            after = batch[-1].id
+
+    def counts(self) -> dict[str, int]:
+        """Number of subscribers per status."""
+        rows = self.conn.execute(select(table.c.status, func.count()).group_by(table.c.status))
+        return {row[0]: row[1] for row in rows}

@@ -1,0 +1,135 @@
+"""Text and HTML hygiene shared by import, feeds and emails.
+
+- :func:`strip_illegal` removes what XML 1.0 forbids (C0 controls but tab and
+  newlines, U+FFFE/U+FFFF, lone surrogates) and says how many it removed.
+- :func:`render_markdown` is CommonMark (markdown-it-py) with tables and
+  strikethrough; raw HTML passes through to the sanitiser.
+- :func:`sanitise_html` is nh3 (ammonia) with an allow-list fit for articles:
+  no script, style, event handlers, ``javascript:`` URLs or forms; every
+  link and image URL made absolute against the article's URL.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+from markdown_it import MarkdownIt
+
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+ALLOWED_TAGS = frozenset(
+    {
+        "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "col", "colgroup",
+        "dd", "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure",
+        "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark",
+        "ol", "p", "picture", "pre", "q", "s", "samp", "small", "source", "span", "strong",
+        "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "time",
+        "tr", "u", "ul", "var",
+    }
+)  # fmt: skip
+
+ALLOWED_ATTRIBUTES = {
+    "*": {"lang", "dir", "title"},
+    "a": {"href", "hreflang"},
+    "img": {"src", "alt", "width", "height", "srcset", "sizes"},
+    "source": {"src", "srcset", "type", "media", "sizes"},
+    "td": {"colspan", "rowspan", "align"},
+    "th": {"colspan", "rowspan", "align", "scope"},
+    "ol": {"start", "reversed", "type"},
+    "time": {"datetime"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "del": {"cite", "datetime"},
+    "ins": {"cite", "datetime"},
+    "abbr": {"title"},
+}
+
+URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
+
+_URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
+
+
+def strip_illegal(text: str) -> tuple[str, int]:
+    """``text`` without characters XML 1.0 forbids, and how many were removed."""
+    cleaned, count = _ILLEGAL_XML.subn("", text)
+    return cleaned, count
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without characters XML 1.0 forbids."""
+    return _ILLEGAL_XML.sub("", text)
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False}).enable(
+        ["table", "strikethrough"]
+    )
+
+
+def render_markdown(source: str) -> str:
+    """CommonMark ``source`` as (unsanitised) HTML."""
+    html: str = _markdown().render(source)
+    return html
+
+
+def _absolute(base: str, value: str) -> str | None:
+    """``value`` made absolute against ``base``; ``None`` drops a URL with a bad scheme."""
+    value = value.strip()
+    if not value:
+        return None
+    joined = urljoin(base, value)
+    scheme = urlsplit(joined).scheme.lower()
+    return joined if scheme in URL_SCHEMES else None
+
+
+def _absolute_srcset(base: str, value: str) -> str | None:
+    parts = []
+    for candidate in value.split(","):
+        pieces = candidate.strip().split(None, 1)
+        if not pieces:
+            continue
+        url = _absolute(base, pieces[0])
+        if url is None:
+            continue
+        parts.append(" ".join([url, *pieces[1:]]))
+    return ", ".join(parts) or None
+
+
+def sanitise_html(html: str, *, base_url: str) -> str:
+    """Safe article HTML: allow-listed tags and attributes, absolute URLs.
+
+    Args:
+        html: untrusted HTML (rendered Markdown or an imported body).
+        base_url: the article's own URL; relative links resolve against it.
+    """
+
+    def rewrite(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in _URL_ATTRIBUTES:
+            return _absolute(base_url, value)
+        if attribute == "srcset":
+            return _absolute_srcset(base_url, value)
+        return value
+
+    cleaned = nh3.clean(
+        xml_safe(html),
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags={"script", "style", "template", "iframe", "object", "noscript"},
+        attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
+        attribute_filter=rewrite,
+        url_schemes=set(URL_SCHEMES),
+        link_rel="noopener",
+        strip_comments=True,
+    )
+    return cleaned.strip()
+
+
+def plain_text(value: str) -> str:
+    """A single-line plain-text field: markup removed, entities decoded, spaces folded."""
+    import html
+
+    without_tags = nh3.clean(xml_safe(value), tags=set(), strip_comments=True)
+    return " ".join(html.unescape(without_tags).split())

@@ -1,0 +1,1 @@
+"""Newsletters: edition rendering, personalisation, MIME, transports, the send ledger."""

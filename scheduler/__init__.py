@@ -1,0 +1,1 @@
+"""Selection (new articles, top reads), jobs, and the loop that runs them on time."""
