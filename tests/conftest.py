@@ -264,3 +264,18 @@ def atom_schema_path() -> Path:
     if not path.is_file():
         pytest.skip(f"{path} is absent (the shared folder beside the checkout holds the schema)")
     return path
+
+
+# --- CI strictness -------------------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """With BROADSHEET_STRICT set (CI), a skipped test fails: CI has every service."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    strict = os.environ.get("BROADSHEET_STRICT") and item.get_closest_marker("allow_skip") is None
+    if strict and report.skipped and call.when in ("setup", "call"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped under BROADSHEET_STRICT (CI must run it): {reason}"

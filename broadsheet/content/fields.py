@@ -65,10 +65,11 @@ class RawArticle:
 
 @dataclass
 class Checked:
-    """A valid article and the warnings met on the way."""
+    """A valid article, the record it came from, and the warnings met on the way."""
 
     article: Article
     warnings: list[str]
+    raw: RawArticle
 
 
 class _Problems:
@@ -152,19 +153,18 @@ def _when(p: _Problems, name: str, value: Any, tz: ZoneInfo) -> datetime:
         raise p.error(name, f"expected a date and time, got {_kind(value)}")
     if moment.tzinfo is None:
         earlier = moment.replace(tzinfo=tz, fold=0)
-        later = moment.replace(tzinfo=tz, fold=1)
-        if earlier.utcoffset() != later.utcoffset():
-            raise p.error(
-                name,
-                f"{moment.isoformat()} has no time zone and happens twice or never in "
-                f"{tz.key} (a clock change); add an offset such as +03:00",
-            )
         # A time skipped by a clock change does not survive the round trip.
         if earlier.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != moment:
             raise p.error(
                 name,
-                f"{moment.isoformat()} does not exist in {tz.key} (skipped by a clock "
-                "change); add an offset such as +03:00",
+                f"{moment.isoformat()} has no time zone and does not exist in {tz.key} "
+                "(skipped by a clock change); add an offset such as +03:00",
+            )
+        if earlier.utcoffset() != moment.replace(tzinfo=tz, fold=1).utcoffset():
+            raise p.error(
+                name,
+                f"{moment.isoformat()} has no time zone and happens twice in {tz.key} "
+                "(a clock change); add an offset such as +03:00",
             )
         moment = earlier
     return moment.astimezone(UTC)
@@ -318,7 +318,7 @@ def check_article(raw: RawArticle, settings: Settings) -> Checked:
         source=raw.source,
     )
     article = _with_hash(article)
-    return Checked(article, p.warnings)
+    return Checked(article, p.warnings, raw)
 
 
 def _with_hash(article: Article) -> Article:

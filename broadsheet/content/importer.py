@@ -203,9 +203,17 @@ def import_articles(
         article = checked.article
         previous = stored.get(article.id)
         if previous is not None and _conflict(previous[0], article.source):
+            raw = checked.raw
             report.rejected.append(
-                f"{_shown(article.source)}: id: {article.id!r} is already the id of "
-                f"{_shown(previous[0])}; ids must be unique"
+                str(
+                    ContentError(
+                        raw.shown,
+                        f"{article.id!r} is already the id of {_shown(previous[0])}; "
+                        "ids must be unique",
+                        line=raw.field_lines.get("id", raw.line),
+                        field="id",
+                    )
+                )
             )
             continue
         accepted.append(checked)
@@ -214,7 +222,7 @@ def import_articles(
         for code, target in checked.article.translations.items():
             if target not in known:
                 report.warnings.append(
-                    f"{_shown(checked.article.source)}: translations: no article "
+                    f"{checked.raw.shown}: translations: no article "
                     f"{target!r} ({code}) yet; the link appears once it is imported"
                 )
     for start in range(0, len(accepted), 500):

@@ -129,13 +129,21 @@ def _fetch(location: str) -> bytes:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (http only)
             data: bytes = response.read()
             return data
+    except urllib.error.HTTPError as exc:
+        raise ContentError(
+            location, f"cannot fetch the feed: HTTP {exc.code} {exc.reason}"
+        ) from None
     except (urllib.error.URLError, TimeoutError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ContentError(location, f"cannot fetch the feed: {reason}") from None
 
 
-def _utc(parsed: Any) -> datetime | None:
-    # feedparser gives every date as a UTC struct_time.
+def _utc(entry: Any, key: str) -> datetime | None:
+    # feedparser gives every date as a UTC struct_time. Asking it for a key the
+    # entry lacks can return a different date with a deprecation warning.
+    if not dict.__contains__(entry, key):
+        return None
+    parsed = entry[key]
     if not parsed:
         return None
     year, month, day, hour, minute, second = parsed[:6]
@@ -146,6 +154,16 @@ def _language(code: Any) -> str | None:
     if not isinstance(code, str) or not code.strip():
         return None
     return code.strip().lower().replace("_", "-").split("-")[0]
+
+
+def _main_link(entry: Any, language: str | None) -> str:
+    """The entry's own page: an alternate link in its language (or with none)."""
+    for alt in entry.get("links", []):
+        if alt.get("rel") == "alternate" and alt.get("href"):
+            hreflang = _language(alt.get("hreflang"))
+            if hreflang is None or hreflang == language:
+                return str(alt["href"])
+    return str(entry.get("link") or "")
 
 
 def read_feed(location: str) -> Iterator[RawArticle | ContentError]:
@@ -167,15 +185,16 @@ def read_feed(location: str) -> Iterator[RawArticle | ContentError]:
         raise ContentError(location, f"not a readable RSS or Atom feed: {parsed.bozo_exception}")
     feed_language = _language(parsed.feed.get("language"))
     for number, entry in enumerate(parsed.entries, start=1):
-        link = entry.get("link") or ""
+        language = _language(entry.get("language")) or feed_language
+        link = _main_link(entry, language)
         guid = entry.get("id") or link
         if not link and not guid:
             yield ContentError(
                 location, "entry has neither a link nor an id", field=f"entry {number}"
             )
             continue
-        published = _utc(entry.get("published_parsed")) or _utc(entry.get("updated_parsed"))
-        updated = _utc(entry.get("updated_parsed"))
+        published = _utc(entry, "published_parsed") or _utc(entry, "updated_parsed")
+        updated = _utc(entry, "updated_parsed")
         section: str | None = None
         tags: list[str] = []
         for tag in entry.get("tags", []):
@@ -204,7 +223,6 @@ def read_feed(location: str) -> Iterator[RawArticle | ContentError]:
         contents = entry.get("content") or []
         body_html = contents[0].get("value") if contents else entry.get("summary", "")
         standfirst = entry.get("summary", "") if contents else ""
-        language = _language(entry.get("language")) or feed_language
         fields: dict[str, Any] = {
             "id": slug_from_url(link) if link else slug_from_url(guid),
             "guid": guid,

@@ -172,7 +172,11 @@ class Store:
             _sqlite_events(engine)
         store = cls(engine)
         if migrate:
-            store.migrate()
+            try:
+                store.migrate()
+            except BaseException:
+                store.close()
+                raise
         return store
 
     def migrate(self) -> int:

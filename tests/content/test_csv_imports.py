@@ -1,0 +1,157 @@
+"""Views and subscribers from CSV: row errors by line, idempotence, normalisation."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from broadsheet.cli import cli
+from broadsheet.config import Settings
+from broadsheet.content.subscribers import import_subscribers, normalise_email
+from broadsheet.content.views import import_views
+from broadsheet.model import Frequency, SubscriberStatus
+from broadsheet.store import Store
+from tests.conftest import make_article
+
+NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def two_articles(store: Store) -> Store:
+    with store.write() as tx:
+        tx.articles.save(make_article(id="alpha"), now=NOW)
+        tx.articles.save(make_article(id="beta", url="https://news.example/en/beta/"), now=NOW)
+    return store
+
+
+def test_views_by_id_and_path_with_bad_rows_named(two_articles: Store, tmp_path: Path) -> None:
+    csv = write(
+        tmp_path,
+        "views.csv",
+        "article,date,views\n"
+        "alpha,2026-11-20,100\n"
+        "/en/beta/,2026-11-20,40\n"
+        "https://news.example/en/beta/?utm_source=x,2026-11-20,2\n"
+        "alpha,2026-11-21,-3\n"
+        "alpha,2026-11-21,ten\n"
+        "alpha,21/11/2026,5\n"
+        "gamma,2026-11-21,5\n"
+        ",2026-11-21,5\n",
+    )
+    report = import_views(two_articles, csv, source="views.csv")
+    assert report.written == 2
+    assert report.rejected == [
+        "views.csv:5: views: expected a whole number of 0 or more, got '-3'",
+        "views.csv:6: views: expected a whole number of 0 or more, got 'ten'",
+        "views.csv:7: date: expected a day as YYYY-MM-DD, got '21/11/2026'",
+        "views.csv:8: article: no article with id or URL path 'gamma'",
+        "views.csv:9: article: missing",
+    ]
+    with two_articles.read() as tx:
+        assert tx.views.totals(date(2026, 11, 1), date(2026, 11, 30)) == {"alpha": 100, "beta": 42}
+
+
+def test_reimporting_a_day_replaces_it(two_articles: Store, tmp_path: Path) -> None:
+    import_views(
+        two_articles, write(tmp_path, "a.csv", "article,date,views\nalpha,2026-11-20,100\n")
+    )
+    import_views(
+        two_articles, write(tmp_path, "b.csv", "article,date,views\nalpha,2026-11-20,60\n")
+    )
+    with two_articles.read() as tx:
+        assert tx.views.totals(date(2026, 11, 20), date(2026, 11, 20)) == {"alpha": 60}
+        assert tx.views.count() == 1
+
+
+def test_a_views_file_without_the_right_header(two_articles: Store, tmp_path: Path) -> None:
+    report = import_views(two_articles, write(tmp_path, "v.csv", "id,day,count\n"), source="v.csv")
+    assert report.rejected == [
+        "v.csv:1: the header lacks article, date, views; expected article,date,views"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "normal"),
+    [
+        ("Pavel.Orlov@Example.COM", "pavel.orlov@example.com"),
+        ("  claire@example.net ", "claire@example.net"),
+        ("ivan@пример.рф", "ivan@xn--e1afmkfd.xn--p1ai"),
+    ],
+)
+def test_addresses_are_normalised(given: str, normal: str) -> None:
+    assert normalise_email(given) == normal
+
+
+@pytest.mark.parametrize(
+    "bad", ["no-at-sign", "a@b", "two@@example.org", "x@example.org\r\nBcc: y@z.org"]
+)
+def test_bad_addresses_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        normalise_email(bad)
+
+
+def test_subscribers_import_merges_checks_and_never_reactivates(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    csv = write(
+        tmp_path,
+        "subscribers.csv",
+        "email,name,language,frequency,topics\n"
+        "anna@example.org,Anna,en,daily,Economy; Energy\n"
+        "ANNA@Example.org,Anna K.,en,weekly,\n"
+        "boris@example.org,Борис,ru,weekly,\n"
+        "not-an-address,X,en,daily,\n"
+        "carl@example.org,Carl,de,daily,\n"
+        "dora@example.org,Dora,en,hourly,\n"
+        "gone@example.org,Gone,en,daily,\n",
+    )
+    report = import_subscribers(store, settings, csv, now=NOW, source="subscribers.csv")
+    assert sorted(report.added) == ["anna@example.org", "boris@example.org", "gone@example.org"]
+    assert report.warnings == [
+        "subscribers.csv:3: email: anna@example.org is also on line 2; this later row wins"
+    ]
+    assert [r.split(": ", 2)[:2] for r in report.rejected] == [
+        ["subscribers.csv:5", "email"],
+        ["subscribers.csv:6", "language"],
+        ["subscribers.csv:7", "frequency"],
+    ]
+    with store.write() as tx:
+        anna = tx.subscribers.by_email("anna@example.org")
+        assert anna and anna.frequency is Frequency.WEEKLY and anna.topics == ()
+        gone = tx.subscribers.by_email("gone@example.org")
+        assert gone
+        tx.subscribers.set_status(gone.id, SubscriberStatus.UNSUBSCRIBED, now=NOW)
+    again = import_subscribers(store, settings, csv, now=NOW)
+    assert again.skipped == ["gone@example.org"]
+    assert sorted(again.unchanged) == ["anna@example.org", "boris@example.org"]
+    with store.read() as tx:
+        assert tx.subscribers.by_email("gone@example.org").status is SubscriberStatus.UNSUBSCRIBED  # type: ignore[union-attr]
+
+
+def test_subscriber_commands(settings: Settings) -> None:
+    config = ["--config", str(settings.path)]
+    runner = CliRunner()
+    added = runner.invoke(
+        cli, ["subscribers", "add", "Reader@Example.org", "bad@", "--frequency", "daily", *config]
+    )
+    assert added.exit_code == 1
+    assert "added: reader@example.org" in added.output
+    assert "error: bad@: email:" in added.output
+    listed = runner.invoke(cli, ["subscribers", "list", "--csv", *config])
+    assert "reader@example.org,,en,daily,,active" in listed.output
+    removed = runner.invoke(cli, ["subscribers", "remove", "READER@example.org", *config])
+    assert removed.exit_code == 0 and "unsubscribed: reader@example.org" in removed.output
+    readd = runner.invoke(cli, ["subscribers", "add", "reader@example.org", *config])
+    assert "skipped: reader@example.org unsubscribed or bounced earlier" in readd.output
+    assert (
+        runner.invoke(cli, ["subscribers", "remove", "nobody@example.org", *config]).exit_code == 1
+    )

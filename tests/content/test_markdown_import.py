@@ -1,0 +1,121 @@
+"""Importing Markdown: fields, sanitising, absolute URLs, idempotence, updates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from broadsheet.config import Settings
+from broadsheet.content.importer import import_articles
+from broadsheet.store import Store
+from tests.content.conftest import front
+
+NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+
+
+def run(store: Store, settings: Settings, tmp_path: Path, now: datetime = NOW):  # type: ignore[no-untyped-def]
+    return import_articles(store, settings, str(tmp_path / "content"), now=now)
+
+
+def test_an_article_is_imported_with_every_field(
+    store: Store, settings: Settings, tmp_path: Path, write_md: Callable[..., Path]
+) -> None:
+    write_md("ports-and-sanctions")
+    report = run(store, settings, tmp_path)
+    assert report.added == ["ports-and-sanctions"]
+    assert report.ok
+    with store.read() as tx:
+        article = tx.articles.get("ports-and-sanctions")
+    assert article is not None
+    assert article.title == "Sanctions and ports"
+    assert article.authors == ("Irina Volkova", "Timur Saidov")
+    assert article.section == "Economy"
+    assert article.tags == ("Sanctions", "Russia - World")
+    assert dict(article.translations) == {"ru": "sanktsii"}
+    assert article.published == datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    assert article.url == "https://news.example/en/ports-and-sanctions/"
+    assert article.image == "https://news.example/images/port.jpg"
+    assert article.image_alt == "A container port"
+    assert article.guid == "tag:news.example,2026-11-20:ports-and-sanctions"
+
+
+def test_the_body_is_sanitised_with_absolute_urls(
+    store: Store, settings: Settings, tmp_path: Path, write_md: Callable[..., Path]
+) -> None:
+    write_md("ports-and-sanctions")
+    run(store, settings, tmp_path)
+    with store.read() as tx:
+        article = tx.articles.get("ports-and-sanctions")
+    assert article is not None
+    html = article.body_html
+    assert 'href="https://news.example/en/older/"' in html
+    assert 'href="https://news.example/"' in html
+    assert 'src="https://news.example/en/ports-and-sanctions/chart.png"' in html
+    for forbidden in ("<script", "onclick", "javascript:", "alert("):
+        assert forbidden not in html
+    assert "<p>Paragraph</p>" in html
+
+
+def test_reimporting_unchanged_content_changes_nothing(
+    store: Store, settings: Settings, tmp_path: Path, write_md: Callable[..., Path]
+) -> None:
+    write_md("ports-and-sanctions")
+    run(store, settings, tmp_path)
+    with store.read() as tx:
+        before = tx.conn.exec_driver_sql("SELECT * FROM articles").all()
+    report = run(store, settings, tmp_path, now=NOW + timedelta(days=1))
+    assert report.unchanged == ["ports-and-sanctions"]
+    assert not report.added and not report.updated
+    with store.read() as tx:
+        assert tx.conn.exec_driver_sql("SELECT * FROM articles").all() == before
+
+
+def test_a_changed_file_updates_its_article_and_keeps_its_id(
+    store: Store, settings: Settings, tmp_path: Path, write_md: Callable[..., Path]
+) -> None:
+    write_md("ports-and-sanctions")
+    run(store, settings, tmp_path)
+    with store.read() as tx:
+        guid = tx.articles.get("ports-and-sanctions").guid  # type: ignore[union-attr]
+    write_md("ports-and-sanctions", title="Sanctions, ports and shipping")
+    report = run(store, settings, tmp_path)
+    assert report.updated == ["ports-and-sanctions"]
+    with store.read() as tx:
+        article = tx.articles.get("ports-and-sanctions")
+    assert article is not None
+    assert article.title == "Sanctions, ports and shipping"
+    assert article.guid == guid
+
+
+def test_naive_times_are_read_in_the_site_zone_and_dates_are_midnight(
+    store: Store, settings: Settings, tmp_path: Path, write_md: Callable[..., Path]
+) -> None:
+    write_md("naive", front(published="2026-11-20 09:00"))
+    write_md("date-only", front(published="2026-11-20"))
+    run(store, settings, tmp_path)
+    with store.read() as tx:
+        naive = tx.articles.get("naive")
+        date_only = tx.articles.get("date-only")
+    assert naive and naive.published == datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    assert date_only and date_only.published == datetime(2026, 11, 19, 21, 0, tzinfo=UTC)
+
+
+def test_id_from_front_matter_wins_over_the_file_name(
+    store: Store, settings: Settings, tmp_path: Path, write_md: Callable[..., Path]
+) -> None:
+    write_md("2026-11-20-some-file", front(id="chosen-id", url="https://elsewhere.example/x"))
+    report = run(store, settings, tmp_path)
+    assert report.added == ["chosen-id"]
+    with store.read() as tx:
+        assert tx.articles.get("chosen-id").url == "https://elsewhere.example/x"  # type: ignore[union-attr]
+
+
+def test_drafts_are_stored_but_not_live(
+    store: Store, settings: Settings, tmp_path: Path, write_md: Callable[..., Path]
+) -> None:
+    write_md("draft", front(draft="true"))
+    run(store, settings, tmp_path)
+    with store.read() as tx:
+        assert tx.articles.get("draft") is not None
+        assert tx.articles.live(NOW) == []
