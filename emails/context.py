@@ -1,0 +1,234 @@
+"""The template context of an edition: typed, complete, built from selected articles.
+
+:func:`build_context` turns what the scheduler selected into the one
+``TypedDict`` the HTML and text templates read; the templates make no
+decisions beyond layout. Content strings are defused so no article can pose
+as a personal placeholder, and every URL is absolute.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, TypedDict
+
+from broadsheet.config import Settings
+from broadsheet.model import Article, Frequency
+from emails import labels as words
+from emails import links
+from emails.personalize import GREETING, PREFERENCES_URL, UNSUBSCRIBE_URL, defuse
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["email", "web"]
+
+
+class Translation(TypedDict):
+    """A link to the same article in another language."""
+
+    language: str
+    label: str
+    url: str
+
+
+class Item(TypedDict):
+    """One article as the templates show it."""
+
+    id: str
+    url: str
+    title: str
+    section: str
+    byline: str
+    standfirst: str
+    date: str
+    image: str | None
+    image_alt: str
+    translations: list[Translation]
+
+
+class Donation(TypedDict):
+    """The donation appeal."""
+
+    heading: str
+    text: str
+    button_label: str
+    url: str
+
+
+class OtherEdition(TypedDict):
+    """The same edition in another language."""
+
+    language: str
+    label: str
+    url: str
+
+
+class EditionContext(TypedDict):
+    """Everything the edition templates read."""
+
+    mode: Mode
+    lang: str
+    dir: str
+    accent: str
+    page_title: str
+    heading: str
+    edition_label: str
+    date_text: str
+    site_title: str
+    site_url: str
+    logo_url: str | None
+    logo_alt: str
+    preheader: str
+    greeting: str
+    intro: str
+    lead: Item | None
+    read_also: list[Item]
+    new: list[Item]
+    top: list[Item]
+    new_heading: str
+    donation: Donation | None
+    other_editions: list[OtherEdition]
+    view_url: str
+    archive_url: str
+    preferences_url: str
+    unsubscribe_url: str
+    why: str
+    postal_address: str
+    web_copy_note: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class EditionContent:
+    """What one edition shows, gathered by the scheduler.
+
+    Attributes:
+        edition_id: e.g. ``weekly-en-2026-11-23``.
+        language: the edition's language.
+        frequency: daily or weekly.
+        slot: the time the edition belongs to (its date is shown).
+        new: the new articles, lead story first.
+        top: the top reads, most read first.
+        read_also: articles related to the lead story.
+        translations: article id -> its live translations.
+        other_editions: language -> web copy URL of the same edition in that language.
+    """
+
+    edition_id: str
+    language: str
+    frequency: Frequency
+    slot: datetime
+    new: Sequence[Article]
+    top: Sequence[Article]
+    read_also: Sequence[Article]
+    translations: Mapping[str, Sequence[Article]] = field(default_factory=dict)
+    other_editions: Mapping[str, str] = field(default_factory=dict)
+
+
+def _item(article: Article, content: EditionContent, settings: Settings) -> Item:
+    language = content.language
+    translations: list[Translation] = [
+        Translation(
+            language=other.language,
+            label=words.read_in(other.language, language),
+            url=links.with_utm(other.url, settings, edition_id=content.edition_id),
+        )
+        for other in content.translations.get(article.id, ())
+    ]
+    byline = ""
+    if article.authors:
+        byline = words.label(language, "by", authors=words.join_names(article.authors, language))
+    day = article.published.astimezone(settings.site.tz).date()
+    return Item(
+        id=article.id,
+        url=links.with_utm(article.url, settings, edition_id=content.edition_id),
+        title=defuse(article.title),
+        section=defuse(article.section or ""),
+        byline=defuse(byline),
+        standfirst=defuse(article.standfirst),
+        date=words.format_day(day, language),
+        image=article.image,
+        image_alt=defuse(article.image_alt or article.title),
+        translations=translations,
+    )
+
+
+def _donation(settings: Settings, language: str) -> Donation | None:
+    appeal = settings.donation.get(language)
+    if appeal is None:
+        log.warning(
+            "no [donation.%s] table in %s: the %s edition has no donation block",
+            language,
+            settings.path,
+            language,
+        )
+        return None
+    return Donation(
+        heading=appeal.heading,
+        text=appeal.text,
+        button_label=appeal.button_label,
+        url=appeal.url,
+    )
+
+
+def build_context(content: EditionContent, settings: Settings, *, mode: Mode) -> EditionContext:
+    """The template context of ``content``.
+
+    Args:
+        content: the selected articles and the edition's identity.
+        settings: the publication's settings.
+        mode: ``email`` leaves personal placeholders (greeting, unsubscribe and
+            preferences links) for :mod:`emails.personalize`; ``web`` is the
+            public web copy, with no personal parts.
+    """
+    language = content.language
+    table = words.labels(language)
+    title = settings.site.title_in(language)
+    local_day = content.slot.astimezone(settings.site.tz).date()
+    date_text = words.format_day(local_day, language)
+    edition_label = table[f"edition_{content.frequency}"]
+    items = [_item(article, content, settings) for article in content.new]
+    lead = items[0] if items else None
+    lead_title = lead["title"] if lead else title
+    others = [
+        OtherEdition(language=code, label=words.this_edition_in(code), url=url)
+        for code, url in sorted(content.other_editions.items())
+    ]
+    logo = settings.site.logo
+    email = mode == "email"
+    return EditionContext(
+        mode=mode,
+        lang=language,
+        dir=words.text_direction(language),
+        accent=settings.site.accent_color
+        if settings.site.accent_color.startswith("#")
+        else "#" + settings.site.accent_color,
+        page_title=f"{title} — {edition_label}, {date_text}",
+        heading=edition_label,
+        edition_label=edition_label,
+        date_text=date_text,
+        site_title=title,
+        site_url=settings.site.url,
+        logo_url=links.absolute(settings, logo) if logo else None,
+        logo_alt=title,
+        preheader=words.preheader(language, lead_title, max(len(items) - 1, 0), title),
+        greeting=GREETING if email else "",
+        intro=table[f"intro_{content.frequency}"].format(title=title),
+        lead=lead,
+        read_also=[_item(article, content, settings) for article in content.read_also],
+        new=items[1:],
+        top=[_item(article, content, settings) for article in content.top],
+        new_heading=table[f"new_{content.frequency}"],
+        donation=_donation(settings, language),
+        other_editions=others,
+        view_url=links.edition_url(settings, language, content.edition_id),
+        archive_url=links.archive_url(settings, language),
+        preferences_url=PREFERENCES_URL if email else "",
+        unsubscribe_url=UNSUBSCRIBE_URL if email else "",
+        why=words.why(language, content.frequency, title),
+        postal_address=settings.sender.postal_address,
+        web_copy_note=table["web_copy"].format(title=title),
+        labels=table,
+    )
