@@ -1,0 +1,180 @@
+"""From stored articles to feed entries.
+
+An :class:`~feeds.model.Entry` is what every format shows of one article: the
+guid as its id (never the URL, which may change), absolute URLs, text without
+characters XML forbids, the lead image opening the content (readers that
+ignore enclosures still show it), and translation links only to translations
+that are themselves published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from broadsheet.model import Article
+from broadsheet.text import plain_text, xml_safe
+from feeds.model import Entry, Image, Link
+
+SUMMARY_LIMIT = 280
+"""Characters of body text used as the summary when an article has no standfirst."""
+
+IMAGE_TYPES = {
+    ".avif": "image/avif",
+    ".gif": "image/gif",
+    ".jpeg": "image/jpeg",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".webp": "image/webp",
+}
+"""Image types by file suffix; a fixed table, so output does not depend on the
+machine's mime.types."""
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC with whole seconds (feeds show no fractions)."""
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def one_line(value: str) -> str:
+    """``value`` without XML-illegal characters, whitespace folded to single spaces."""
+    return " ".join(xml_safe(value).split())
+
+
+def image_type(url: str) -> str | None:
+    """The media type of an image URL, from its suffix; ``None`` when unknown."""
+    path = urlsplit(url).path.lower()
+    dot = path.rfind(".")
+    return IMAGE_TYPES.get(path[dot:]) if dot >= 0 else None
+
+
+def excerpt(body_html: str, limit: int = SUMMARY_LIMIT) -> str:
+    """The opening words of ``body_html`` as plain text, cut at a word boundary."""
+    text = plain_text(body_html)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.-—")
+    return cut + "…"
+
+
+def live(articles: Iterable[Article]) -> list[Article]:
+    """Published articles, newest first (ties by id): drafts never reach a feed."""
+    kept = [a for a in articles if not a.draft]
+    kept.sort(key=lambda a: a.id)
+    kept.sort(key=lambda a: a.published, reverse=True)
+    return kept
+
+
+def translation_links(article: Article, by_id: Mapping[str, Article]) -> tuple[Link, ...]:
+    """Links to the article's translations that are live (present in ``by_id``)."""
+    links: list[Link] = []
+    for language, target_id in sorted(article.translations.items()):
+        target = by_id.get(target_id)
+        if target is None or target.language != language or target.url == article.url:
+            continue
+        links.append(
+            Link(
+                href=xml_safe(target.url),
+                rel="alternate",
+                type="text/html",
+                hreflang=language,
+                title=one_line(target.title) or None,
+            )
+        )
+    return tuple(links)
+
+
+def _feed(digest: hashlib.blake2b, *values: str | None) -> None:
+    for value in values:
+        data = (value if value is not None else "\x00none").encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+
+
+def entry_digest(article: Article, translations: Sequence[Link]) -> str:
+    """A digest of everything an entry is made from (raw fields, resolved translations)."""
+    digest = hashlib.blake2b(digest_size=16)
+    _feed(
+        digest,
+        article.id,
+        article.guid,
+        article.language,
+        article.title,
+        article.standfirst,
+        article.body_html,
+        "\x1f".join(article.authors),
+        article.section,
+        "\x1f".join(article.tags),
+        article.published.astimezone(UTC).isoformat(),
+        article.updated.astimezone(UTC).isoformat() if article.updated else None,
+        article.url,
+        article.image,
+        article.image_alt,
+    )
+    for link in translations:
+        _feed(digest, link.hreflang, link.href, link.title)
+    return digest.hexdigest()
+
+
+def _lead_image(article: Article) -> Image | None:
+    if not article.image:
+        return None
+    url = xml_safe(article.image).strip()
+    if not url:
+        return None
+    return Image(url=url, type=image_type(url), alt=one_line(article.image_alt))
+
+
+def _content(body: str, image: Image | None) -> str:
+    if image is None:
+        return body
+    src = html.escape(image.url, quote=True)
+    if f'src="{src}"' in body:
+        return body  # the body already shows it
+    figure = f'<p><img src="{src}" alt="{html.escape(image.alt, quote=True)}"></p>'
+    return f"{figure}\n{body}" if body else figure
+
+
+def _names(values: Iterable[str]) -> tuple[str, ...]:
+    seen: list[str] = []
+    for value in values:
+        name = one_line(value)
+        if name and name not in seen:
+            seen.append(name)
+    return tuple(seen)
+
+
+def make_entry(article: Article, translations: tuple[Link, ...], digest: str) -> Entry:
+    """The feed entry of ``article``.
+
+    Args:
+        article: a live article; its body is already sanitised with absolute URLs.
+        translations: from :func:`translation_links`.
+        digest: from :func:`entry_digest`.
+    """
+    body = xml_safe(article.body_html).strip()
+    image = _lead_image(article)
+    summary = one_line(article.standfirst) or excerpt(body)
+    title = one_line(article.title) or summary[:80] or xml_safe(article.url)
+    section = one_line(article.section) if article.section else ""
+    published = utc(article.published)
+    return Entry(
+        id=one_line(article.guid) or xml_safe(article.url),
+        url=xml_safe(article.url).strip(),
+        title=title,
+        language=one_line(article.language),
+        content_html=_content(body, image),
+        summary=summary,
+        authors=_names(article.authors),
+        section=section or None,
+        tags=tuple(t for t in _names(article.tags)),
+        published=published,
+        updated=max(published, utc(article.modified)),
+        image=image,
+        translations=translations,
+        digest=digest,
+    )

@@ -1,0 +1,181 @@
+"""Writing the output folder: atomically, only what changed, each path once.
+
+- A file is written to a temporary file in its own folder and renamed over
+  the old one (``os.replace``), so a reader never sees half a feed.
+- Bytes equal to what is on disk are not written at all: the file keeps its
+  mtime, so HTTP caches and ETags stay valid.
+- Writing the same path twice in one build is a bug (two feeds claiming
+  one file) and raises, as Pelican's writer does.
+- A small state file (``.broadsheet-feeds.json``) remembers, for every file
+  written, a digest of what it was made from and its size and mtime. A
+  document whose inputs are unchanged, and whose file is still as written, is
+  not even rendered again: that keeps a rebuild with nothing new cheap. It
+  also lists what the last build wrote, so a feed that no longer exists (its
+  tag was removed) is deleted, while files broadsheet did not write are
+  never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from broadsheet.errors import RenderError
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = ".broadsheet-feeds.json"
+STATE_VERSION = 1
+
+
+@dataclass
+class _Record:
+    inputs: str
+    size: int
+    mtime_ns: int
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Writer:
+    """Writes one build's files under ``out``.
+
+    Attributes:
+        out: the output folder.
+        written: files whose bytes changed (or are new).
+        unchanged: files left as they were.
+        removed: files of feeds that no longer exist, deleted by :meth:`finish`.
+    """
+
+    out: Path
+    written: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set)
+    _previous: dict[str, _Record] = field(default_factory=dict)
+    _records: dict[str, _Record] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._previous = self._load_state()
+
+    def _load_state(self) -> dict[str, _Record]:
+        path = self.out / STATE_FILE
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if raw.get("version") != STATE_VERSION:
+                return {}
+            return {
+                name: _Record(str(r["inputs"]), int(r["size"]), int(r["mtime_ns"]))
+                for name, r in raw["files"].items()
+            }
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # A damaged state file costs one full render, nothing more.
+            log.warning("%s: unreadable (%s); rendering every feed again", path, exc)
+            return {}
+
+    def _claim(self, name: str) -> Path:
+        if name in self._seen:
+            raise RenderError(f"{self.out / name}: two feeds were about to write the same file")
+        self._seen.add(name)
+        return self.out / name
+
+    def is_current(self, name: str, inputs: str) -> bool:
+        """Whether ``name`` was made from ``inputs`` and is still on disk as written.
+
+        When it is, the file is counted as unchanged and needs no rendering.
+        """
+        record = self._previous.get(name)
+        if record is None or record.inputs != inputs:
+            return False
+        try:
+            stat = (self.out / name).stat()
+        except OSError:
+            return False
+        if stat.st_size != record.size or stat.st_mtime_ns != record.mtime_ns:
+            return False
+        self.unchanged.append(self._claim(name))
+        self._records[name] = record
+        return True
+
+    def write(self, name: str, data: bytes, inputs: str = "") -> bool:
+        """Write ``data`` to ``out/name`` unless it already holds those bytes.
+
+        Args:
+            name: path relative to ``out``, POSIX form.
+            data: the complete file.
+            inputs: digest of what the file was made from (see :meth:`is_current`).
+
+        Returns:
+            Whether the file was written.
+        """
+        path = self._claim(name)
+        changed = True
+        try:
+            if path.stat().st_size == len(data) and path.read_bytes() == data:
+                changed = False
+        except OSError:
+            pass
+        if changed:
+            write_atomic(path, data)
+            self.written.append(path)
+        else:
+            self.unchanged.append(path)
+        stat = path.stat()
+        self._records[name] = _Record(inputs, stat.st_size, stat.st_mtime_ns)
+        return changed
+
+    def finish(self) -> None:
+        """Delete files the last build wrote and this one did not; save the state."""
+        for name in sorted(set(self._previous) - self._seen):
+            path = self.out / name
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            self.removed.append(path)
+            log.info("removed %s (its feed no longer exists)", path)
+            self._prune(path.parent)
+        state = {
+            "version": STATE_VERSION,
+            "files": {
+                name: {"inputs": r.inputs, "size": r.size, "mtime_ns": r.mtime_ns}
+                for name, r in sorted(self._records.items())
+            },
+        }
+        data = json.dumps(state, indent=1, sort_keys=True).encode("utf-8") + b"\n"
+        path = self.out / STATE_FILE
+        try:
+            unchanged = path.read_bytes() == data
+        except OSError:
+            unchanged = False
+        if not unchanged:
+            write_atomic(path, data)
+
+    def _prune(self, folder: Path) -> None:
+        """Remove folders emptied by deletions, up to (not including) ``out``."""
+        out = self.out.resolve()
+        while folder.resolve() != out and out in folder.resolve().parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                return
+            folder = folder.parent

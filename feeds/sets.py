@@ -1,0 +1,284 @@
+"""Which feeds exist: the site, each language, each section, tag and author.
+
+A feed exists while it has at least one published entry; its file name comes
+from a slug that stays the same as long as the name does.
+
+Sets (``[feeds] sets`` chooses among them):
+
+``site``
+    Everything, in every language: ``all``.
+``language``
+    One feed per language with articles: ``en``, ``ru``.
+``section``, ``tag``, ``author``
+    One feed per name spanning every language (``section/economy``), and on a
+    site with several languages also one per language the name has articles
+    in (``en/section/economy``), so a reader can follow a topic in the
+    language they read.
+
+Slugs are ASCII: Cyrillic is transliterated, accents are dropped, anything
+else (emoji, other scripts) falls back to a short hash of the name. Two names
+with the same slug ("Russia - World", "Russia World") stay apart: the name
+first used (by publication time) keeps the plain slug, later ones get a
+suffix from a hash of the name, so adding a name never renames another's feed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from broadsheet.config import Settings
+from broadsheet.model import Article
+from feeds.model import Scope
+
+SCOPES: tuple[Scope, ...] = ("site", "language", "section", "tag", "author")
+FOLDERS: dict[Scope, str] = {"section": "section", "tag": "tag", "author": "author"}
+ARCHIVED_SCOPES = frozenset({"site", "language"})
+"""Sets whose complete history is kept as RFC 5005 archive pages.
+
+Section, tag and author feeds are windows on the same entries; archiving
+each of them would store every article a dozen times over."""
+
+SLUG_LENGTH = 60
+
+_LATIN = (
+    "a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p",
+    "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya",
+    "i", "yi", "ye", "g", "u",
+)  # fmt: skip
+_CYRILLIC = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґў", _LATIN, strict=True))
+
+_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "section": "Articles in {name}, from {site}.",
+        "tag": "Articles tagged “{name}”, from {site}.",
+        "author": "Articles by {name}, from {site}.",
+        "archive": "{title}: archive, page {page}",
+    },
+    "ru": {
+        "section": "Статьи раздела «{name}» — {site}.",
+        "tag": "Материалы с тегом «{name}» — {site}.",
+        "author": "Статьи автора: {name} — {site}.",
+        "archive": "{title}: архив, страница {page}",
+    },
+}
+
+
+def words(language: str | None) -> dict[str, str]:
+    """The phrases of feed titles and descriptions in ``language`` (English otherwise)."""
+    base = (language or "en").split("-")[0].lower()
+    return _WORDS.get(base, _WORDS["en"])
+
+
+@cache
+def language_name(code: str) -> str:
+    """``code``'s name in that language ("English", "Русский"), or the code itself."""
+    try:
+        from babel import Locale
+
+        name = Locale.parse(code.replace("-", "_")).get_display_name(code.replace("-", "_"))
+    except Exception:  # an unknown or malformed code: show it as it is
+        return code
+    return (name[:1].upper() + name[1:]) if name else code
+
+
+def _short_hash(name: str, size: int = 8) -> str:
+    return hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:size]
+
+
+def base_slug(name: str) -> str:
+    """``name`` as a lower-case ASCII slug; a hash of the name when nothing is left."""
+    lowered = unicodedata.normalize("NFC", name).lower()
+    spelled = "".join(_CYRILLIC.get(ch, ch) for ch in lowered)
+    ascii_only = unicodedata.normalize("NFKD", spelled).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_only).strip("-")
+    if len(slug) > SLUG_LENGTH:
+        slug = slug[:SLUG_LENGTH].rstrip("-") + "-" + _short_hash(name, 6)
+    return slug or _short_hash(name)
+
+
+def assign_slugs(first_use: dict[str, datetime]) -> dict[str, str]:
+    """A unique slug for each name; ``first_use`` says when each name first appeared.
+
+    Names sharing a slug are ordered by first use (then by name): the first
+    keeps the plain slug, the others get ``-`` and a hash of the name.
+    """
+    groups: dict[str, list[str]] = {}
+    for name in first_use:
+        groups.setdefault(base_slug(name), []).append(name)
+    slugs: dict[str, str] = {}
+    for slug, names in groups.items():
+        names.sort(key=lambda n: (first_use[n], n))
+        slugs[names[0]] = slug
+        for name in names[1:]:
+            slugs[name] = f"{slug}-{_short_hash(name, 6)}"
+    taken: dict[str, str] = {}
+    for name in sorted(slugs, key=lambda n: (first_use[n], n)):
+        slug, size = slugs[name], 6
+        while slug in taken:  # a suffixed slug met a plain one: lengthen its hash
+            size += 2
+            slug = f"{base_slug(name)}-{_short_hash(name, size)}"
+        taken[slug] = name
+        slugs[name] = slug
+    return slugs
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSet:
+    """One feed (in every configured format) and the articles it holds.
+
+    Attributes:
+        scope: which set it belongs to.
+        name: the section, tag or author; ``None`` for site and language feeds.
+        language: the one language of its entries, or ``None`` when it spans several.
+        base: path without suffix, relative to the output folder (``section/economy``).
+        archive_base: folder of its archive pages, or ``None`` when not archived.
+        title: the feed's title.
+        description: one line on what it holds.
+        articles: newest first.
+    """
+
+    scope: Scope
+    name: str | None
+    language: str | None
+    base: str
+    archive_base: str | None
+    title: str
+    description: str
+    articles: tuple[Article, ...]
+
+
+def _first_use(
+    articles: Sequence[Article], names: Callable[[Article], Iterable[str]]
+) -> dict[str, datetime]:
+    seen: dict[str, datetime] = {}
+    for article in reversed(articles):  # oldest first, so the first time wins
+        for name in names(article):
+            seen.setdefault(name, article.published)
+    return seen
+
+
+def _grouped(
+    articles: Sequence[Article], names: Callable[[Article], Iterable[str]]
+) -> dict[str, list[Article]]:
+    groups: dict[str, list[Article]] = {}
+    for article in articles:
+        for name in dict.fromkeys(names(article)):
+            groups.setdefault(name, []).append(article)
+    return groups
+
+
+def _section(article: Article) -> tuple[str, ...]:
+    return (article.section,) if article.section else ()
+
+
+def _tags(article: Article) -> tuple[str, ...]:
+    return article.tags
+
+
+def _authors(article: Article) -> tuple[str, ...]:
+    return article.authors
+
+
+_NAMES: dict[Scope, Callable[[Article], Iterable[str]]] = {
+    "section": _section,
+    "tag": _tags,
+    "author": _authors,
+}
+
+
+def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
+    """Every feed to build, in a stable order (site, languages, sections, tags, authors).
+
+    Args:
+        articles: live articles, newest first, their text already cleaned.
+        settings: ``feeds.sets`` chooses the sets; titles come from ``site``.
+    """
+    site = settings.site
+    several = len(site.languages) > 1
+    wanted = set(settings.feeds.sets)
+    site_language = None if several else site.default_language
+    found: list[FeedSet] = []
+
+    def suffix(language: str) -> str:
+        return f" · {language_name(language)}" if several else ""
+
+    if "site" in wanted and articles:
+        found.append(
+            FeedSet(
+                scope="site",
+                name=None,
+                language=site_language,
+                base="all",
+                archive_base="archive/all",
+                title=site.title,
+                description=site.description or site.title,
+                articles=tuple(articles),
+            )
+        )
+    by_language = _grouped(articles, lambda a: (a.language,))
+    languages = [code for code in site.languages if code in by_language]
+    languages += sorted(code for code in by_language if code not in site.languages)
+    if "language" in wanted:
+        for code in languages:
+            title = site.title_in(code)
+            found.append(
+                FeedSet(
+                    scope="language",
+                    name=None,
+                    language=code,
+                    base=code,
+                    archive_base=f"archive/{code}",
+                    title=title + suffix(code),
+                    description=site.description_in(code) or title,
+                    articles=tuple(by_language[code]),
+                )
+            )
+    for scope in SCOPES[2:]:
+        if scope not in wanted:
+            continue
+        names = _NAMES[scope]
+        slugs = assign_slugs(_first_use(articles, names))
+        groups = _grouped(articles, names)
+        for name in sorted(groups, key=lambda n: (slugs[n], n)):
+            members = groups[name]
+            folder = f"{FOLDERS[scope]}/{slugs[name]}"
+            found.append(
+                FeedSet(
+                    scope=scope,
+                    name=name,
+                    language=site_language,
+                    base=folder,
+                    archive_base=None,
+                    title=f"{site.title} — {name}",
+                    description=words(site.default_language)[scope].format(
+                        name=name, site=site.title
+                    ),
+                    articles=tuple(members),
+                )
+            )
+            if not several:
+                continue
+            per_language = _grouped(members, lambda a: (a.language,))
+            for code in languages:
+                if code not in per_language:
+                    continue
+                local = site.title_in(code)
+                found.append(
+                    FeedSet(
+                        scope=scope,
+                        name=name,
+                        language=code,
+                        base=f"{code}/{folder}",
+                        archive_base=None,
+                        title=f"{local} — {name}{suffix(code)}",
+                        description=words(code)[scope].format(name=name, site=local),
+                        articles=tuple(per_language[code]),
+                    )
+                )
+    return found
