@@ -27,7 +27,7 @@ from broadsheet.model import Frequency
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
-_WORD_BYTES: Final = 45  # 45 bytes -> 60 base64 chars -> a 72-char encoded-word
+_WORD_BYTES: Final = 42  # 42 bytes -> 56 base64 chars -> a 68-char encoded-word
 
 DEFAULT_SUBJECTS: Final = {
     ("en", Frequency.WEEKLY): "{title} weekly: {lead}",
