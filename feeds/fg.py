@@ -108,9 +108,7 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
     def extend_ns(self) -> dict[str, str]:
         doc = self.doc
         assert doc is not None
-        spaces = {"webfeeds": WEBFEEDS_NS}
-        if doc.format == "rss":
-            spaces["dc"] = DC_NS
+        spaces = {"webfeeds": WEBFEEDS_NS, "dc": DC_NS}
         if any(entry.image for entry in doc.entries):
             spaces["media"] = MEDIA_NS
         if doc.archive:
@@ -160,10 +158,19 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
         assert entry is not None
         if entry.language:
             element.set(XML_LANG, entry.language)
+            # xml:lang is what Atom defines; dc:language is what feedparser
+            # (and so many readers and importers) report as the entry's language.
+            _sub(element, f"{{{DC_NS}}}language", entry.language)
         hreflang = entry.language or None
         _link(element, "link", Link(entry.url, "alternate", "text/html", hreflang))
-        for link in entry.translations:
-            _link(element, "link", link)
+        if entry.translations:
+            for link in entry.translations:
+                _link(element, "link", link)
+            # Readers disagree on which alternate link is the entry's: most
+            # take the first, feedparser (and what is built on it) the last.
+            # Repeating the entry's own link last, without hreflang (so it is
+            # no duplicate of the first), makes both right.
+            _link(element, "link", Link(entry.url, "alternate", "text/html"))
         if entry.image is not None:
             _link(element, "link", Link(entry.image.url, "enclosure", entry.image.type))
         self._image(element, entry)
@@ -172,6 +179,9 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
     def extend_rss(self, item: Any) -> Any:
         entry = self.entry
         assert entry is not None
+        for link in entry.translations:
+            _link(item, f"{{{ATOM_NS}}}link", link)
+        # After the translations: feedparser takes the last alternate link.
         _sub(item, "link", entry.url)
         for name in entry.authors:
             _sub(item, f"{{{DC_NS}}}creator", name)
@@ -179,8 +189,6 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
             _sub(item, f"{{{DC_NS}}}language", entry.language)
         if entry.updated != entry.published:
             _sub(item, f"{{{ATOM_NS}}}updated", rfc3339(entry.updated))
-        for link in entry.translations:
-            _link(item, f"{{{ATOM_NS}}}link", link)
         if entry.image is not None and entry.image.type:
             # RSS allows one enclosure; its length is unknown, which the RSS
             # Best Practices Profile says to write as 0.
