@@ -1,8 +1,110 @@
-"""The send ledger: one row per edition and subscriber."""
+"""The send ledger: one row per edition and subscriber.
+
+A row moves through these states::
+
+    queued ──claim──► sending ──► sent
+       ▲                 │  ├───► failed   (temporary trouble; a later run retries it)
+       └─────release─────┘  └───► bounced  (the address was refused; never mailed again)
+    skipped                           (topics filter, or no longer active when claimed)
+
+A sender *claims* a batch of rows in one transaction (``SELECT … FOR UPDATE
+SKIP LOCKED`` on PostgreSQL, so senders on several machines take disjoint
+batches; on SQLite the write transaction itself is exclusive), delivers them
+one by one and commits each outcome before the next delivery. A claim names
+its worker and time; a batch whose worker died is claimed again once the
+claim is older than the timeout (or at once, when the worker ran on this
+machine and its process is gone). Only rows still ``sending`` are reclaimed,
+so at most the one message in flight at a crash can be delivered twice.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from broadsheet.model import SendState, Subscriber, SubscriberStatus
+from broadsheet.store.schema import send_ledger as table
+from broadsheet.store.schema import subscribers as subscribers_table
+from broadsheet.store.subscribers import _subscriber
+
+_CHUNK = 500
+"""Rows per multi-row statement: well under every backend's parameter limit."""
+
+DONE = (SendState.SENT, SendState.BOUNCED, SendState.SKIPPED)
+"""States a sender never leaves."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One ledger row."""
+
+    edition_id: str
+    subscriber_id: int
+    state: SendState
+    attempts: int
+    message_id: str
+    last_reply: str
+    claimed_by: str | None
+    claimed_at: datetime | None
+    queued: datetime
+    sent: datetime | None
+    changed: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A row a sender now holds, with the subscriber to deliver to.
+
+    Attributes:
+        subscriber: the subscriber as stored now (still active).
+        attempts: claims of this row so far, this one included.
+        resumed: the row was ``sending`` under a worker that died: an earlier
+            attempt may already have delivered the message.
+    """
+
+    subscriber: Subscriber
+    attempts: int
+    resumed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one claim took.
+
+    Attributes:
+        items: the rows now held, by subscriber id.
+        skipped: rows found whose subscriber is no longer active; they were
+            marked ``skipped`` instead.
+    """
+
+    items: list[Claimed]
+    skipped: int = 0
+
+
+def _entry(row: Row[Any]) -> LedgerEntry:
+    return LedgerEntry(
+        edition_id=row.edition_id,
+        subscriber_id=row.subscriber_id,
+        state=SendState(row.state),
+        attempts=row.attempts,
+        message_id=row.message_id,
+        last_reply=row.last_reply,
+        claimed_by=row.claimed_by,
+        claimed_at=row.claimed_at,
+        queued=row.queued,
+        sent=row.sent,
+        changed=row.changed,
+    )
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class Ledger:
@@ -10,3 +112,308 @@ class Ledger:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    # --- filling --------------------------------------------------------------
+
+    def enqueue(
+        self,
+        edition_id: str,
+        rows: Iterable[tuple[int, SendState, str]],
+        *,
+        now: datetime,
+    ) -> int:
+        """Add rows that are not there yet; rows already present stay as they are.
+
+        Args:
+            edition_id: the edition.
+            rows: ``(subscriber_id, state, reason)`` with state ``queued`` or
+                ``skipped``; ``reason`` is kept as the row's last reply.
+            now: the time recorded as queued.
+
+        Returns:
+            How many rows were added (enqueueing twice adds nothing).
+        """
+        values = [
+            {
+                "edition_id": edition_id,
+                "subscriber_id": subscriber_id,
+                "state": str(state),
+                "attempts": 0,
+                "message_id": "",
+                "last_reply": reason,
+                "claimed_by": None,
+                "claimed_at": None,
+                "queued": now,
+                "sent": None,
+                "changed": now,
+            }
+            for subscriber_id, state, reason in rows
+        ]
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        added = 0
+        for chunk in _chunks(values):
+            statement = (
+                dialect.insert(table)
+                .values(list(chunk))
+                .on_conflict_do_nothing()
+                # rowcount of a multi-row insert is not reliable on every driver.
+                .returning(table.c.subscriber_id)
+            )
+            added += len(self.conn.execute(statement).all())
+        return added
+
+    # --- claiming -------------------------------------------------------------
+
+    def claim(
+        self,
+        edition_id: str,
+        *,
+        worker: str,
+        limit: int,
+        now: datetime,
+        stale_before: datetime,
+        dead_workers: Collection[str] = (),
+    ) -> Batch:
+        """Take up to ``limit`` rows to deliver, oldest claims first, then queued ones.
+
+        Rows claimed by a worker listed in ``dead_workers``, or claimed before
+        ``stale_before``, are taken over. Rows whose subscriber is no longer
+        active become ``skipped`` here and are not returned. The caller
+        commits the transaction before delivering anything.
+        """
+        if limit <= 0:
+            return Batch([])
+        stale = and_(table.c.state == str(SendState.SENDING), table.c.claimed_at < stale_before)
+        if dead_workers:
+            stale = or_(
+                stale,
+                and_(
+                    table.c.state == str(SendState.SENDING),
+                    table.c.claimed_by.in_(list(dead_workers)),
+                ),
+            )
+        picked: list[tuple[int, str, int]] = []
+        for condition in (stale, table.c.state == str(SendState.QUEUED)):
+            want = limit - len(picked)
+            if want <= 0:
+                break
+            query = (
+                select(table.c.subscriber_id, table.c.state, table.c.attempts)
+                .where(table.c.edition_id == edition_id, condition)
+                .order_by(table.c.subscriber_id)
+                .limit(want)
+                # Several senders (on several machines) claim from one ledger:
+                # each skips the rows another is claiming instead of waiting.
+                .with_for_update(skip_locked=True)
+            )
+            picked.extend((row[0], row[1], row[2]) for row in self.conn.execute(query))
+        if not picked:
+            return Batch([])
+        ids = [subscriber_id for subscriber_id, _state, _attempts in picked]
+        people: dict[int, Subscriber] = {}
+        for chunk in _chunks(ids):
+            rows = self.conn.execute(
+                select(subscribers_table).where(subscribers_table.c.id.in_(list(chunk)))
+            )
+            people.update((row.id, _subscriber(row)) for row in rows)
+        claimed: list[Claimed] = []
+        gone: list[int] = []
+        for subscriber_id, state, attempts in picked:
+            person = people.get(subscriber_id)
+            if person is None or person.status is not SubscriberStatus.ACTIVE:
+                gone.append(subscriber_id)
+                continue
+            claimed.append(
+                Claimed(person, attempts=attempts + 1, resumed=state == str(SendState.SENDING))
+            )
+        for chunk in _chunks(gone):
+            self.conn.execute(
+                table.update()
+                .where(table.c.edition_id == edition_id, table.c.subscriber_id.in_(list(chunk)))
+                .values(
+                    state=str(SendState.SKIPPED),
+                    last_reply="subscriber no longer active",
+                    claimed_by=None,
+                    claimed_at=None,
+                    changed=now,
+                )
+            )
+        taken = [item.subscriber.id for item in claimed]
+        for chunk in _chunks(taken):
+            self.conn.execute(
+                table.update()
+                .where(table.c.edition_id == edition_id, table.c.subscriber_id.in_(list(chunk)))
+                .values(
+                    state=str(SendState.SENDING),
+                    attempts=table.c.attempts + 1,
+                    claimed_by=worker,
+                    claimed_at=now,
+                    changed=now,
+                )
+            )
+        return Batch(claimed, skipped=len(gone))
+
+    def claimants(self, edition_id: str) -> list[str]:
+        """Workers holding rows of this edition in ``sending``."""
+        query = (
+            select(table.c.claimed_by)
+            .where(table.c.edition_id == edition_id, table.c.state == str(SendState.SENDING))
+            .distinct()
+        )
+        return [name for name in self.conn.execute(query).scalars() if name]
+
+    def refresh(
+        self, edition_id: str, subscriber_ids: Sequence[int], *, worker: str, now: datetime
+    ) -> set[int]:
+        """Renew ``worker``'s claim on these rows; returns the ids it still holds.
+
+        A long batch keeps its claim fresh so that no other sender takes it
+        over while it is being worked through.
+        """
+        held: set[int] = set()
+        for chunk in _chunks(list(subscriber_ids)):
+            statement = (
+                table.update()
+                .where(
+                    table.c.edition_id == edition_id,
+                    table.c.subscriber_id.in_(list(chunk)),
+                    table.c.state == str(SendState.SENDING),
+                    table.c.claimed_by == worker,
+                )
+                .values(claimed_at=now)
+                .returning(table.c.subscriber_id)
+            )
+            held.update(self.conn.execute(statement).scalars())
+        return held
+
+    def release(
+        self, edition_id: str, subscriber_ids: Sequence[int], *, worker: str, now: datetime
+    ) -> int:
+        """Give back rows ``worker`` claimed but did not deliver (they become queued again)."""
+        released = 0
+        for chunk in _chunks(list(subscriber_ids)):
+            released += self.conn.execute(
+                table.update()
+                .where(
+                    table.c.edition_id == edition_id,
+                    table.c.subscriber_id.in_(list(chunk)),
+                    table.c.state == str(SendState.SENDING),
+                    table.c.claimed_by == worker,
+                )
+                .values(
+                    state=str(SendState.QUEUED),
+                    attempts=table.c.attempts - 1,
+                    claimed_by=None,
+                    claimed_at=None,
+                    changed=now,
+                )
+            ).rowcount
+        return released
+
+    # --- outcomes -------------------------------------------------------------
+
+    def mark(
+        self,
+        edition_id: str,
+        subscriber_id: int,
+        state: SendState,
+        *,
+        now: datetime,
+        reply: str = "",
+        message_id: str = "",
+    ) -> bool:
+        """Record the outcome of a delivery; returns whether the row was ``sending``.
+
+        Only a row being sent changes, so a late outcome never overwrites a
+        row another sender has finished meanwhile.
+        """
+        values: dict[str, Any] = {
+            "state": str(state),
+            "last_reply": reply,
+            "claimed_by": None,
+            "claimed_at": None,
+            "changed": now,
+        }
+        if message_id:
+            values["message_id"] = message_id
+        if state is SendState.SENT:
+            values["sent"] = now
+        done = self.conn.execute(
+            table.update()
+            .where(
+                table.c.edition_id == edition_id,
+                table.c.subscriber_id == subscriber_id,
+                table.c.state == str(SendState.SENDING),
+            )
+            .values(**values)
+        )
+        return done.rowcount == 1
+
+    def requeue_failed(self, edition_id: str, *, max_attempts: int, now: datetime) -> int:
+        """Queue ``failed`` rows again for a new run, unless tried ``max_attempts`` times."""
+        return self.conn.execute(
+            table.update()
+            .where(
+                table.c.edition_id == edition_id,
+                table.c.state == str(SendState.FAILED),
+                table.c.attempts < max_attempts,
+            )
+            .values(state=str(SendState.QUEUED), changed=now)
+        ).rowcount
+
+    # --- reading --------------------------------------------------------------
+
+    def get(self, edition_id: str, subscriber_id: int) -> LedgerEntry | None:
+        """One row."""
+        row = self.conn.execute(
+            select(table).where(
+                table.c.edition_id == edition_id, table.c.subscriber_id == subscriber_id
+            )
+        ).one_or_none()
+        return _entry(row) if row else None
+
+    def entries(
+        self,
+        edition_id: str,
+        *,
+        state: SendState | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[LedgerEntry]:
+        """Rows of one edition by subscriber id, a page at a time."""
+        query = (
+            select(table)
+            .where(table.c.edition_id == edition_id, table.c.subscriber_id > after_id)
+            .order_by(table.c.subscriber_id)
+            .limit(limit)
+        )
+        if state is not None:
+            query = query.where(table.c.state == str(state))
+        return [_entry(row) for row in self.conn.execute(query)]
+
+    def states(self, edition_id: str, subscriber_ids: Sequence[int]) -> dict[int, SendState]:
+        """The state of each of these subscribers' rows (absent rows are left out)."""
+        found: dict[int, SendState] = {}
+        for chunk in _chunks(list(subscriber_ids)):
+            rows = self.conn.execute(
+                select(table.c.subscriber_id, table.c.state).where(
+                    table.c.edition_id == edition_id, table.c.subscriber_id.in_(list(chunk))
+                )
+            )
+            found.update((row[0], SendState(row[1])) for row in rows)
+        return found
+
+    def counts(self, edition_id: str) -> dict[SendState, int]:
+        """Rows of one edition per state (every state present, zeros included)."""
+        rows = self.conn.execute(
+            select(table.c.state, func.count())
+            .where(table.c.edition_id == edition_id)
+            .group_by(table.c.state)
+        )
+        counts = dict.fromkeys(SendState, 0)
+        counts.update((SendState(row[0]), row[1]) for row in rows)
+        return counts
+
+    def editions(self) -> list[str]:
+        """Ids of the editions that have ledger rows."""
+        return list(self.conn.execute(select(table.c.edition_id).distinct()).scalars())

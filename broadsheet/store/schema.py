@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -176,7 +177,9 @@ send_ledger = Table(
     Column("queued", UTCDateTime, nullable=False),
     Column("sent", UTCDateTime, nullable=True),
     Column("changed", UTCDateTime, nullable=False),
-    Index(None, "edition_id", "state"),
+    # Senders claim the lowest queued subscriber ids of one edition, and the
+    # status command counts rows per state: both walk this index.
+    Index(None, "edition_id", "state", "subscriber_id"),
 )
 
 job_runs = Table(
@@ -186,13 +189,17 @@ job_runs = Table(
     Column("job", String(120), nullable=False),
     Column("slot", UTCDateTime, nullable=False),
     Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
     Column("started", UTCDateTime, nullable=False),
     Column("finished", UTCDateTime, nullable=True),
-    Column("error", Text, nullable=False),
+    Column("duration", Float, nullable=True),
     Column("counts", JSON, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("error", Text, nullable=False),
     Column("host", String(200), nullable=False),
+    # One row per job and slot: the last line of defence against running a
+    # slot twice, whatever the locks did.
     UniqueConstraint("job", "slot"),
-    Index(None, "job", "started"),
 )
 
 websub_pings = Table(

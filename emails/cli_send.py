@@ -1,0 +1,210 @@
+"""``broadsheet send EDITION``: deliver an edition, or show its ledger with ``--status``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from broadsheet.cli.common import (
+    at_option,
+    config_option,
+    console,
+    handle_errors,
+    interactive,
+    load,
+    now_or,
+    open_store,
+)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or a first Ctrl-C; a second Ctrl-C interrupts at once.
+
+    The message in flight finishes and its outcome is recorded before the
+    send stops.
+    """
+    stop = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handler(signum: int, _frame: Any) -> None:
+        if signum == signal.SIGINT and stop.is_set():
+            raise KeyboardInterrupt
+        if not stop.is_set():
+            click.echo("stopping after the message in flight…", err=True)
+        stop.set()
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _progress_bar() -> tuple[Any, Callable[[Any], None] | None]:
+    """A rich progress bar and its callback, or ``(None, None)`` off a terminal."""
+    if not interactive():
+        return None, None
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:.1f} msg/s" if speed else "– msg/s")
+
+    bar = Progress(
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("sent {task.fields[sent]}  failed {task.fields[failed]}"),
+        RateColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("send", total=None, sent=0, failed=0)
+
+    def update(state: Any) -> None:
+        bar.update(
+            task,
+            completed=state.done,
+            total=state.total or None,
+            sent=state.sent,
+            failed=state.failed + state.bounced,
+        )
+
+    return bar, update
+
+
+def _summary(report: Any) -> str:
+    verb = "would send" if report.dry_run else "sent"
+    parts = [f"{report.sent} {verb}"]
+    if not report.dry_run:
+        parts += [f"{report.failed} failed", f"{report.bounced} bounced"]
+    parts += [f"{report.skipped} skipped", f"{report.already_sent} already sent"]
+    line = f"{report.edition_id}: " + ", ".join(parts)
+    if not report.dry_run and report.sent:
+        line += f" ({report.rate:.1f} msg/s, {report.seconds:.1f} s)"
+    return line
+
+
+def _print_status(store: Any, edition_id: str) -> None:
+    from rich.table import Table
+
+    from broadsheet.errors import DeliveryError
+    from broadsheet.model import SendState
+
+    with store.read() as tx:
+        if tx.editions.get(edition_id) is None:
+            raise DeliveryError(f"no edition {edition_id!r} in the store")
+        counts = tx.ledger.counts(edition_id)
+        problems = []
+        for state in (SendState.FAILED, SendState.BOUNCED, SendState.SENDING):
+            for entry in tx.ledger.entries(edition_id, state=state, limit=10):
+                person = tx.subscribers.get(entry.subscriber_id)
+                email = person.email if person else f"#{entry.subscriber_id}"
+                problems.append((email, entry))
+    table = Table("state", "messages", title=f"ledger of {edition_id}")
+    for state in SendState:
+        table.add_row(str(state), str(counts[state]))
+    table.add_row("total", str(sum(counts.values())), style="bold")
+    out = console()
+    out.print(table)
+    if problems:
+        detail = Table("address", "state", "attempts", "since", "last reply")
+        for email, entry in problems:
+            detail.add_row(
+                email,
+                str(entry.state),
+                str(entry.attempts),
+                entry.changed.isoformat(timespec="seconds"),
+                entry.last_reply,
+            )
+        out.print(detail)
+
+
+@click.command()
+@click.argument("edition")
+@click.option(
+    "--transport",
+    type=click.Choice(["maildir", "smtp"]),
+    default=None,
+    help="Where messages go; default: delivery.transport.",
+)
+@click.option("--dry-run", is_flag=True, help="Render and count; deliver and record nothing.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Send at most N messages.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Sending processes; default: delivery.workers.",
+)
+@click.option("--status", is_flag=True, help="Show the ledger's counts and problems, send nothing.")
+@config_option
+@at_option
+@handle_errors
+def send(
+    edition: str,
+    transport: str | None,
+    dry_run: bool,
+    limit: int | None,
+    workers: int | None,
+    status: bool,
+    config_path: str,
+    at: str | None,
+) -> None:
+    """Send EDITION (e.g. weekly-en-2026-11-23) to its subscribers.
+
+    Every subscriber gets it at most once, however often this runs, and a
+    run cut short (even killed) is finished by running it again.
+    """
+    from emails.sender import send_edition
+
+    settings = load(config_path)
+    store = open_store(settings)
+    if status:
+        _print_status(store, edition)
+        return
+    bar, update = _progress_bar()
+    with _stop_on_signals() as stop:
+        if bar is not None:
+            bar.start()
+        try:
+            report = send_edition(
+                store,
+                settings,
+                edition,
+                now=now_or(at, settings),
+                transport=transport,
+                dry_run=dry_run,
+                limit=limit,
+                workers=workers or settings.delivery.workers,
+                stop=stop,
+                progress=update,
+            )
+        finally:
+            if bar is not None:
+                bar.stop()
+    click.echo(_summary(report))
+    if report.remaining and not dry_run:
+        click.echo(
+            f"{report.remaining} messages still to send: run `broadsheet send {edition}` again",
+            err=True,
+        )
