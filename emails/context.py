@@ -139,7 +139,8 @@ def _item(article: Article, content: EditionContent, settings: Settings) -> Item
     ]
     byline = ""
     if article.authors:
-        byline = words.label(language, "by", authors=words.join_names(article.authors, language))
+        key = "by_one" if len(article.authors) == 1 else "by"
+        byline = words.label(language, key, authors=words.join_names(article.authors, language))
     day = article.published.astimezone(settings.site.tz).date()
     return Item(
         id=article.id,
