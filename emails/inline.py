@@ -43,6 +43,9 @@ def _premailer(html: str) -> str:
             keep_style_tags=False,
             remove_classes=False,
             strip_important=False,
+            # The templates set every width and height attribute Outlook needs;
+            # copying CSS values like "100%" or "auto" into attributes is invalid HTML.
+            disable_basic_attributes=["width", "height"],
             cssutils_logging_level=logging.CRITICAL,
         )
         result: str = engine.transform(pretty_print=False)
