@@ -1,0 +1,142 @@
+"""What each kind of job does when it runs.
+
+An action takes a :class:`JobContext` and returns an :class:`ActionResult`;
+the runner records it. Raising is how an action fails. The real actions
+import the feeds and emails packages only when they run, and tests can hand
+the runner other actions (say, ones that count their calls) under the same
+kinds: ``"feeds"`` and ``"edition"``.
+"""
+
+from __future__ import annotations
+
+import threading
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from broadsheet.config import Settings
+from broadsheet.store import Store
+from scheduler.jobs import EditionJob, FeedsJob, Job
+
+SEND_COUNTS = ("sent", "failed", "bounced", "skipped", "already_sent")
+"""The counts of a send report that a run records."""
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """Everything an action may use.
+
+    Attributes:
+        store: the publication's store.
+        settings: its settings.
+        job: the job being run.
+        slot: the slot being run (UTC).
+        now: the tick's time (UTC); may be later than ``slot`` on catch-up.
+        stop: set when the scheduler is asked to stop; long actions check it
+            between units of work (the sender between messages) and return
+            with ``interrupted`` set.
+    """
+
+    store: Store
+    settings: Settings
+    job: Job
+    slot: datetime
+    now: datetime
+    stop: threading.Event | None = None
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop was asked for."""
+        return self.stop is not None and self.stop.is_set()
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an action did.
+
+    Attributes:
+        counts: numbers worth a log line (``{"sent": 120, "failed": 0}``).
+        note: what a person wants to know (the edition id).
+        skipped: why there was nothing to do (an empty edition), else ``None``.
+        interrupted: a stop came before the work was done; the slot stays
+            due and the next run takes it up where it was left.
+    """
+
+    counts: Mapping[str, int] = field(default_factory=lambda: types.MappingProxyType({}))
+    note: str = ""
+    skipped: str | None = None
+    interrupted: bool = False
+
+
+Action = Callable[[JobContext], ActionResult]
+"""An action: does one job's work for one slot."""
+
+
+def build_feeds(ctx: JobContext) -> ActionResult:
+    """The ``feeds`` job: every feed rebuilt from the articles live at the tick's time."""
+    from feeds.build import build_feeds as build
+
+    with ctx.store.read() as tx:
+        articles = tx.articles.live(ctx.now)
+    report = build(articles, ctx.settings)
+    counts = {
+        "articles": len(articles),
+        "written": len(report.written),
+        "unchanged": len(report.unchanged),
+    }
+    return ActionResult(counts=counts, note=str(report.out))
+
+
+def send_edition(ctx: JobContext) -> ActionResult:
+    """An ``edition`` job: select and build the slot's edition, then send it.
+
+    Building an edition whose id exists returns it unchanged, and the send
+    ledger skips every subscriber already sent to, so taking up an
+    interrupted run finishes the same edition without repeating a message.
+    """
+    from emails.sender import send_edition as send
+    from scheduler.editions import build_edition
+
+    job = ctx.job
+    if not isinstance(job, EditionJob):
+        raise TypeError(f"{job.name} is not an edition job")  # a bug in the caller
+    outcome = build_edition(
+        ctx.store,
+        ctx.settings,
+        language=job.language,
+        frequency=job.frequency,
+        now=ctx.now,
+        slot=ctx.slot,
+    )
+    if outcome.edition is None:
+        return ActionResult(skipped=outcome.skipped or "nothing to send")
+    edition_id = outcome.edition.id
+    if ctx.stopping:
+        return ActionResult(note=edition_id, interrupted=True)
+    report = send(ctx.store, ctx.settings, edition_id, now=ctx.now, stop=ctx.stop)
+    counts = {name: int(getattr(report, name)) for name in SEND_COUNTS}
+    ledger = report.ledger
+    unsent = ledger.get("queued", 0) + ledger.get("sending", 0)
+    if ctx.stopping and unsent:
+        # Stopped between messages with readers still queued: the slot stays
+        # due, and taking it up again sends to those readers only.
+        return ActionResult(counts=counts, note=edition_id, interrupted=True)
+    note = edition_id
+    if report.failed or ledger.get("failed", 0):
+        note += (
+            f"; {ledger.get('failed', report.failed)} failed for now: "
+            f"`broadsheet send {edition_id}` tries them again"
+        )
+    return ActionResult(counts=counts, note=note)
+
+
+DEFAULT_ACTIONS: Mapping[str, Action] = types.MappingProxyType(
+    {"feeds": build_feeds, "edition": send_edition}
+)
+"""The real actions, by kind of job."""
+
+
+def kind(job: Job) -> str:
+    """``"feeds"`` or ``"edition"``: the key of the job's action."""
+    return "feeds" if isinstance(job, FeedsJob) else "edition"

@@ -1,0 +1,185 @@
+"""``broadsheet run``, ``broadsheet schedule`` and ``broadsheet status``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import click
+
+from broadsheet.cli.common import (
+    at_option,
+    config_option,
+    console,
+    handle_errors,
+    load,
+    now_or,
+    open_store,
+)
+
+if TYPE_CHECKING:
+    from broadsheet.config import Settings
+    from scheduler.runner import RunReport
+
+
+def _print_report(report: RunReport, settings: Settings) -> None:
+    from scheduler.jobs import jobs_from_settings, local_time
+
+    tz = settings.site.tz
+    for outcome in report.outcomes:
+        counts = " ".join(f"{k}={v}" for k, v in outcome.counts.items())
+        detail = outcome.error or outcome.note
+        parts = [
+            f"{outcome.job:<20}",
+            local_time(outcome.slot, tz),
+            f"{outcome.status:<11}",
+            f"{outcome.duration:6.1f}s",
+        ]
+        if counts:
+            parts.append(counts)
+        if detail:
+            parts.append(f"({detail})")
+        click.echo("  ".join(parts))
+    for name in report.busy:
+        click.echo(f"{name:<20}  running in another process; left to it")
+    if report.stopped:
+        click.echo("stopped: jobs not started are left for the next run", err=True)
+    if not report.outcomes and not report.busy:
+        upcoming = sorted(
+            ((job.next_slot(report.now), job.name) for job in jobs_from_settings(settings)),
+        )
+        after = f"; next: {upcoming[0][1]} at {local_time(upcoming[0][0], tz)}" if upcoming else ""
+        click.echo(f"nothing due at {local_time(report.now, tz)}{after}")
+
+
+@click.command()
+@config_option
+@at_option
+@handle_errors
+def run(config_path: str, at: str | None) -> None:
+    """Run every job due at TIME (default: now) once, then exit.
+
+    Feeds first, then the editions. Running it again for the same TIME does
+    nothing. Exit status 1 when a job failed. Suits cron and systemd timers.
+    """
+    from scheduler.loop import stop_on_signals
+    from scheduler.runner import run_due
+
+    settings = load(config_path)
+    store = open_store(settings)
+    try:
+        with stop_on_signals(threading.Event()) as stop:
+            report = run_due(store, settings, now=now_or(at, settings), stop=stop)
+    finally:
+        store.close()
+    _print_report(report, settings)
+    sys.exit(0 if report.ok else 1)
+
+
+@click.command()
+@config_option
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    metavar="TIME",
+    help="Start the scheduler's clock at this ISO 8601 time; it then runs on in real time "
+    "(a rehearsal on a copy of the store).",
+)
+@handle_errors
+def schedule(config_path: str, at: str | None) -> None:
+    """The long-running scheduler: runs each job at its time until stopped.
+
+    Stops cleanly on SIGTERM or SIGINT: the message in flight is finished,
+    state is recorded, and the exit status is 0. Logs one line per job run.
+    """
+    from scheduler.loop import run_forever, stop_on_signals, utc_now
+
+    settings = load(config_path)
+    if at is None:
+        clock = utc_now
+    else:
+        start, origin = now_or(at, settings), time.monotonic()
+
+        def clock() -> datetime:
+            return start + timedelta(seconds=time.monotonic() - origin)
+
+    # A service's log should say what ran; -q still silences it.
+    scheduler_log = logging.getLogger("scheduler")
+    if logging.getLogger().getEffectiveLevel() == logging.WARNING:
+        scheduler_log.setLevel(logging.INFO)
+    store = open_store(settings)
+    try:
+        with stop_on_signals(threading.Event()) as stop:
+            run_forever(store, settings, stop=stop, clock=clock)
+    finally:
+        store.close()
+
+
+def _short(text: str, width: int = 70) -> str:
+    """The last line of ``text`` (a traceback's message), cut to ``width``."""
+    line = text.strip().splitlines()[-1] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+@click.command()
+@config_option
+@at_option
+@handle_errors
+def status(config_path: str, at: str | None) -> None:
+    """Each job's last run, its status, its next run and its last error.
+
+    Times are on the wall clock of site.timezone.
+    """
+    from rich.table import Table
+
+    from scheduler.runner import job_states
+
+    settings = load(config_path)
+    now = now_or(at, settings)
+    tz = settings.site.tz
+    store = open_store(settings)
+    try:
+        states = job_states(store, settings, now=now)
+    finally:
+        store.close()
+
+    def shown(moment: datetime, *, day_of: datetime | None = None) -> str:
+        local = moment.astimezone(tz)
+        if day_of is not None and local.date() == day_of.astimezone(tz).date():
+            return local.strftime("%H:%M")
+        return local.strftime("%Y-%m-%d %H:%M")
+
+    table = Table(
+        title=f"{settings.site.title}: jobs at {shown(now)} ({settings.site.timezone})",
+        title_justify="left",
+    )
+    # Times today show as HH:MM, others with their date.
+    table.add_column("Job", no_wrap=True)
+    table.add_column("Last run")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Next run", no_wrap=True)
+    table.add_column("Last error", overflow="fold", min_width=10)
+    for state in states:
+        latest = state.latest
+        if latest is None:
+            last, outcome = "never", "-"
+        else:
+            last = shown(latest.slot, day_of=now)
+            if abs(latest.started - latest.slot) > timedelta(minutes=1):
+                last += f"\nran {shown(latest.started, day_of=latest.slot)}"
+            outcome = str(latest.status)
+            if latest.duration is not None:
+                outcome += f" {latest.duration:.1f}s"
+        if state.due is not None:
+            upcoming = f"due now ({shown(state.due, day_of=now)})"
+        else:
+            upcoming = shown(state.next_slot, day_of=now)
+        failure = state.last_failure
+        error = "" if failure is None else f"{shown(failure.slot)}: {_short(failure.error)}"
+        table.add_row(state.job.name, last, outcome, upcoming, error)
+    console().print(table)

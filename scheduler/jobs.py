@@ -1,0 +1,250 @@
+"""The scheduler's jobs, derived from the configuration, and their slots.
+
+A *slot* is an instant a job is scheduled for. Two kinds of job:
+
+- ``feeds`` rebuilds the feeds every ``scheduler.feeds_every_minutes``. Its
+  slots are whole multiples of that interval counted from 1970-01-01 00:00
+  UTC, so every 15 minutes means :00, :15, :30 and :45 of every UTC hour
+  (and of every local hour in any zone whose offset is whole hours). UTC
+  keeps them evenly spaced across daylight-saving changes.
+- ``edition:FREQUENCY:LANGUAGE`` builds and sends one newsletter edition,
+  one job per language in ``site.languages`` and per enabled frequency in
+  ``[newsletters]``. Its slots are ``send_time`` on the wall clock of
+  ``site.timezone``: every day for the daily edition, every ``weekday`` for
+  the weekly one. A send time that a spring-forward change skips (02:30 on
+  the night clocks jump from 02:00 to 03:00) is due at the first instant
+  after the gap (03:00); a send time that a fall-back change repeats is due
+  once, at its first occurrence.
+
+Everything here is pure: values in, values out, the clock passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from broadsheet.config import WEEKDAYS, Settings
+from broadsheet.model import Frequency
+
+FEEDS = "feeds"
+"""The name of the feeds job."""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""Interval slots are whole multiples of the interval counted from here."""
+
+
+def _aware(now: datetime) -> datetime:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("the scheduler needs an aware datetime")  # a bug in the caller
+    return now.astimezone(UTC)
+
+
+# --- interval slots -------------------------------------------------------------
+
+
+def interval_slot_at_or_before(now: datetime, every: timedelta) -> datetime:
+    """The latest multiple of ``every`` since the epoch that is not after ``now``."""
+    now = _aware(now)
+    return EPOCH + ((now - EPOCH) // every) * every
+
+
+# --- wall-clock slots -------------------------------------------------------------
+
+
+def _transition(before: datetime, after: datetime, tz: ZoneInfo) -> datetime:
+    """The first instant in ``(before, after]`` with the UTC offset that ``after`` has.
+
+    Offsets change on whole seconds, so halving the interval in seconds finds
+    the change exactly in a dozen steps.
+    """
+    target = after.astimezone(tz).utcoffset()
+    low, high = before, after
+    while high - low > timedelta(seconds=1):
+        middle = low + timedelta(seconds=int((high - low).total_seconds()) // 2)
+        if middle.astimezone(tz).utcoffset() == target:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def local_slot(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """The UTC instant of wall-clock time ``at`` on ``day`` in ``tz``.
+
+    A wall time repeated by a fall-back change resolves to its first
+    occurrence; one skipped by a spring-forward change resolves to the
+    first valid instant after the gap (the moment the clocks jumped).
+    """
+    wall = datetime.combine(day, at)
+    # fold=0 is the first occurrence of a repeated time; in a gap it reads the
+    # time with the offset from before the change, landing after the gap.
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == wall:
+        return first
+    # A gap: fold=1 reads the time with the offset from after the change,
+    # landing before the gap; the change itself lies between the two.
+    early = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    if not early < first:
+        return first  # not a spring-forward gap; nothing better to offer
+    return _transition(early, first, tz)
+
+
+def _dates(start: date, stop: int, step: int, weekday: int | None) -> Iterator[date]:
+    for offset in range(0, stop, step):
+        day = start + timedelta(days=offset)
+        if weekday is None or day.weekday() == weekday:
+            yield day
+
+
+def wall_slot_at_or_before(
+    now: datetime, at: time, tz: ZoneInfo, *, weekday: int | None = None
+) -> datetime:
+    """The latest ``at`` in ``tz`` (on ``weekday``, 0 = Monday, when given) not after ``now``."""
+    now = _aware(now)
+    today = now.astimezone(tz).date()
+    # A slot on a later local date can never be before now; eight days back
+    # always reach the same weekday of the previous week.
+    for day in _dates(today, -8, -1, weekday):
+        slot = local_slot(day, at, tz)
+        if slot <= now:
+            return slot
+    raise AssertionError("no slot in the last eight days")  # unreachable
+
+
+def wall_slot_after(
+    now: datetime, at: time, tz: ZoneInfo, *, weekday: int | None = None
+) -> datetime:
+    """The first ``at`` in ``tz`` (on ``weekday``, 0 = Monday, when given) after ``now``."""
+    now = _aware(now)
+    # Start the day before: a time pushed past midnight by a gap belongs to it.
+    start = now.astimezone(tz).date() - timedelta(days=1)
+    for day in _dates(start, 9, 1, weekday):
+        slot = local_slot(day, at, tz)
+        if slot > now:
+            return slot
+    raise AssertionError("no slot in the next eight days")  # unreachable
+
+
+# --- jobs -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedsJob:
+    """Rebuild every feed from the live articles, every ``every``."""
+
+    every: timedelta
+
+    @property
+    def name(self) -> str:
+        """``feeds``."""
+        return FEEDS
+
+    def latest_slot(self, now: datetime) -> datetime:
+        """The latest slot at or before ``now``."""
+        return interval_slot_at_or_before(now, self.every)
+
+    def next_slot(self, now: datetime) -> datetime:
+        """The first slot after ``now``."""
+        return interval_slot_at_or_before(now, self.every) + self.every
+
+    def is_late(self, slot: datetime, now: datetime) -> bool:
+        """Feeds are never too late: a missed build is simply done now."""
+        return False
+
+
+@dataclass(frozen=True)
+class EditionJob:
+    """Build and send the ``frequency`` edition in ``language`` at ``at`` in ``tz``.
+
+    Attributes:
+        language: the edition's language.
+        frequency: daily or weekly.
+        at: the send time on the wall clock of ``tz``.
+        tz: the site's time zone.
+        weekday: 0 (Monday) to 6 for a weekly edition, ``None`` for daily.
+        grace: how late a run may start before it is skipped instead.
+    """
+
+    language: str
+    frequency: Frequency
+    at: time
+    tz: ZoneInfo
+    weekday: int | None = None
+    grace: timedelta = timedelta(minutes=180)
+
+    @property
+    def name(self) -> str:
+        """``edition:FREQUENCY:LANGUAGE``, e.g. ``edition:weekly:en``."""
+        return f"edition:{self.frequency}:{self.language}"
+
+    def latest_slot(self, now: datetime) -> datetime:
+        """The latest slot at or before ``now``."""
+        return wall_slot_at_or_before(now, self.at, self.tz, weekday=self.weekday)
+
+    def next_slot(self, now: datetime) -> datetime:
+        """The first slot after ``now``."""
+        return wall_slot_after(now, self.at, self.tz, weekday=self.weekday)
+
+    def is_late(self, slot: datetime, now: datetime) -> bool:
+        """Whether a run starting at ``now`` is more than ``grace`` after ``slot``."""
+        return _aware(now) - slot > self.grace
+
+    def edition_id(self, slot: datetime) -> str:
+        """The id the edition of ``slot`` gets (``weekly-en-2026-11-23``)."""
+        return f"{self.frequency}-{self.language}-{slot.astimezone(self.tz).date().isoformat()}"
+
+
+Job = FeedsJob | EditionJob
+"""Any scheduler job."""
+
+
+def jobs_from_settings(settings: Settings) -> list[Job]:
+    """Every job the configuration asks for: feeds first, then the editions.
+
+    Editions come daily before weekly, each in the order of ``site.languages``.
+    A frequency with ``enabled = false`` has no job. The grace period is at
+    least one scheduler tick, so ``grace_minutes = 0`` still lets the tick
+    that first sees a slot run it.
+    """
+    jobs: list[Job] = []
+    every = settings.scheduler.feeds_every_minutes
+    if every > 0:
+        jobs.append(FeedsJob(every=timedelta(minutes=every)))
+    tz = settings.site.tz
+    tick = timedelta(seconds=settings.scheduler.tick_seconds)
+    for frequency in Frequency:
+        letter = settings.newsletters.get(frequency)
+        if letter is None or not letter.enabled:
+            continue
+        weekday = WEEKDAYS.index(letter.weekday) if frequency is Frequency.WEEKLY else None
+        grace = max(timedelta(minutes=letter.grace_minutes), tick)
+        at = time.fromisoformat(letter.send_time)
+        jobs.extend(
+            EditionJob(
+                language=language,
+                frequency=frequency,
+                at=at,
+                tz=tz,
+                weekday=weekday,
+                grace=grace,
+            )
+            for language in settings.site.languages
+        )
+    return jobs
+
+
+def find_job(jobs: Sequence[Job], name: str) -> Job | None:
+    """The job called ``name``, if configured."""
+    return next((job for job in jobs if job.name == name), None)
+
+
+def local_time(moment: datetime, tz: ZoneInfo) -> str:
+    """``moment`` on the wall clock of ``tz``: ``2026-11-23 08:00 MSK``."""
+    local = moment.astimezone(tz)
+    shown = local.strftime("%Y-%m-%d %H:%M")
+    if local.second:
+        shown += local.strftime(":%S")
+    return f"{shown} {local.tzname()}"
