@@ -1,0 +1,34 @@
+"""A scheduler in another process, for the tests of locks and races.
+
+Started with the ``spawn`` method, so each child is a fresh interpreter
+with its own connections and file descriptors, as a second
+``broadsheet schedule`` on the same machine would be.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+from broadsheet.config import load_settings
+from broadsheet.store import Store
+from scheduler.runner import run_due
+from tests.scheduler.support import Recorder
+
+
+def tick_at(config: str, log: str, nows: list[str], start_at: float, delay: float) -> None:
+    """Wait until the wall clock reads ``start_at``, then run a tick for each of ``nows``.
+
+    Every action call is appended to ``log``; each takes ``delay`` seconds,
+    so the two processes' runs overlap.
+    """
+    settings = load_settings(config)
+    store = Store.open(settings.store.url)
+    recorder = Recorder(log=Path(log), delay=delay)
+    time.sleep(max(0.0, start_at - time.time()))
+    try:
+        for now in nows:
+            run_due(store, settings, now=datetime.fromisoformat(now), actions=recorder.actions)
+    finally:
+        store.close()
