@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -40,9 +41,21 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
+_C1_CONTROLS = re.compile("[\x7f-\x9f]")
+
+
+def clean(value: str) -> str:
+    """``value`` without characters XML forbids, nor the C1 controls it discourages.
+
+    C1 controls (U+007F to U+009F) mean nothing in text, and readers mangle
+    them (feedparser turns them into Windows-1252 letters), so they go too.
+    """
+    return _C1_CONTROLS.sub("", xml_safe(value))
+
+
 def one_line(value: str) -> str:
-    """``value`` without XML-illegal characters, whitespace folded to single spaces."""
-    return " ".join(xml_safe(value).split())
+    """``value`` cleaned (see :func:`clean`), whitespace folded to single spaces."""
+    return " ".join(clean(value).split())
 
 
 def image_type(url: str) -> str | None:
@@ -78,7 +91,7 @@ def translation_links(article: Article, by_id: Mapping[str, Article]) -> tuple[L
             continue
         links.append(
             Link(
-                href=xml_safe(target.url),
+                href=clean(target.url),
                 rel="alternate",
                 type="text/html",
                 hreflang=language,
@@ -123,7 +136,7 @@ def entry_digest(article: Article, translations: Sequence[Link]) -> str:
 def _lead_image(article: Article) -> Image | None:
     if not article.image:
         return None
-    url = xml_safe(article.image).strip()
+    url = clean(article.image).strip()
     if not url:
         return None
     return Image(url=url, type=image_type(url), alt=one_line(article.image_alt))
@@ -156,15 +169,15 @@ def make_entry(article: Article, translations: tuple[Link, ...], digest: str) ->
         translations: from :func:`translation_links`.
         digest: from :func:`entry_digest`.
     """
-    body = xml_safe(article.body_html).strip()
+    body = clean(article.body_html).strip()
     image = _lead_image(article)
     summary = one_line(article.standfirst) or excerpt(body)
-    title = one_line(article.title) or summary[:80] or xml_safe(article.url)
+    title = one_line(article.title) or summary[:80] or clean(article.url)
     section = one_line(article.section) if article.section else ""
     published = utc(article.published)
     return Entry(
-        id=one_line(article.guid) or xml_safe(article.url),
-        url=xml_safe(article.url).strip(),
+        id=one_line(article.guid) or clean(article.url),
+        url=clean(article.url).strip(),
         title=title,
         language=one_line(article.language),
         content_html=_content(body, image),

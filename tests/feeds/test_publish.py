@@ -1,0 +1,130 @@
+"""Writing the output folder: atomic, only changes, each path once, stale feeds removed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from broadsheet.config import Settings
+from broadsheet.errors import RenderError
+from feeds.build import build_feeds
+from feeds.publish import STATE_FILE, Writer, write_atomic
+from tests.conftest import DEMO_NOW, make_article
+
+
+def test_unchanged_bytes_are_not_rewritten(tmp_path: Path) -> None:
+    writer = Writer(tmp_path)
+    assert writer.write("a/b.xml", b"one")
+    path = tmp_path / "a" / "b.xml"
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    writer.finish()
+    again = Writer(tmp_path)
+    assert not again.write("a/b.xml", b"one")
+    assert path.stat().st_mtime_ns == 1_000_000_000
+    assert again.unchanged == [path]
+    assert again.write("c.xml", b"two")
+
+
+def test_the_same_path_twice_is_refused(tmp_path: Path) -> None:
+    writer = Writer(tmp_path)
+    writer.write("x.atom", b"1")
+    with pytest.raises(RenderError, match="two feeds were about to write the same file"):
+        writer.write("x.atom", b"2")
+
+
+def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "f.json"
+    write_atomic(target, b"{}")
+    write_atomic(target, b"[]")
+    assert target.read_bytes() == b"[]"
+    assert [p.name for p in target.parent.iterdir()] == ["f.json"]
+
+
+def test_skips_rendering_unchanged_documents_and_notices_edits(
+    feed_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = feed_settings("items = 2\narchive_size = 2")
+    articles = [
+        make_article(id=f"a{i}", published=DEMO_NOW - timedelta(days=i), tags=(f"t{i % 2}",))
+        for i in range(7)
+    ]
+    first = build_feeds(articles, settings, out=tmp_path, ping=False)
+    assert first.rendered > 0 and not first.unchanged
+    second = build_feeds(articles, settings, out=tmp_path, ping=False)
+    assert second.rendered == 0 and second.written == []
+    # A hand-edited file is rendered and put right again.
+    victim = tmp_path / "all.atom"
+    good = victim.read_bytes()
+    victim.write_bytes(b"broken")
+    third = build_feeds(articles, settings, out=tmp_path, ping=False)
+    assert third.written == [victim] and victim.read_bytes() == good
+    # One article changed: only the documents holding it are written.
+    changed = [*articles]
+    changed[6] = make_article(
+        id="a6", published=DEMO_NOW - timedelta(days=6), tags=("t0",), title="New"
+    )
+    fourth = build_feeds(changed, settings, out=tmp_path, ping=False)
+    names = {p.relative_to(tmp_path).as_posix() for p in fourth.written}
+    assert "archive/all/1.atom" in names and "all.atom" not in names
+    assert "archive/all/2.atom" not in names
+    assert "tag/t0.atom" not in names  # a6 is not among t0's newest two
+
+
+def test_full_archive_pages_keep_their_bytes_as_articles_arrive(
+    feed_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = feed_settings("items = 3\narchive_size = 3")
+    articles = [
+        make_article(id=f"a{i:02d}", published=DEMO_NOW - timedelta(days=i))
+        for i in range(40, 0, -1)
+    ]
+    build_feeds(articles[:20], settings, out=tmp_path, ping=False)
+    pages = {p: p.read_bytes() for p in (tmp_path / "archive" / "all").iterdir()}
+    mtimes = {p: p.stat().st_mtime_ns for p in pages}
+    report = build_feeds(articles, settings, out=tmp_path, ping=False)
+    for path, data in pages.items():
+        assert path.read_bytes() == data
+        assert path.stat().st_mtime_ns == mtimes[path]
+        assert path not in report.written
+    assert len(list((tmp_path / "archive" / "all").glob("*.atom"))) == 40 // 3
+
+
+def test_feeds_that_no_longer_exist_are_removed_and_nothing_else(
+    feed_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = feed_settings()
+    keep = tmp_path / "README.txt"
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    keep.write_text("not ours")
+    build_feeds([make_article(tags=("Gone",))], settings, out=tmp_path, ping=False)
+    assert (tmp_path / "tag" / "gone.atom").exists()
+    report = build_feeds([make_article(tags=("Kept",))], settings, out=tmp_path, ping=False)
+    assert tmp_path / "tag" / "gone.atom" in report.removed
+    assert not (tmp_path / "tag" / "gone.atom").exists()
+    assert not (tmp_path / "en" / "tag" / "gone").exists()
+    assert keep.read_text() == "not ours"
+    assert (tmp_path / "tag" / "kept.atom").exists()
+
+
+def test_damaged_state_file_costs_only_a_render(
+    feed_settings: Callable[..., Settings], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = feed_settings()
+    build_feeds([make_article()], settings, out=tmp_path, ping=False)
+    (tmp_path / STATE_FILE).write_text("{not json")
+    report = build_feeds([make_article()], settings, out=tmp_path, ping=False)
+    assert report.written == [] and report.rendered > 0
+    assert "unreadable" in caplog.text
+
+
+def test_unwritable_folder_is_a_render_error(
+    feed_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(RenderError, match="cannot"):
+        build_feeds([make_article()], feed_settings(), out=blocker / "feeds", ping=False)
