@@ -162,3 +162,17 @@ class Articles:
     def delete(self, ids: Sequence[str]) -> None:
         """Remove articles (and their views)."""
         self.conn.execute(table.delete().where(table.c.id.in_(list(ids))))
+
+    def sections(self, language: str) -> list[str]:
+        """The sections of published (non-draft) articles in ``language``, by name."""
+        query = (
+            select(table.c.section)
+            .where(
+                table.c.language == language,
+                table.c.section.is_not(None),
+                table.c.draft.is_(False),
+            )
+            .distinct()
+            .order_by(table.c.section)
+        )
+        return [name for name in self.conn.execute(query).scalars() if name]

@@ -1,0 +1,318 @@
+"""Subscribing, confirming, unsubscribing and preferences, apart from HTTP.
+
+Every personal action is authorised by a signed token (see
+:mod:`emails.tokens`) bound to one subscriber and one purpose; a bad token
+raises :class:`~emails.tokens.BadToken` before anything is read or changed.
+Double opt-in: a request to subscribe records a *pending* subscriber and
+mails a confirmation link; only that link makes the address active.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+
+from broadsheet.config import Settings
+from broadsheet.content.subscribers import check_subscriber
+from broadsheet.model import Frequency, Subscriber, SubscriberStatus
+from broadsheet.store import Store, Tx
+from emails import labels, links, pagetext, render, tokens
+from emails.compose import OutgoingMessage
+from emails.transports import Transport, make_transport
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Outcome", "Subscriptions", "confirmation_message"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an action did.
+
+    Attributes:
+        subscriber: the subscriber, as stored afterwards.
+        result: a word for what happened (``"confirmed"``, ``"already"``,
+            ``"stale"``, ``"unsubscribed"``, ``"saved"``, ``"resumed"``, ``"pending"``).
+    """
+
+    subscriber: Subscriber
+    result: str
+
+
+def confirmation_message(
+    settings: Settings, subscriber: Subscriber, *, secret: str, now: datetime
+) -> OutgoingMessage:
+    """The double opt-in message for a pending subscriber (or, for an active one,
+    a note with the preferences link: a new request never changes them silently).
+    """
+    language = subscriber.language
+    already = subscriber.status is SubscriberStatus.ACTIVE
+    title = settings.site.title_in(language)
+    hours = settings.links.confirm_max_age_hours
+    if already:
+        url = links.preferences_url(settings, tokens.sign(secret, "preferences", subscriber.id))
+    else:
+        url = links.confirm_url(settings, tokens.sign(secret, "confirm", subscriber.id))
+    text = pagetext.words(language)
+    context = {
+        "lang": language,
+        "dir": labels.text_direction(language),
+        "t": text,
+        "title": title,
+        "subject": pagetext.word(
+            language, "already_subject" if already else "confirm_subject", title=title
+        ),
+        "greeting": (
+            pagetext.word(language, "confirm_greeting_named", name=subscriber.name)
+            if subscriber.name
+            else text["confirm_greeting"]
+        ),
+        "body": pagetext.word(
+            language, "already_text" if already else "confirm_body", title=title, hours=hours
+        ),
+        "already": already,
+        "url": url,
+        "site_url": settings.site.url,
+        "postal_address": settings.sender.postal_address,
+        "accent": settings.site.accent_color,
+    }
+    message = EmailMessage(policy=SMTP)
+    message["From"] = _address(settings.sender.name, settings.sender.email)
+    message["To"] = _address(subscriber.name, subscriber.email)
+    message["Subject"] = context["subject"]
+    message["Date"] = format_datetime(now)
+    message_id = make_msgid("confirm", domain=settings.site.domain)
+    message["Message-ID"] = message_id
+    if settings.sender.reply_to:
+        message["Reply-To"] = settings.sender.reply_to
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(render.render("emails/confirm.txt.j2", context))
+    message.add_alternative(render.render("emails/confirm.html.j2", context), subtype="html")
+    return OutgoingMessage(
+        message_id=message_id,
+        sender=settings.sender.email,
+        recipient=subscriber.email,
+        data=message.as_bytes(),
+    )
+
+
+def _address(name: str, email: str) -> str:
+    from email.headerregistry import Address
+
+    local, _, domain = email.rpartition("@")
+    # Address() refuses line breaks, so no name can start a header of its own.
+    return str(Address(display_name=" ".join(name.split()), username=local, domain=domain))
+
+
+class Subscriptions:
+    """The subscription actions of one publication.
+
+    Args:
+        store: the publication's store.
+        settings: its settings.
+        secret: the link-signing secret.
+        clock: the current time (aware, UTC).
+        transport: opens the transport confirmation messages go through
+            (default: ``delivery.transport``); it is closed after each message.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        secret: str,
+        clock: Callable[[], datetime],
+        transport: Callable[[], Transport] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.secret = secret
+        self.clock = clock
+        self._transport = transport or (lambda: make_transport(settings))
+        # SQLite lets one writer in at a time and makes the others sleep and
+        # poll; queueing this process's writers on a lock is far quicker.
+        self._lock = threading.Lock() if store.dialect == "sqlite" else None
+
+    @contextmanager
+    def _write(self) -> Iterator[Tx]:
+        if self._lock is None:
+            with self.store.write() as tx:
+                yield tx
+            return
+        with self._lock, self.store.write() as tx:
+            yield tx
+
+    # --- tokens -------------------------------------------------------------
+
+    def _max_age(self, purpose: str) -> int:
+        if purpose == "confirm":
+            return self.settings.links.confirm_max_age_hours * 3600
+        return self.settings.links.unsubscribe_max_age_days * 86400
+
+    def subscriber(self, token: str, purpose: str) -> Subscriber:
+        """The subscriber a token is for.
+
+        Raises:
+            BadToken: forged, altered, expired, for another purpose, or for a
+                subscriber no longer stored.
+        """
+        subscriber_id = tokens.verify(self.secret, token, purpose, self._max_age(purpose))
+        with self.store.read() as tx:
+            found = tx.subscribers.get(subscriber_id)
+        if found is None:
+            raise tokens.BadToken(f"this {purpose} link is for a subscriber no longer stored")
+        return found
+
+    def sign(self, purpose: str, subscriber: Subscriber) -> str:
+        """A fresh token for ``subscriber``."""
+        return tokens.sign(self.secret, purpose, subscriber.id)
+
+    # --- actions ------------------------------------------------------------
+
+    def request(
+        self,
+        *,
+        email: str,
+        name: str = "",
+        language: str = "",
+        frequency: str = "",
+        topics: Sequence[str] | str = (),
+    ) -> Outcome:
+        """Record a request to subscribe and mail the confirmation link.
+
+        An address already active stays as it is and is mailed a link to its
+        preferences instead, so the answer never tells a stranger whether an
+        address is subscribed.
+
+        Raises:
+            FieldProblem: a field fails its check (nothing is stored).
+            DeliveryError: the confirmation could not be sent.
+        """
+        row = check_subscriber(
+            self.settings,
+            email=email,
+            name=name,
+            language=language,
+            frequency=frequency,
+            topics=topics,
+        )
+        now = self.clock()
+        with self._write() as tx:
+            person = tx.subscribers.add_pending(
+                email=row.email,
+                name=row.name,
+                language=row.language,
+                frequency=row.frequency,
+                topics=row.topics,
+                source="web",
+                now=now,
+            )
+        message = confirmation_message(self.settings, person, secret=self.secret, now=now)
+        transport = self._transport()
+        try:
+            transport.deliver(message, recipient=person.email)
+        finally:
+            transport.close()
+        log.info("confirmation sent to %s", person.email)
+        return Outcome(person, "already" if person.status is SubscriberStatus.ACTIVE else "pending")
+
+    def confirm(self, token: str) -> Outcome:
+        """Activate the pending subscriber a confirm token is for.
+
+        An address unsubscribed (or bounced) since the link was sent stays
+        so: only a new request and its own confirmation bring it back.
+        """
+        person = self.subscriber(token, "confirm")
+        with self._write() as tx:
+            current = tx.subscribers.get(person.id) or person
+            if current.status is SubscriberStatus.PENDING:
+                tx.subscribers.set_status(
+                    person.id, SubscriberStatus.ACTIVE, now=self.clock(), reason="confirmed"
+                )
+                result = "confirmed"
+            elif current.status is SubscriberStatus.ACTIVE:
+                result = "already"
+            else:
+                result = "stale"
+            after = tx.subscribers.get(person.id) or current
+        return Outcome(after, result)
+
+    def unsubscribe(self, token: str, *, reason: str = "one-click") -> Outcome:
+        """Unsubscribe the subscriber an unsubscribe token is for (again is fine)."""
+        subscriber_id = tokens.verify(
+            self.secret, token, "unsubscribe", self._max_age("unsubscribe")
+        )
+        # One transaction: one-click requests come in bursts.
+        with self._write() as tx:
+            current = tx.subscribers.get(subscriber_id)
+            if current is None:
+                raise tokens.BadToken("this unsubscribe link is for a subscriber no longer stored")
+            if current.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
+                tx.subscribers.set_status(
+                    subscriber_id, SubscriberStatus.UNSUBSCRIBED, now=self.clock(), reason=reason
+                )
+                log.info("%s unsubscribed (%s)", current.email, reason)
+                current = replace(current, status=SubscriberStatus.UNSUBSCRIBED)
+        return Outcome(current, "unsubscribed")
+
+    def topics(self, language: str) -> list[str]:
+        """The sections a subscriber in ``language`` can choose from."""
+        with self.store.read() as tx:
+            return tx.articles.sections(language)
+
+    def update(
+        self,
+        token: str,
+        *,
+        language: str,
+        frequency: str,
+        topics: Sequence[str],
+        resume: bool = False,
+    ) -> Outcome:
+        """Change what the subscriber a preferences token is for receives.
+
+        ``resume`` brings an unsubscribed address back: the subscriber's own
+        request, made through a link only they received.
+
+        Raises:
+            BadToken: see :meth:`subscriber`.
+            FieldProblem: a bad language or frequency.
+        """
+        person = self.subscriber(token, "preferences")
+        row = check_subscriber(
+            self.settings,
+            email=person.email,
+            name=person.name,
+            language=language,
+            frequency=frequency,
+            topics=topics,
+        )
+        now = self.clock()
+        result = "saved"
+        with self._write() as tx:
+            tx.subscribers.set_preferences(
+                person.id,
+                language=row.language,
+                frequency=Frequency(row.frequency),
+                topics=row.topics,
+                now=now,
+            )
+            current = tx.subscribers.get(person.id) or person
+            if resume and current.status is SubscriberStatus.UNSUBSCRIBED:
+                tx.subscribers.set_status(
+                    person.id,
+                    SubscriberStatus.ACTIVE,
+                    now=now,
+                    reason="resumed on preferences page",
+                )
+                result = "resumed"
+            after = tx.subscribers.get(person.id) or current
+        return Outcome(after, result)

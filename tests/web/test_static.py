@@ -1,0 +1,115 @@
+"""Feeds and the web archive over HTTP: types, ETag, Last-Modified, 304, gzip."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import httpx
+
+from broadsheet.config import Settings
+from broadsheet.store import Store
+from tests.web.conftest import Web, write_file
+
+RSS = (
+    '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+    + ("<item><title>An item</title><description>Words and more words.</description></item>" * 40)
+    + "</channel></rss>\n"
+)
+
+
+def _publish(settings: Settings) -> None:
+    feeds = settings.feeds.out
+    write_file(feeds / "all.rss", RSS)
+    write_file(feeds / "all.atom", '<feed xmlns="http://www.w3.org/2005/Atom"/>\n')
+    write_file(feeds / "all.json", '{"version": "https://jsonfeed.org/version/1.1"}\n')
+    write_file(feeds / "index.json", '{"feeds": []}\n')
+    write_file(feeds / "feed.xsl", "<xsl:stylesheet/>\n")
+    write_file(feeds / ".broadsheet-feeds.json", '{"secret": "state"}\n')
+    editions = settings.emails.out
+    write_file(editions / "en" / "index.html", "<!DOCTYPE html><title>Archive</title>\n")
+    write_file(
+        editions / "en" / "weekly-en-2026-11-23" / "index.html",
+        "<!DOCTYPE html><title>Edition</title>" + "<p>Text.</p>" * 200 + "\n",
+    )
+
+
+def test_feeds_have_their_media_types(
+    serve: Callable[..., Web], settings: Settings, store: Store
+) -> None:
+    _publish(settings)
+    web = serve(settings, store)
+    reader = {"accept": "application/rss+xml, application/atom+xml, */*"}
+    expected = {
+        "/feeds/all.rss": "application/rss+xml; charset=utf-8",
+        "/feeds/all.atom": "application/atom+xml; charset=utf-8",
+        "/feeds/all.json": "application/feed+json",
+        "/feeds/index.json": "application/json",
+        "/feeds/feed.xsl": "text/xsl; charset=utf-8",
+        "/editions/en/": "text/html; charset=utf-8",
+    }
+    for path, media_type in expected.items():
+        response = web.client.get(path, headers=reader)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"] == media_type, path
+        assert response.headers["x-content-type-options"] == "nosniff"
+    # A browser asks for HTML: it gets XML it can style with feed.xsl.
+    browser = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    shown = web.client.get("/feeds/all.atom", headers=browser)
+    assert shown.headers["content-type"] == "application/xml; charset=utf-8"
+    assert shown.headers["vary"] == "Accept"
+    # Publisher state files are not published.
+    assert web.client.get("/feeds/.broadsheet-feeds.json").status_code == 404
+    assert web.client.get("/feeds/missing.rss").status_code == 404
+    assert web.client.get("/editions/en/weekly-en-2026-11-23/").text.startswith("<!DOCTYPE")
+    assert web.client.get("/feeds/all.rss").headers["cache-control"] == "public, max-age=300"
+
+
+def test_conditional_get_and_gzip(
+    serve: Callable[..., Web], settings: Settings, store: Store
+) -> None:
+    _publish(settings)
+    web = serve(settings, store)
+    plain = {"accept-encoding": "identity"}
+    first = web.client.get("/feeds/all.rss", headers=plain)
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    assert first.content == RSS.encode()
+    assert (
+        web.client.get("/feeds/all.rss", headers={**plain, "if-none-match": etag}).status_code
+        == 304
+    )
+    by_date = web.client.get("/feeds/all.rss", headers={**plain, "if-modified-since": modified})
+    assert by_date.status_code == 304 and by_date.content == b""
+    # A changed file has a new validator, so the old one no longer matches.
+    path = settings.feeds.out / "all.rss"
+    path.write_text(RSS.replace("An item", "A new item"), encoding="utf-8")
+    stamp = os.stat(path).st_mtime + 5
+    os.utime(path, (stamp, stamp))
+    changed = web.client.get("/feeds/all.rss", headers={**plain, "if-none-match": etag})
+    assert changed.status_code == 200 and b"A new item" in changed.content
+    assert changed.headers["etag"] != etag
+    # gzip on request: the body is compressed and the ETag becomes weak.
+    raw = httpx.get(
+        f"{web.url}/editions/en/weekly-en-2026-11-23/",
+        headers={"accept-encoding": "gzip"},
+    )
+    assert raw.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in raw.headers["vary"]
+    weak = raw.headers["etag"]
+    assert weak.startswith('W/"')
+    assert raw.text.startswith("<!DOCTYPE html>")
+    again = web.client.get(
+        "/editions/en/weekly-en-2026-11-23/",
+        headers={"accept-encoding": "gzip", "if-none-match": weak},
+    )
+    assert again.status_code == 304
+    head = web.client.head("/feeds/all.atom")
+    assert head.status_code == 200 and head.content == b"" and head.headers["etag"]
+
+
+def test_missing_folders_are_404_not_errors(
+    serve: Callable[..., Web], settings: Settings, store: Store
+) -> None:
+    web = serve(settings, store)
+    assert web.client.get("/feeds/all.rss").status_code == 404
+    assert web.client.get("/editions/en/").status_code == 404
