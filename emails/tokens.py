@@ -1,23 +1,32 @@
 """Signed tokens for the personal links: confirm, unsubscribe, preferences.
 
-A token carries one subscriber id, signed with the publication's secret and
-salted with its purpose, so a token made to confirm an address cannot be used
-to change preferences, and a token for one subscriber says nothing about any
-other. itsdangerous does the signing (HMAC-SHA256) and stamps the time, so a
-link can expire.
+A token is ``ID.TIME.SIGNATURE``: the subscriber id and the signing time
+(both base 36) and an HMAC-SHA256 over them, keyed by the publication's
+secret *and* the token's purpose. So a token made to confirm an address
+cannot change preferences, a token for one subscriber says nothing about any
+other, and any altered character is refused. Signing costs one HMAC, which
+matters when an edition goes to tens of thousands of readers.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import re
+import time
 from functools import lru_cache
-
-from itsdangerous import BadData, URLSafeTimedSerializer
 
 from broadsheet.errors import BroadsheetError
 
 PURPOSES = frozenset({"confirm", "unsubscribe", "preferences"})
 """The purposes a token may be made for."""
+
+CLOCK_SKEW = 300
+"""Seconds a token may seem to come from the future (another machine's clock)."""
+
+_NUMBER = re.compile(r"[0-9a-z]{1,13}")
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 class BadToken(BroadsheetError):
@@ -25,16 +34,27 @@ class BadToken(BroadsheetError):
 
 
 @lru_cache(maxsize=32)
-def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+def _key(secret: str, purpose: str) -> bytes:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")  # a bug in the caller
     if not secret:
         raise ValueError("empty link-signing secret")  # a bug in the caller
-    return URLSafeTimedSerializer(
-        secret,
-        salt=f"broadsheet.{purpose}",
-        signer_kwargs={"digest_method": hashlib.sha256},
-    )
+    label = f"broadsheet token: {purpose}".encode()
+    return hmac.new(secret.encode("utf-8"), label, hashlib.sha256).digest()
+
+
+def _base36(number: int) -> str:
+    digits = []
+    while True:
+        number, rest = divmod(number, 36)
+        digits.append(_DIGITS[rest])
+        if not number:
+            return "".join(reversed(digits))
+
+
+def _signature(key: bytes, body: str) -> str:
+    digest = hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def sign(secret: str, purpose: str, subscriber_id: int) -> str:
@@ -46,10 +66,12 @@ def sign(secret: str, purpose: str, subscriber_id: int) -> str:
         subscriber_id: the subscriber the token is for.
 
     Returns:
-        The token, safe to put in a URL query without escaping.
+        The token, safe to put in a URL query or a mail subject without escaping.
     """
-    token: str = _serializer(secret, purpose).dumps(int(subscriber_id))
-    return token
+    if subscriber_id < 0:
+        raise ValueError("subscriber ids are not negative")  # a bug in the caller
+    body = f"{_base36(int(subscriber_id))}.{_base36(int(time.time()))}"
+    return f"{body}.{_signature(_key(secret, purpose), body)}"
 
 
 def verify(secret: str, token: str, purpose: str, max_age: int) -> int:
@@ -64,10 +86,14 @@ def verify(secret: str, token: str, purpose: str, max_age: int) -> int:
     Raises:
         BadToken: the token is forged, altered, expired or for another purpose.
     """
-    try:
-        value = _serializer(secret, purpose).loads(token, max_age=max_age)
-    except BadData as exc:
-        raise BadToken(f"this {purpose} link is not valid or has expired") from exc
-    if type(value) is not int:
+    key = _key(secret, purpose)
+    parts = token.split(".")
+    if len(parts) != 3 or not all(_NUMBER.fullmatch(part) for part in parts[:2]):
         raise BadToken(f"this {purpose} link is not valid")
-    return value
+    body = f"{parts[0]}.{parts[1]}"
+    if not hmac.compare_digest(_signature(key, body), parts[2]):
+        raise BadToken(f"this {purpose} link is not valid")
+    age = time.time() - int(parts[1], 36)
+    if age > max_age or age < -CLOCK_SKEW:
+        raise BadToken(f"this {purpose} link has expired: ask for a new one")
+    return int(parts[0], 36)

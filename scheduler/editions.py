@@ -109,10 +109,11 @@ class _Writer:
 
 
 @dataclass(frozen=True)
-class _Gathered:
+class Gathered:
+    """What one edition will show: the selection and its template content."""
+
     selection: Selection
-    translations: dict[str, list[Article]]
-    other_editions: dict[str, str]
+    content: EditionContent
 
 
 def _translations(tx: Tx, shown: Sequence[Article], until: datetime) -> dict[str, list[Article]]:
@@ -163,7 +164,7 @@ def _other_editions(
     return out
 
 
-def _gather(
+def gather(
     tx: Tx,
     settings: Settings,
     *,
@@ -171,7 +172,17 @@ def _gather(
     frequency: Frequency,
     slot: datetime,
     now: datetime,
-) -> _Gathered:
+) -> Gathered:
+    """Read and select everything one edition shows (no rendering, no writing).
+
+    Args:
+        tx: a store transaction.
+        settings: the publication's settings.
+        language: the edition's language.
+        frequency: daily or weekly.
+        slot: the time the edition belongs to.
+        now: the edition's cutoff.
+    """
     letter = settings.newsletters[frequency]
     previous = tx.editions.previous(language, frequency, before=slot)
     since = window_start(previous.until if previous else None, frequency, now)
@@ -189,13 +200,20 @@ def _gather(
         read_also_count=letter.read_also,
     )
     shown = [*selection.new, *selection.top, *selection.read_also]
-    return _Gathered(
-        selection=selection,
+    content = EditionContent(
+        edition_id=edition_id(frequency, language, slot, settings),
+        language=language,
+        frequency=frequency,
+        slot=slot,
+        new=selection.new,
+        top=selection.top,
+        read_also=selection.read_also,
         translations=_translations(tx, shown, now),
         other_editions=_other_editions(
             tx, settings, language=language, frequency=frequency, slot=slot, until=now
         ),
     )
+    return Gathered(selection=selection, content=content)
 
 
 def _neutral(settings: Settings, language: str) -> Personal:
@@ -308,7 +326,7 @@ def build_edition(
         if existing is not None:
             log.info("edition %s exists (built %s): returned as stored", identifier, existing.built)
             return EditionOutcome(edition=existing, paths=paths)
-        gathered = _gather(tx, settings, language=language, frequency=frequency, slot=slot, now=now)
+        gathered = gather(tx, settings, language=language, frequency=frequency, slot=slot, now=now)
     selection = gathered.selection
     letter = settings.newsletters[frequency]
     if selection.empty and letter.skip_if_empty:
@@ -319,18 +337,7 @@ def build_edition(
         )
         log.info("%s", reason)
         return EditionOutcome(edition=None, skipped=reason)
-    content = EditionContent(
-        edition_id=identifier,
-        language=language,
-        frequency=frequency,
-        slot=slot,
-        new=selection.new,
-        top=selection.top,
-        read_also=selection.read_also,
-        translations=gathered.translations,
-        other_editions=gathered.other_editions,
-    )
-    return _render_and_save(store, settings, content, selection, paths, now=now)
+    return _render_and_save(store, settings, gathered.content, selection, paths, now=now)
 
 
 def _render_and_save(
