@@ -414,3 +414,26 @@ def _render_and_save(
         paths["folder"],
     )
     return EditionOutcome(edition=stored, paths=dict(paths), created=True)
+
+
+def build_editions(
+    store: Store,
+    settings: Settings,
+    *,
+    frequency: Frequency,
+    now: datetime,
+    slot: datetime | None = None,
+    languages: Sequence[str] | None = None,
+) -> dict[str, EditionOutcome]:
+    """The edition of every language (default: ``site.languages``) for one slot.
+
+    Languages are built in order, each as :func:`build_edition` does; the
+    outcome of each says where its previews are (``paths["html"]``,
+    ``paths["text"]``, ``paths["web"]``) or why it was skipped.
+    """
+    return {
+        language: build_edition(
+            store, settings, language=language, frequency=frequency, now=now, slot=slot
+        )
+        for language in (languages or settings.site.languages)
+    }

@@ -18,7 +18,7 @@ from broadsheet.errors import BroadsheetError
 from broadsheet.model import DailyViews, Frequency
 from broadsheet.store import Store
 from emails.personalize import SLOTS, Template
-from scheduler.editions import build_edition, edition_id
+from scheduler.editions import build_edition, build_editions, edition_id
 from tests.conftest import DEMO_NOW, make_article
 
 DAY = timedelta(days=1)
@@ -254,3 +254,12 @@ def test_cli_reports_a_bad_language_in_one_line(demo_settings: Settings) -> None
     )
     assert result.exit_code == 1
     assert result.output.count("error:") == 1 and "site.languages" in result.output
+
+
+def test_every_language_of_one_slot(demo_settings: Settings, demo_store: Store) -> None:
+    outcomes = build_editions(demo_store, demo_settings, frequency=Frequency.WEEKLY, now=DEMO_NOW)
+    assert list(outcomes) == ["en", "ru"]
+    for language, outcome in outcomes.items():
+        assert outcome.edition is not None
+        assert outcome.paths["html"].is_file() and outcome.paths["web"].is_file()
+        assert outcome.edition.language == language
