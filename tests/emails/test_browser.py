@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,9 +59,7 @@ def _picture(url: str) -> tuple[bytes, str]:
             '<svg xmlns="http://www.w3.org/2000/svg" width="1072" height="600" '
             'viewBox="0 0 1072 600"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">'
             '<stop offset="0" stop-color="#5d6b78"/><stop offset="1" stop-color="#a9b4bd"/>'
-            '</linearGradient></defs><rect width="1072" height="600" fill="url(#g)"/>'
-            f'<text x="40" y="560" font-family="Arial" font-size="28" fill="#ffffff">'
-            f"{escape(name)}</text></svg>"
+            '</linearGradient></defs><rect width="1072" height="600" fill="url(#g)"/></svg>'
         )
     return svg.encode(), "image/svg+xml"
 
