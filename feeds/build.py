@@ -114,6 +114,7 @@ class _Plan:
         self.by_id = {a.id: a for a in articles}
         self.translations = {a.id: translation_links(a, self.by_id) for a in articles}
         self.digests = {a.id: entry_digest(a, self.translations[a.id]) for a in articles}
+        self.modified = {a.id: utc(a.modified) for a in articles}
         self._entries: dict[str, Entry] = {}
         self.fingerprint = _code_fingerprint()
         self.common: dict[str, Any] = {
@@ -160,8 +161,8 @@ class _Doc:
         return digest.hexdigest()
 
 
-def _updated(articles: Sequence[Article]) -> datetime:
-    return max(utc(a.modified) for a in articles)
+def _updated(articles: Sequence[Article], plan: _Plan) -> datetime:
+    return max(plan.modified[a.id] for a in articles)
 
 
 def _documents(feed: FeedSet, fmt: Format, plan: _Plan) -> list[_Doc]:
@@ -202,7 +203,7 @@ def _documents(feed: FeedSet, fmt: Format, plan: _Plan) -> list[_Doc]:
                 title=feed.title,
                 description=feed.description,
                 entries=(),
-                updated=_updated(shown),
+                updated=_updated(shown, plan),
                 links=tuple(links),
                 next_url=plan.url(page_path(full_pages[-1].number)) if full_pages else None,
                 generator_version=__version__,
@@ -232,7 +233,7 @@ def _documents(feed: FeedSet, fmt: Format, plan: _Plan) -> list[_Doc]:
                     title=title_words["archive"].format(title=feed.title, page=page.number),
                     description=feed.description,
                     entries=(),
-                    updated=_updated(members),
+                    updated=_updated(members, plan),
                     links=tuple(page_links),
                     archive=True,
                     next_url=plan.url(page_path(page.number - 1)) if page.number > 1 else None,
@@ -247,11 +248,19 @@ def _documents(feed: FeedSet, fmt: Format, plan: _Plan) -> list[_Doc]:
     return docs
 
 
-def _render(doc: _Doc, plan: _Plan, cache: fg.EntryCache) -> bytes:
+@dataclass
+class _Caches:
+    """Entries serialised once per build and format, shared by every document."""
+
+    xml: fg.EntryCache = field(default_factory=fg.EntryCache)
+    json: jsonfeed.ItemCache = field(default_factory=jsonfeed.ItemCache)
+
+
+def _render(doc: _Doc, plan: _Plan, caches: _Caches) -> bytes:
     full = replace(doc.meta, entries=tuple(plan.entry(a) for a in doc.articles))
     if full.format == "json":
-        return jsonfeed.render(full)
-    return fg.render(full, cache)
+        return jsonfeed.render(full, caches.json)
+    return fg.render(full, caches.xml)
 
 
 def _index_entry(feed: FeedSet, doc: _Doc, archives: list[str]) -> dict[str, Any]:
@@ -270,9 +279,15 @@ def _index_entry(feed: FeedSet, doc: _Doc, archives: list[str]) -> dict[str, Any
 
 
 def _index(entries: list[dict[str, Any]]) -> bytes:
+    """index.json: one feed per line, so it diffs well and is quick to write."""
     import json
 
-    return json.dumps({"feeds": entries}, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+    if not entries:
+        return b'{"feeds": []}\n'
+    lines = ",\n  ".join(
+        json.dumps(e, ensure_ascii=False, separators=(", ", ": ")) for e in entries
+    )
+    return f'{{"feeds": [\n  {lines}\n]}}\n'.encode()
 
 
 def build_feeds(
@@ -309,7 +324,7 @@ def build_feeds(
     except OSError as exc:
         raise RenderError(f"{target}: cannot create the feeds folder: {exc.strerror}") from exc
     report = FeedBuildReport(out=target)
-    cache = fg.EntryCache()
+    caches = _Caches()
     changed_topics: list[str] = []
     index: list[dict[str, Any]] = []
     try:
@@ -321,7 +336,7 @@ def build_feeds(
                     if writer.is_current(doc.meta.path, inputs):
                         continue
                     report.rendered += 1
-                    changed = writer.write(doc.meta.path, _render(doc, plan, cache), inputs)
+                    changed = writer.write(doc.meta.path, _render(doc, plan, caches), inputs)
                     if changed and doc.current:
                         changed_topics.append(doc.meta.url)
                 archives = [d.meta.path for d in docs if not d.current]

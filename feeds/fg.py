@@ -23,15 +23,15 @@ each is worked around here, where nothing else has to know:
   feedgen still raises becomes a :class:`~broadsheet.errors.RenderError`
   naming the feed.
 
-An entry is built into XML once per format and build, then copied into
-every document that holds it (the site feed, its language, section, tags,
-authors and an archive page), which is most of why a full build costs about
-what feedgen alone costs to serialise the current feeds.
+An entry is built by feedgen and serialised once per format and build, then
+used in every document that holds it (the site feed, its language, section,
+tags, authors and an archive page; see :class:`EntryCache`), which is most
+of why a full build with archives and JSON Feed costs about what feedgen
+alone costs to serialise the current feeds.
 """
 
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -220,38 +220,58 @@ def _feedgen_entry(entry: Entry, doc: FeedDoc) -> FeedEntry:
     return fe
 
 
-class _Prebuilt(FeedEntry):  # type: ignore[misc]
-    """An entry whose XML was built once; each feed gets its own copy."""
+# Where feedgen's pretty-printed documents end; entries go just before.
+_CLOSING = {"atom": b"</feed>\n", "rss": b"  </channel>\n</rss>\n"}
+_OPENING = {"atom": b"  <entry", "rss": b"    <item"}
 
-    def __init__(self, atom: Any = None, rss: Any = None) -> None:
-        super().__init__()
-        self._atom = atom
-        self._rss = rss
 
-    def atom_entry(self, extensions: bool = True) -> Any:
-        return copy.deepcopy(self._atom)
-
-    def rss_entry(self, extensions: bool = True) -> Any:
-        return copy.deepcopy(self._rss)
+def _wrapper(fmt: str) -> Any:
+    """A stand-in document root declaring the prefixes entries use, at the same depth."""
+    if fmt == "atom":
+        # feedgen's Atom elements carry no namespace of their own: the feed
+        # element's default namespace applies to them.
+        return etree.Element("feed", nsmap={"dc": DC_NS, "media": MEDIA_NS})
+    rss = etree.Element(
+        "rss",
+        nsmap={
+            "atom": ATOM_NS,
+            "content": "http://purl.org/rss/1.0/modules/content/",
+            "dc": DC_NS,
+            "media": MEDIA_NS,
+        },
+    )
+    return etree.SubElement(rss, "channel")
 
 
 class EntryCache:
-    """Entries built into XML once per build and format, then shared by every document."""
+    """Entries built by feedgen once per build and format, as serialised XML.
+
+    Every document that holds an entry (the site feed, its language, section,
+    tags, authors, an archive page) gets the same bytes: feedgen builds the
+    entry element once, lxml serialises it once, and each document is
+    feedgen's rendering of the feed itself with those entries inserted where
+    feedgen would have put them.
+    """
 
     def __init__(self) -> None:
-        self._built: dict[tuple[str, str, str], _Prebuilt] = {}
+        self._built: dict[tuple[str, str, str, str], bytes] = {}
 
-    def get(self, entry: Entry, doc: FeedDoc) -> _Prebuilt:
-        """The prebuilt ``entry`` for ``doc``'s format (building it on first use)."""
-        # Category schemes come from the site, the same for every document.
-        key = (doc.format, entry.digest, doc.section_scheme)
+    def get(self, entry: Entry, doc: FeedDoc) -> bytes:
+        """``entry`` as XML in ``doc``'s format, indented for its place in the document."""
+        key = (doc.format, entry.digest, doc.section_scheme, doc.tag_scheme)
         found = self._built.get(key)
         if found is None:
             fe = _feedgen_entry(entry, doc)
-            if doc.format == "atom":
-                found = _Prebuilt(atom=fe.atom_entry())
-            else:
-                found = _Prebuilt(rss=fe.rss_entry())
+            element = fe.atom_entry() if doc.format == "atom" else fe.rss_entry()
+            parent = _wrapper(doc.format)
+            parent.append(element)
+            root = parent.getroottree().getroot()
+            text: bytes = etree.tostring(
+                root, pretty_print=True, encoding="UTF-8", xml_declaration=False
+            )
+            start = text.index(_OPENING[doc.format])
+            stop = text.rindex(b"</feed>" if doc.format == "atom" else b"  </channel>")
+            found = text[start:stop]
             self._built[key] = found
         return found
 
@@ -315,12 +335,17 @@ def render(doc: FeedDoc, cache: EntryCache) -> bytes:
         raise ValueError(f"feedgen renders rss and atom, not {doc.format}")
     current: Entry | None = None
     try:
-        fg = _feed(doc)
+        entries = []
         for current in doc.entries:
-            fg.add_entry(cache.get(current, doc), order="append")
+            entries.append(cache.get(current, doc))
         current = None
-        data: bytes = fg.rss_str(pretty=True) if doc.format == "rss" else fg.atom_str(pretty=True)
+        fg = _feed(doc)
+        shell: bytes = fg.rss_str(pretty=True) if doc.format == "rss" else fg.atom_str(pretty=True)
     except (ValueError, TypeError, UnicodeError, etree.LxmlError) as exc:
         where = f" entry {current.id!r}" if current is not None else ""
         raise RenderError(f"feed {doc.path}:{where} {exc}") from exc
+    closing = _CLOSING[doc.format]
+    if not shell.endswith(closing):
+        raise RenderError(f"feed {doc.path}: unexpected end of feedgen's output {shell[-40:]!r}")
+    data = shell[: -len(closing)] + b"".join(entries) + closing
     return _stylesheet(data, doc.stylesheet)

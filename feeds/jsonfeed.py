@@ -52,8 +52,29 @@ def _item(entry: Entry, doc: FeedDoc) -> dict[str, Any]:
     return item
 
 
-def render(doc: FeedDoc) -> bytes:
-    """``doc`` as a JSON Feed 1.1 document (UTF-8, indented, ending in a newline)."""
+class ItemCache:
+    """Items serialised once per build, then shared by every document that holds them."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str, str], str] = {}
+
+    def get(self, entry: Entry, doc: FeedDoc) -> str:
+        """``entry`` as one line of compact JSON."""
+        key = (entry.digest, doc.section_scheme, doc.tag_scheme)
+        found = self._items.get(key)
+        if found is None:
+            found = json.dumps(_item(entry, doc), ensure_ascii=False, separators=(",", ":"))
+            self._items[key] = found
+        return found
+
+
+def render(doc: FeedDoc, cache: ItemCache | None = None) -> bytes:
+    """``doc`` as a JSON Feed 1.1 document (UTF-8, ending in a newline).
+
+    The feed's own fields are indented; each item is one line of compact
+    JSON, serialised once per build however many documents hold it.
+    """
+    cache = cache or ItemCache()
     feed: dict[str, Any] = {
         "version": VERSION,
         "title": doc.title,
@@ -79,6 +100,7 @@ def render(doc: FeedDoc) -> bytes:
         if link.rel in ("current", "prev-archive", "next-archive"):
             extension[link.rel.replace("-", "_")] = link.href
     feed["_broadsheet"] = extension
-    feed["items"] = [_item(entry, doc) for entry in doc.entries]
-    text = json.dumps(feed, ensure_ascii=False, indent=2)
-    return text.encode("utf-8") + b"\n"
+    head = json.dumps(feed, ensure_ascii=False, indent=2).removesuffix("\n}")
+    items = ",\n    ".join(cache.get(entry, doc) for entry in doc.entries)
+    body = f'"items": [\n    {items}\n  ]' if items else '"items": []'
+    return f"{head},\n  {body}\n}}\n".encode()

@@ -161,7 +161,7 @@ class Writer:
                 for name, r in sorted(self._records.items())
             },
         }
-        data = json.dumps(state, indent=1, sort_keys=True).encode("utf-8") + b"\n"
+        data = json.dumps(state, separators=(",", ":")).encode("utf-8") + b"\n"
         path = self.out / STATE_FILE
         try:
             unchanged = path.read_bytes() == data

@@ -1,0 +1,325 @@
+"""Feed build benchmark: a generated archive, every feed set, against feedgen alone.
+
+Generates an archive in memory (no store: the articles are built as
+``broadsheet.model.Article`` values, as ``tx.articles.live(now)`` would return
+them) of 10,000 articles by default in 2 languages, 10 sections, 50 tags and
+40 authors, with realistic bodies (about 3 KB of HTML), lead images on half of
+them and translations pairing articles across the two languages. Then it
+measures, into a temporary folder:
+
+- a full build (every set, RSS + Atom + JSON Feed, RFC 5005 archives,
+  index.json, atomic writes);
+- a rebuild with nothing changed (target: at most 5% of the full build);
+- a rebuild after one article changed;
+- peak memory (resident set size of the process, and its growth over the run);
+- the baseline, in the same run: feedgen alone serialising the same entries
+  into the same current RSS and Atom feeds, with no sanitising, no
+  extensions, no archives, no manifest and no files written (target: the full
+  build at most 1.5 times that). A second baseline adds the archive pages, so
+  it serialises exactly the RSS and Atom documents the build writes.
+
+Usage::
+
+    .venv/bin/python bench/feeds_bench.py            # 10,000 articles
+    .venv/bin/python bench/feeds_bench.py --quick    # 1,000 articles
+    .venv/bin/python bench/feeds_bench.py --articles 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import feedgen.entry  # noqa: E402
+import feedgen.feed  # noqa: E402
+import feedgen.util  # noqa: E402
+import feedgen.version  # noqa: E402
+from feedgen.feed import FeedGenerator  # noqa: E402
+
+from broadsheet.config import Settings, load_settings  # noqa: E402
+from broadsheet.model import Article  # noqa: E402
+from feeds import archive  # noqa: E402
+from feeds.build import build_feeds  # noqa: E402
+from feeds.entries import live  # noqa: E402
+from feeds.sets import ARCHIVED_SCOPES, feed_sets  # noqa: E402
+
+CONFIG = """\
+[site]
+title = "Bench Review"
+url = "https://bench.example"
+languages = ["en", "ru"]
+timezone = "Europe/Moscow"
+logo = "/logo.png"
+icon = "/icon.png"
+description = "A generated publication for the feed benchmark."
+
+[site.localized.ru]
+title = "Бенч"
+
+[store]
+url = "sqlite:///bench.db"
+
+[feeds]
+out = "feeds"
+
+[donation.en]
+heading = "Support us"
+text = "No paywall."
+button_label = "Donate"
+url = "https://bench.example/en/donate/"
+
+[donation.ru]
+heading = "Поддержите нас"
+text = "Без платного доступа."
+button_label = "Поддержать"
+url = "https://bench.example/ru/donate/"
+
+[sender]
+name = "Bench Review"
+email = "letters@bench.example"
+"""
+
+WORDS_EN = [
+    "policy",
+    "budget",
+    "region",
+    "sanctions",
+    "energy",
+    "trade",
+    "election",
+    "governor",
+    "ministry",
+    "export",
+    "pipeline",
+    "market",
+    "inflation",
+    "currency",
+    "border",
+    "treaty",
+    "reform",
+    "pension",
+    "migration",
+    "harvest",
+]
+WORDS_RU = [
+    "политика",
+    "бюджет",
+    "регион",
+    "санкции",
+    "энергия",
+    "торговля",
+    "выборы",
+    "губернатор",
+    "министерство",
+    "экспорт",
+    "рынок",
+    "инфляция",
+    "валюта",
+    "граница",
+    "договор",
+    "реформа",
+    "пенсия",
+    "миграция",
+    "урожай",
+]
+
+
+def sentence(rng: random.Random, words: list[str], size: int) -> str:
+    text = " ".join(rng.choice(words) for _ in range(size))
+    return text[:1].upper() + text[1:] + "."
+
+
+def generate(count: int, seed: int = 7) -> list[Article]:
+    """``count`` articles, half in each language, translations paired."""
+    rng = random.Random(seed)
+    sections = [f"Section {n}" for n in range(10)]
+    tags = [f"Tag {n}" for n in range(50)]
+    authors = [f"Author {n}" for n in range(40)]
+    start = datetime(2015, 1, 1, tzinfo=UTC)
+    articles: list[Article] = []
+    for n in range(count):
+        language = "en" if n % 2 == 0 else "ru"
+        words = WORDS_EN if language == "en" else WORDS_RU
+        article_id = f"article-{n:05d}"
+        partner = f"article-{n + 1:05d}" if n % 2 == 0 else f"article-{n - 1:05d}"
+        translations = {}
+        if n % 4 < 2 and 0 <= int(partner[-5:]) < count:
+            translations = {("ru" if language == "en" else "en"): partner}
+        published = start + timedelta(hours=7 * n, minutes=rng.randrange(60))
+        body = "\n".join(
+            f'<p>{sentence(rng, words, 40)} <a href="https://bench.example/{language}/x-{p}/">'
+            f"{rng.choice(words)}</a> {sentence(rng, words, 20)}</p>"
+            for p in range(6)
+        )
+        articles.append(
+            Article(
+                id=article_id,
+                guid=f"tag:bench.example,{published.date().isoformat()}:{article_id}",
+                language=language,
+                title=sentence(rng, words, 8),
+                standfirst=sentence(rng, words, 25),
+                body_html=body,
+                authors=tuple(rng.sample(authors, 1 + (n % 3 == 0))),
+                section=rng.choice(sections),
+                tags=tuple(rng.sample(tags, 3)),
+                translations=translations,
+                published=published,
+                updated=published + timedelta(days=1) if n % 5 == 0 else None,
+                url=f"https://bench.example/{language}/{article_id}/",
+                image=f"https://bench.example/images/{n}.jpg" if n % 2 == 0 else None,
+                image_alt="A generated picture" if n % 2 == 0 else "",
+                content_hash=f"h{n}",
+            )
+        )
+    return articles
+
+
+def baseline(articles: list[Article], settings: Settings, *, archives: bool) -> tuple[float, int]:
+    """feedgen alone: the same entries into the same RSS and Atom documents."""
+    published = live(articles)
+    plans: list[tuple[str, list[Article]]] = []
+    for feed in feed_sets(published, settings):
+        members = list(feed.articles)
+        archived = feed.scope in ARCHIVED_SCOPES
+        size = settings.feeds.archive_size if archived else None
+        shown = archive.current_size(len(members), settings.feeds.items, size)
+        plans.append((feed.base, members[:shown]))
+        if archives and size:
+            for page in archive.pages(len(members), size):
+                plans.append((f"{feed.base}-{page.number}", archive.page_entries(members, page)))
+    # feedgen as shipped, with its own date formatter.
+    patched = feedgen.feed.formatRFC2822, feedgen.entry.formatRFC2822
+    feedgen.feed.formatRFC2822 = feedgen.entry.formatRFC2822 = feedgen.util.formatRFC2822
+    size_out = 0
+    started = time.perf_counter()
+    try:
+        for base, members in plans:
+            for fmt in ("rss", "atom"):
+                fg = FeedGenerator()
+                fg.id(f"https://bench.example/feeds/{base}.{fmt}")
+                fg.title(settings.site.title)
+                fg.description(settings.site.description)
+                fg.link(href=f"https://bench.example/feeds/{base}.{fmt}", rel="self")
+                fg.link(href=settings.site.url, rel="alternate")
+                fg.updated(max(a.modified for a in members))
+                fg.lastBuildDate(max(a.modified for a in members))
+                for article in members:
+                    fe = fg.add_entry(order="append")
+                    fe.id(article.guid)
+                    fe.title(article.title)
+                    fe.link(href=article.url)
+                    fe.updated(article.modified)
+                    fe.published(article.published)
+                    fe.author([{"name": name} for name in article.authors])
+                    fe.content(article.body_html, type="html")
+                    fe.summary(article.standfirst)
+                    fe.category(
+                        [{"term": article.section or ""}] + [{"term": t} for t in article.tags]
+                    )
+                data = fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)
+                size_out += len(data)
+    finally:
+        feedgen.feed.formatRFC2822, feedgen.entry.formatRFC2822 = patched
+    return time.perf_counter() - started, size_out
+
+
+def rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="1,000 articles")
+    parser.add_argument(
+        "--dir", default=None, help="Folder for the output (default: the system's temporary folder)"
+    )
+    args = parser.parse_args()
+    count = 1_000 if args.quick else args.articles
+
+    work = Path(tempfile.mkdtemp(prefix="feeds-bench-", dir=args.dir))
+    try:
+        (work / "broadsheet.toml").write_text(CONFIG, encoding="utf-8")
+        settings = load_settings(work / "broadsheet.toml")
+        articles = generate(count)
+        gc.collect()
+        memory_before = rss_mb()
+
+        out = work / "feeds"
+        started = time.perf_counter()
+        full = build_feeds(articles, settings, out=out, ping=False)
+        full_s = time.perf_counter() - started
+        memory_after = rss_mb()
+        files = len(full.written)
+        total_bytes = sum(p.stat().st_size for p in full.written)
+
+        started = time.perf_counter()
+        again = build_feeds(articles, settings, out=out, ping=False)
+        again_s = time.perf_counter() - started
+        assert again.written == [], "a rebuild with nothing changed wrote files"
+
+        changed = list(articles)
+        middle = count // 2
+        changed[middle] = dataclasses.replace(
+            changed[middle], title=changed[middle].title + " (corrected)"
+        )
+        started = time.perf_counter()
+        one = build_feeds(changed, settings, out=out, ping=False)
+        one_s = time.perf_counter() - started
+
+        gc.collect()
+        base_s, base_bytes = baseline(articles, settings, archives=False)
+        gc.collect()
+        base_all_s, base_all_bytes = baseline(articles, settings, archives=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    rows = [
+        ("articles", f"{count:,}"),
+        ("feeds (index entries)", f"{len(full.feeds):,}"),
+        ("files written (full build)", f"{files:,} ({total_bytes / 2**20:,.1f} MiB)"),
+        ("full build", f"{full_s:8.2f} s"),
+        (
+            "rebuild, nothing changed",
+            f"{again_s:8.2f} s  ({again_s / full_s:6.1%} of full; target <= 5%)",
+        ),
+        (
+            "rebuild, one article changed",
+            f"{one_s:8.2f} s  ({one_s / full_s:6.1%} of full; {len(one.written)} files written)",
+        ),
+        (
+            "baseline: feedgen alone, current feeds",
+            f"{base_s:8.2f} s  ({base_bytes / 2**20:,.1f} MiB of RSS + Atom)",
+        ),
+        ("  full build / baseline", f"{full_s / base_s:8.2f} x  (target <= 1.5x)"),
+        (
+            "baseline incl. archive pages",
+            f"{base_all_s:8.2f} s  ({base_all_bytes / 2**20:,.1f} MiB of RSS + Atom)",
+        ),
+        ("  full build / that baseline", f"{full_s / base_all_s:8.2f} x"),
+        ("peak memory (process RSS)", f"{memory_after:8.0f} MiB"),
+        ("  growth during the full build", f"{memory_after - memory_before:8.0f} MiB"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(
+        f"feeds benchmark (Python {sys.version.split()[0]}, feedgen {feedgen.version.version_str},"
+        f" output in {work.parent})"
+    )
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
