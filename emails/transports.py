@@ -227,7 +227,7 @@ class MaildirTransport:
                 handle.write(body)
                 handle.flush()
                 if self.fsync:
-                    os.fsync(handle.fileno())
+                    os.fdatasync(handle.fileno())
             try:
                 os.link(temporary, target)
             except FileExistsError:
