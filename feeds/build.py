@@ -103,6 +103,11 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+@cache
+def _relative(target: str, folder: str) -> str:
+    return posixpath.relpath(target, folder)
+
+
 class _Plan:
     """Everything one build needs to turn sets into documents."""
 
@@ -141,7 +146,7 @@ class _Plan:
     def stylesheet(self, path: str, fmt: Format) -> str | None:
         if fmt == "json" or not self.settings.feeds.stylesheet:
             return None
-        return posixpath.relpath(STYLESHEET, posixpath.dirname(path) or ".")
+        return _relative(STYLESHEET, posixpath.dirname(path) or ".")
 
 
 @dataclass
@@ -153,12 +158,11 @@ class _Doc:
     current: bool
 
     def inputs(self, plan: _Plan) -> str:
-        digest = hashlib.sha256()
-        digest.update(plan.fingerprint.encode())
-        digest.update(repr(self.meta).encode("utf-8", "surrogatepass"))
-        for article in self.articles:
-            digest.update(plan.digests[article.id].encode())
-        return digest.hexdigest()
+        digests = plan.digests
+        text = "\n".join(
+            [plan.fingerprint, repr(self.meta), *(digests[a.id] for a in self.articles)]
+        )
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _updated(articles: Sequence[Article], plan: _Plan) -> datetime:

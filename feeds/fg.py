@@ -276,12 +276,10 @@ class EntryCache:
         return found
 
 
-def _stylesheet(data: bytes, href: str | None) -> bytes:
+def _stylesheet(href: str | None) -> bytes:
     if not href:
-        return data
-    declaration, _, rest = data.partition(b"\n")
-    instruction = f'<?xml-stylesheet type="text/xsl" href="{href}"?>'.encode()
-    return declaration + b"\n" + instruction + b"\n" + rest
+        return b""
+    return f'<?xml-stylesheet type="text/xsl" href="{href}"?>\n'.encode()
 
 
 def _generator(fg: FeedGenerator, doc: FeedDoc, rss: bool) -> None:
@@ -345,7 +343,17 @@ def render(doc: FeedDoc, cache: EntryCache) -> bytes:
         where = f" entry {current.id!r}" if current is not None else ""
         raise RenderError(f"feed {doc.path}:{where} {exc}") from exc
     closing = _CLOSING[doc.format]
-    if not shell.endswith(closing):
-        raise RenderError(f"feed {doc.path}: unexpected end of feedgen's output {shell[-40:]!r}")
-    data = shell[: -len(closing)] + b"".join(entries) + closing
-    return _stylesheet(data, doc.stylesheet)
+    declaration = shell.find(b"\n") + 1
+    if not shell.endswith(closing) or not shell.startswith(b"<?xml "):
+        raise RenderError(f"feed {doc.path}: unexpected output from feedgen: {shell[-40:]!r}")
+    # The stylesheet goes right after the XML declaration; the entries where
+    # feedgen would have put them, last in the feed.
+    return b"".join(
+        [
+            shell[:declaration],
+            _stylesheet(doc.stylesheet),
+            shell[declaration : -len(closing)],
+            *entries,
+            closing,
+        ]
+    )

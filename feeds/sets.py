@@ -245,6 +245,11 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
         names = _NAMES[scope]
         slugs = assign_slugs(_first_use(articles, names))
         groups = _grouped(articles, names)
+        by_name_language: dict[tuple[str, str], list[Article]] = {}
+        if several:
+            for name, members in groups.items():
+                for article in members:
+                    by_name_language.setdefault((name, article.language), []).append(article)
         for name in sorted(groups, key=lambda n: (slugs[n], n)):
             members = groups[name]
             folder = f"{FOLDERS[scope]}/{slugs[name]}"
@@ -264,9 +269,9 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
             )
             if not several:
                 continue
-            per_language = _grouped(members, lambda a: (a.language,))
             for code in languages:
-                if code not in per_language:
+                local_members = by_name_language.get((name, code))
+                if not local_members:
                     continue
                 local = site.title_in(code)
                 found.append(
@@ -278,7 +283,7 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
                         archive_base=None,
                         title=f"{local} — {name}{suffix(code)}",
                         description=words(code)[scope].format(name=name, site=local),
-                        articles=tuple(per_language[code]),
+                        articles=tuple(local_members),
                     )
                 )
     return found
