@@ -114,7 +114,14 @@ def send_edition(ctx: JobContext) -> ActionResult:
     edition_id = outcome.edition.id
     if ctx.stopping:
         return ActionResult(note=edition_id, interrupted=True)
-    report = send(ctx.store, ctx.settings, edition_id, now=ctx.now, stop=ctx.stop)
+    report = send(
+        ctx.store,
+        ctx.settings,
+        edition_id,
+        now=ctx.now,
+        stop=ctx.stop,
+        workers=ctx.settings.delivery.workers,
+    )
     counts = {name: int(getattr(report, name)) for name in SEND_COUNTS}
     ledger = report.ledger
     unsent = ledger.get("queued", 0) + ledger.get("sending", 0)

@@ -120,7 +120,7 @@ def schedule(config_path: str, at: str | None) -> None:
         store.close()
 
 
-def _short(text: str, width: int = 70) -> str:
+def _short(text: str, width: int = 160) -> str:
     """The last line of ``text`` (a traceback's message), cut to ``width``."""
     line = text.strip().splitlines()[-1] if text.strip() else ""
     return line if len(line) <= width else line[: width - 1] + "…"
@@ -180,6 +180,8 @@ def status(config_path: str, at: str | None) -> None:
         else:
             upcoming = shown(state.next_slot, day_of=now)
         failure = state.last_failure
-        error = "" if failure is None else f"{shown(failure.slot)}: {_short(failure.error)}"
+        error = (
+            "" if failure is None else f"{shown(failure.slot, day_of=now)}: {_short(failure.error)}"
+        )
         table.add_row(state.job.name, last, outcome, upcoming, error)
     console().print(table)

@@ -323,7 +323,8 @@ def run_due(
         and is_due(job, slots[job.name], runs.get(job.name), done.get(job.name))
     ]
     if not candidates:
-        log.debug("%s: nothing due", local_time(now, settings.site.tz))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: nothing due", local_time(now, settings.site.tz))
         return RunReport(now=now, stopped=stop is not None and stop.is_set())
     with connection_kept(store):
         return _run_jobs(

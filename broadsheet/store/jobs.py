@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Row, select
+from sqlalchemy import Connection, Insert, Row, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from broadsheet.store.schema import job_runs as table
@@ -93,6 +93,21 @@ def _run(row: Row[Any]) -> JobRun:
         error=row.error,
         host=row.host,
     )
+
+
+# The scheduler asks these every tick: built once, they skip SQLAlchemy's
+# statement construction, which costs more than SQLite answering them.
+_AT_SLOT = select(table).where(table.c.job == bindparam("job"), table.c.slot == bindparam("slot"))
+_AT_SLOTS = select(table).where(
+    table.c.job.in_(bindparam("jobs", expanding=True)),
+    table.c.slot.in_(bindparam("slots", expanding=True)),
+)
+_LAST_DONE = (
+    select(table.c.slot)
+    .where(table.c.job == bindparam("job"), table.c.status.in_([str(s) for s in DONE]))
+    .order_by(table.c.slot.desc())
+    .limit(1)
+)
 
 
 def _insert_once(conn: Connection) -> Insert:
@@ -204,9 +219,7 @@ class Jobs:
 
     def get(self, job: str, slot: datetime) -> JobRun | None:
         """The run of ``job`` for ``slot``, if any."""
-        row = self.conn.execute(
-            select(table).where(table.c.job == job, table.c.slot == slot)
-        ).one_or_none()
+        row = self.conn.execute(_AT_SLOT, {"job": job, "slot": slot}).one_or_none()
         return _run(row) if row else None
 
     def at_slots(self, slots: Mapping[str, datetime]) -> dict[str, JobRun]:
@@ -216,9 +229,7 @@ class Jobs:
         # Two IN lists walk the (job, slot) key; pairs that were not asked for
         # (another job's slot) are dropped here.
         rows = self.conn.execute(
-            select(table).where(
-                table.c.job.in_(list(slots)), table.c.slot.in_(list(set(slots.values())))
-            )
+            _AT_SLOTS, {"jobs": list(slots), "slots": sorted(set(slots.values()))}
         )
         return {row.job: _run(row) for row in rows if slots[row.job] == row.slot}
 
@@ -235,12 +246,7 @@ class Jobs:
         """The latest slot ``job`` settled, or ``None``."""
         # Newest first along the (job, slot) key: the answer is almost always
         # the first row, however long the history grows.
-        return self.conn.execute(
-            select(table.c.slot)
-            .where(table.c.job == job, table.c.status.in_([str(s) for s in DONE]))
-            .order_by(table.c.slot.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+        return self.conn.execute(_LAST_DONE, {"job": job}).scalar_one_or_none()
 
     def _latest(self, job: str, *statuses: RunStatus) -> JobRun | None:
         query = select(table).where(table.c.job == job)

@@ -200,6 +200,9 @@ job_runs = Table(
     # One row per job and slot: the last line of defence against running a
     # slot twice, whatever the locks did.
     UniqueConstraint("job", "slot"),
+    # The latest failed (or ok) run of a job, found without walking years of
+    # feeds builds.
+    Index(None, "job", "status", "slot"),
 )
 
 websub_pings = Table(
