@@ -278,9 +278,9 @@ def test_jobs_come_from_the_configuration(make_settings) -> None:  # type: ignor
 def test_a_month_of_ticks_runs_exactly_the_expected_jobs(
     make_settings: Callable[..., Settings],
 ) -> None:
-    # November 2026 in Moscow, a tick every 10 minutes: not a divisor of the
-    # feeds interval, so ticks drift across slots as a real clock's would.
-    settings = make_settings("[scheduler]\nfeeds_every_minutes = 30\n")
+    # November 2026 in Moscow, a tick every 10 minutes, feeds every hour
+    # (every quarter hour is the next test's, over a day).
+    settings = make_settings("[scheduler]\nfeeds_every_minutes = 60\n")
     store = Store.open(settings.store.url)
     tick = timedelta(minutes=10)
     start = datetime(2026, 11, 1, 0, 0, tzinfo=UTC) - MSK
@@ -295,7 +295,7 @@ def test_a_month_of_ticks_runs_exactly_the_expected_jobs(
     days = [datetime(2026, 11, d, tzinfo=UTC) - MSK for d in range(1, 31)]
     mondays = [d for d in days if (d + MSK).weekday() == 0]
     expected = {
-        "feeds": [start + timedelta(minutes=30 * i) for i in range(30 * 24 * 2)],
+        "feeds": [start + timedelta(hours=i) for i in range(30 * 24)],
         "edition:daily:en": [d + timedelta(hours=7) for d in days],
         "edition:daily:ru": [d + timedelta(hours=7) for d in days],
         "edition:weekly:en": [d + timedelta(hours=8) for d in mondays],
@@ -312,3 +312,23 @@ def test_a_month_of_ticks_runs_exactly_the_expected_jobs(
     assert len(runs) == sum(len(s) for s in expected.values())
     assert {r.status for r in runs} == {RunStatus.OK}
     store.close()
+
+
+def test_a_day_of_ticks_builds_the_feeds_every_quarter_hour(
+    store: Store, settings: Settings
+) -> None:
+    # Ticks every 7 minutes drift across the :00 :15 :30 :45 slots.
+    start = datetime(2026, 11, 24, 0, 0, tzinfo=UTC) - MSK
+    recorder = Recorder()
+    with connection_kept(store):
+        for now in ticks(start, start + timedelta(days=1, seconds=-1), timedelta(minutes=7)):
+            run_due(store, settings, now=now, actions=recorder.actions)
+    assert recorder.slots("feeds") == [start + timedelta(minutes=15 * i) for i in range(96)]
+    assert recorder.slots("edition:daily:en") == [start + timedelta(hours=7)]
+    # Monday's editions were long past their grace at the first tick: skipped.
+    assert recorder.slots("edition:weekly:en") == []
+    with store.read() as tx:
+        weekly = tx.jobs.get("edition:weekly:en", datetime(2026, 11, 23, 5, 0, tzinfo=UTC))
+    assert weekly is not None and weekly.status is RunStatus.SKIPPED
+    for call in recorder.calls:
+        assert timedelta(0) <= call.now - call.slot < timedelta(minutes=7)
