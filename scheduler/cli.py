@@ -27,10 +27,15 @@ if TYPE_CHECKING:
 
 
 def _print_report(report: RunReport, settings: Settings) -> None:
+    """One line per run; with -q only the failed ones (cron mails what is printed)."""
+    from broadsheet.store.jobs import RunStatus
     from scheduler.jobs import jobs_from_settings, local_time
 
+    quiet = logging.getLogger().getEffectiveLevel() > logging.WARNING
     tz = settings.site.tz
     for outcome in report.outcomes:
+        if quiet and outcome.status is not RunStatus.FAILED:
+            continue
         counts = " ".join(f"{k}={v}" for k, v in outcome.counts.items())
         detail = outcome.error or outcome.note
         parts = [
@@ -44,6 +49,8 @@ def _print_report(report: RunReport, settings: Settings) -> None:
         if detail:
             parts.append(f"({detail})")
         click.echo("  ".join(parts))
+    if quiet:
+        return
     for name in report.busy:
         click.echo(f"{name:<20}  running in another process; left to it")
     if report.stopped:
@@ -64,7 +71,8 @@ def run(config_path: str, at: str | None) -> None:
     """Run every job due at TIME (default: now) once, then exit.
 
     Feeds first, then the editions. Running it again for the same TIME does
-    nothing. Exit status 1 when a job failed. Suits cron and systemd timers.
+    nothing. Prints one line per run (with -q only failures); exit status 1
+    when a job failed. Suits cron and systemd timers.
     """
     from scheduler.loop import stop_on_signals
     from scheduler.runner import run_due

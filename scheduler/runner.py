@@ -127,7 +127,7 @@ def job_states(store: Store, settings: Settings, *, now: datetime) -> list[JobSt
         for job in jobs_from_settings(settings):
             slot = job.latest_slot(now)
             run, done = tx.jobs.get(job.name, slot), tx.jobs.last_done_slot(job.name)
-            due = is_due(job, slot, run, done) and not job.is_late(slot, now)
+            due = is_due(slot, run, done) and not job.is_late(slot, now)
             states.append(
                 JobState(
                     job=job,
@@ -145,7 +145,7 @@ def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def is_due(job: Job, slot: datetime, run: JobRun | None, last_done: datetime | None) -> bool:
+def is_due(slot: datetime, run: JobRun | None, last_done: datetime | None) -> bool:
     """Whether ``slot`` may run, given its recorded run and the job's latest settled slot.
 
     A ``running`` run counts as due: only the job's lock can tell a live run
@@ -173,15 +173,13 @@ def _claim(
     with store.write() as tx:
         done = tx.jobs.last_done_slot(job.name)
         run = tx.jobs.get(job.name, slot)
-        if not is_due(job, slot, run, done):
+        if not is_due(slot, run, done):
             return None
         if run is None:
             return tx.jobs.start(job.name, slot, now=now, host=host)
         if run.status is RunStatus.RUNNING:
             log.warning(
-                "%s %s: the run started by %s never finished (that process ended); "
-                "taking it up again",
-                job.name,
+                "%s: the run started by %s never finished (that process ended); taking it up again",
                 tz_note,
                 run.host,
             )
@@ -314,13 +312,12 @@ def run_due(
     # settled run needs no more than that one query.
     with store.read() as tx:
         runs = tx.jobs.at_slots(slots)
-        open_ = [j.name for j in jobs if is_due(j, slots[j.name], runs.get(j.name), None)]
+        open_ = [j.name for j in jobs if is_due(slots[j.name], runs.get(j.name), None)]
         done = tx.jobs.last_done_slots(open_)
     candidates = [
         job
         for job in jobs
-        if job.name in open_
-        and is_due(job, slots[job.name], runs.get(job.name), done.get(job.name))
+        if job.name in open_ and is_due(slots[job.name], runs.get(job.name), done.get(job.name))
     ]
     if not candidates:
         if log.isEnabledFor(logging.DEBUG):
@@ -373,7 +370,7 @@ def _run_jobs(
         lock: JobLock = job_lock(store, settings, job.name)
         with holding(lock) as held:
             if not held:
-                log.info("%s: running in another process; left to it", where)
+                log.debug("%s: running in another process; left to it", where)
                 busy.append(job.name)
                 continue
             run = _claim(store, job, slot, now=now, host=host, tz_note=where)

@@ -179,6 +179,17 @@ def test_a_failing_job_makes_run_exit_1_and_the_rest_still_runs(
     assert "cannot create the feeds folder: File exists" in feeds_row
     assert "│ 08:00: " in feeds_row  # the last error, with its slot
 
+    # At the next slot it fails again; -q (as in a crontab) prints that alone.
+    code, out, _ = invoke(
+        "-q", "run", "--config", str(demo_settings.path), "--at", "2026-11-23T08:15"
+    )
+    assert code == 1
+    assert re.fullmatch(r"feeds\s+2026-11-23 08:15 MSK\s+failed .*\n", out)
+    code, out, _ = invoke(
+        "-q", "run", "--config", str(demo_settings.path), "--at", "2026-11-23T08:16"
+    )
+    assert (code, out) == (0, "")
+
 
 def test_status_before_and_after_a_run(demo_settings: Settings) -> None:
     config = str(demo_settings.path)

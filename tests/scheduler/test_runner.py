@@ -252,7 +252,12 @@ def test_a_run_left_running_by_a_dead_process_is_taken_up_again(
         )
     outcome = report.get("edition:weekly:en")
     assert outcome is not None and outcome.status is RunStatus.OK and outcome.attempt == 2
-    assert any("started by gone:4242 never finished" in r.getMessage() for r in caplog.records)
+    assert any(
+        r.getMessage().startswith(
+            "edition:weekly:en 2026-11-23 08:00 MSK: the run started by gone:4242 never finished"
+        )
+        for r in caplog.records
+    )
 
 
 def test_jobs_come_from_the_configuration(make_settings) -> None:  # type: ignore[no-untyped-def]
