@@ -91,7 +91,7 @@ def _code_fingerprint() -> str:
     digest = hashlib.sha256()
     digest.update(__version__.encode())
     package = Path(__file__).parent
-    for source in sorted(package.glob("*.py")):
+    for source in [*sorted(package.glob("*.py")), templates_dir() / "feeds" / STYLESHEET]:
         digest.update(source.name.encode())
         digest.update(source.read_bytes())
     try:
@@ -294,6 +294,47 @@ def _index(entries: list[dict[str, Any]]) -> bytes:
     return f'{{"feeds": [\n  {lines}\n]}}\n'.encode()
 
 
+def _build_digest(articles: Sequence[Article], settings: Settings) -> str:
+    """A digest of everything a build depends on: code, settings and every live article."""
+    site, options = settings.site, settings.feeds
+    head = [
+        _code_fingerprint(),
+        repr(site),
+        settings.feeds_url,
+        repr((options.items, options.archive_size, options.sets, options.formats)),
+        repr((options.hub, options.stylesheet)),
+    ]
+    rows = [f"{a.id}\t{a.guid}\t{a.content_hash or entry_digest(a, ())}" for a in articles]
+    text = "\n".join([*head, *rows])
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _kept_index(writer: Writer) -> list[dict[str, Any]] | None:
+    """The last build's index entries, when every file it wrote is untouched."""
+    import json
+
+    try:
+        index = json.loads((writer.out / INDEX).read_text(encoding="utf-8"))["feeds"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(index, list) or not writer.keep_all():
+        return None
+    return index
+
+
+def _announce(
+    report: FeedBuildReport, topics: list[str], settings: Settings, target: Path, ping: bool
+) -> None:
+    """WebSub: announce changed feeds (and earlier failures), or keep them for later."""
+    if not settings.feeds.hub:
+        return
+    if ping:
+        outcome = websub.ping(settings.feeds.hub, topics, target)
+        report.pinged, report.ping_pending = outcome.sent, outcome.pending
+    else:
+        report.ping_pending = websub.defer(topics, target)
+
+
 def build_feeds(
     articles: Sequence[Article],
     settings: Settings,
@@ -320,14 +361,21 @@ def build_feeds(
     """
     target = (out or settings.feeds.out).absolute()
     published = live(articles)
-    plan = _Plan(published, settings)
-    sets = feed_sets(published, settings)
     try:
         target.mkdir(parents=True, exist_ok=True)
         writer = Writer(target)
     except OSError as exc:
         raise RenderError(f"{target}: cannot create the feeds folder: {exc.strerror}") from exc
     report = FeedBuildReport(out=target)
+    build = _build_digest(published, settings)
+    if writer.previous_build == build and (kept := _kept_index(writer)) is not None:
+        # Nothing the feeds are made from has changed, and every file is as
+        # the last build left it: there is nothing to render or write.
+        report.unchanged, report.feeds = writer.unchanged, kept
+        _announce(report, [], settings, target, ping)
+        return report
+    plan = _Plan(published, settings)
+    sets = feed_sets(published, settings)
     caches = _Caches()
     changed_topics: list[str] = []
     index: list[dict[str, Any]] = []
@@ -349,7 +397,7 @@ def build_feeds(
             xsl = (templates_dir() / "feeds" / STYLESHEET).read_bytes()
             writer.write(STYLESHEET, xsl)
         writer.write(INDEX, _index(index))
-        writer.finish()
+        writer.finish(build)
     except OSError as exc:
         where = exc.filename or target
         raise RenderError(f"{where}: cannot write feeds: {exc.strerror or exc}") from exc
@@ -359,12 +407,7 @@ def build_feeds(
         writer.removed,
     )
     report.feeds = index
-    if settings.feeds.hub:
-        if ping:
-            outcome = websub.ping(settings.feeds.hub, changed_topics, target)
-            report.pinged, report.ping_pending = outcome.sent, outcome.pending
-        else:
-            report.ping_pending = websub.defer(changed_topics, target)
+    _announce(report, changed_topics, settings, target, ping)
     log.info(
         "feeds: %d written, %d unchanged, %d removed in %s",
         len(report.written),

@@ -104,7 +104,16 @@ def translation_links(article: Article, by_id: Mapping[str, Article]) -> tuple[L
 
 
 def entry_digest(article: Article, translations: Sequence[Link]) -> str:
-    """A digest of everything an entry is made from (raw fields, resolved translations)."""
+    """A digest of everything an entry is made from (its article, resolved translations).
+
+    The article's ``content_hash`` (the store's digest of every field but the
+    guid, which changes whenever the article does) stands for its fields
+    when it is set; otherwise the fields themselves are hashed.
+    """
+    links = [[t.hreflang, t.href, t.title] for t in translations]
+    if article.content_hash:
+        data = json.dumps([article.content_hash, article.guid, links], ensure_ascii=False)
+        return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
     parts: list[str | None] = [
         article.id,
         article.guid,
@@ -125,7 +134,8 @@ def entry_digest(article: Article, translations: Sequence[Link]) -> str:
             parts,
             list(article.authors),
             list(article.tags),
-            [[t.hreflang, t.href, t.title] for t in translations],
+            sorted(article.translations.items()),
+            links,
         ],
         ensure_ascii=False,
         separators=(",", ":"),

@@ -71,6 +71,7 @@ class Writer:
     _seen: set[str] = field(default_factory=set)
     _previous: dict[str, _Record] = field(default_factory=dict)
     _records: dict[str, _Record] = field(default_factory=dict)
+    previous_build: str | None = None
 
     def __post_init__(self) -> None:
         self._previous = self._load_state()
@@ -81,16 +82,38 @@ class Writer:
             raw = json.loads(path.read_text(encoding="utf-8"))
             if raw.get("version") != STATE_VERSION:
                 return {}
-            return {
+            records = {
                 name: _Record(str(r["inputs"]), int(r["size"]), int(r["mtime_ns"]))
                 for name, r in raw["files"].items()
             }
+            self.previous_build = str(raw.get("build") or "") or None
+            return records
         except FileNotFoundError:
             return {}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             # A damaged state file costs one full render, nothing more.
             log.warning("%s: unreadable (%s); rendering every feed again", path, exc)
             return {}
+
+    def keep_all(self) -> bool:
+        """Count every file of the last build as unchanged, if all are still as written.
+
+        Used when nothing a build depends on has changed since the last one.
+
+        Returns:
+            False (and counts nothing) when a file is missing or was touched.
+        """
+        for name, record in self._previous.items():
+            try:
+                stat = (self.out / name).stat()
+            except OSError:
+                return False
+            if stat.st_size != record.size or stat.st_mtime_ns != record.mtime_ns:
+                return False
+        for name, record in sorted(self._previous.items()):
+            self.unchanged.append(self._claim(name))
+            self._records[name] = record
+        return True
 
     def _claim(self, name: str) -> Path:
         if name in self._seen:
@@ -143,8 +166,12 @@ class Writer:
         self._records[name] = _Record(inputs, stat.st_size, stat.st_mtime_ns)
         return changed
 
-    def finish(self) -> None:
-        """Delete files the last build wrote and this one did not; save the state."""
+    def finish(self, build: str = "") -> None:
+        """Delete files the last build wrote and this one did not; save the state.
+
+        Args:
+            build: digest of everything this build depended on (see :meth:`keep_all`).
+        """
         for name in sorted(set(self._previous) - self._seen):
             path = self.out / name
             try:
@@ -156,6 +183,7 @@ class Writer:
             self._prune(path.parent)
         state = {
             "version": STATE_VERSION,
+            "build": build,
             "files": {
                 name: {"inputs": r.inputs, "size": r.size, "mtime_ns": r.mtime_ns}
                 for name, r in sorted(self._records.items())

@@ -128,3 +128,29 @@ def test_unwritable_folder_is_a_render_error(
     blocker.write_text("x")
     with pytest.raises(RenderError, match="cannot"):
         build_feeds([make_article()], feed_settings(), out=blocker / "feeds", ping=False)
+
+
+def test_a_changed_setting_renders_again(
+    feed_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    articles = [make_article(id=f"a{i}", published=DEMO_NOW - timedelta(days=i)) for i in range(5)]
+    two, three = "items = 2\narchive_size = 2", "items = 3\narchive_size = 2"
+    build_feeds(articles, feed_settings(two), out=tmp_path, ping=False)
+    assert build_feeds(articles, feed_settings(two), out=tmp_path, ping=False).written == []
+    report = build_feeds(articles, feed_settings(three), out=tmp_path, ping=False)
+    assert tmp_path / "all.atom" in report.written
+    assert report.feeds[0]["items"] == 3
+
+
+def test_an_article_without_content_hash_is_hashed_from_its_fields(
+    feed_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    settings = feed_settings()
+    article = replace(make_article(), content_hash="")
+    build_feeds([article], settings, out=tmp_path, ping=False)
+    edited = replace(article, title="Edited")
+    report = build_feeds([edited], settings, out=tmp_path, ping=False)
+    assert tmp_path / "all.atom" in report.written
+    assert b"Edited" in (tmp_path / "all.atom").read_bytes()
