@@ -14,12 +14,13 @@ import textwrap
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from broadsheet.cli.demo import REFERENCE_TIME
 from broadsheet.config import Settings, load_settings
 from broadsheet.content.fields import content_hash, tag_uri
 from broadsheet.model import Article
@@ -30,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 # The demo publication's reference time: Monday 2026-11-23, 08:00 in Moscow.
-DEMO_NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+DEMO_NOW = REFERENCE_TIME
 
 BASE_CONFIG = """\
 [site]
