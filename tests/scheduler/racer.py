@@ -7,9 +7,9 @@ with its own connections and file descriptors, as a second
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from broadsheet.config import load_settings
 from broadsheet.store import Store
@@ -17,16 +17,17 @@ from scheduler.runner import run_due
 from tests.scheduler.support import Recorder
 
 
-def tick_at(config: str, log: str, nows: list[str], start_at: float, delay: float) -> None:
-    """Wait until the wall clock reads ``start_at``, then run a tick for each of ``nows``.
+def tick_at(config: str, log: str, nows: list[str], start: Any, delay: float) -> None:
+    """Wait at the ``start`` barrier (when given), then run a tick for each of ``nows``.
 
     Every action call is appended to ``log``; each takes ``delay`` seconds,
-    so the two processes' runs overlap.
+    so the processes' runs overlap.
     """
     settings = load_settings(config)
     store = Store.open(settings.store.url)
     recorder = Recorder(log=Path(log), delay=delay)
-    time.sleep(max(0.0, start_at - time.time()))
+    if start is not None:
+        start.wait(120)  # every process is up: go together
     try:
         for now in nows:
             run_due(store, settings, now=datetime.fromisoformat(now), actions=recorder.actions)

@@ -146,11 +146,9 @@ def _race(settings: Settings, tmp_path: Path, *, processes: int = 2) -> list[dic
             timedelta(days=1) - timedelta(minutes=59),
         )
     ]
-    start_at = time.time() + 2.5  # both are up and waiting by then
+    start = SPAWN.Barrier(processes)
     children = [
-        SPAWN.Process(
-            target=racer.tick_at, args=(str(settings.path), str(log), nows, start_at, 0.15)
-        )
+        SPAWN.Process(target=racer.tick_at, args=(str(settings.path), str(log), nows, start, 0.15))
         for _ in range(processes)
     ]
     for child in children:
@@ -209,7 +207,7 @@ def test_two_schedulers_on_postgresql_never_run_a_job_twice(
 
 
 def _slow_tick(config: str, log: str) -> None:
-    racer.tick_at(config, log, [DEMO_NOW.isoformat()], 0.0, 600.0)
+    racer.tick_at(config, log, [DEMO_NOW.isoformat()], None, 600.0)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
