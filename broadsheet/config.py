@@ -89,6 +89,10 @@ class LocalizedSite:
 
     title: str | None = _doc("Site title in this language.", None)
     description: str | None = _doc("Site description in this language.", None)
+    sections: Mapping[str, str] = _doc(
+        "Section name -> its name in this language, as readers see it.",
+        types.MappingProxyType({}),
+    )
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ class SiteSettings:
     copyright: str | None = _doc("Copyright line for feeds; default: the title.", None)
     accent_color: str = _doc("Brand colour for newsletters and Feedly.", "#b3261e", _colour)
     localized: Mapping[str, LocalizedSite] = _doc(
-        "Tables [site.localized.LANG] with title and description per language.",
+        "Tables [site.localized.LANG]: title, description and section names per language.",
         types.MappingProxyType({}),
     )
 
@@ -137,6 +141,16 @@ class SiteSettings:
         """Site description in ``language``, falling back to ``description``."""
         local = self.localized.get(language)
         return local.description if local and local.description else self.description
+
+    def section_in(self, section: str, language: str) -> str:
+        """How readers of ``language`` see ``section`` (its own name unless translated).
+
+        Sections keep one name across languages, so a subscriber's topics
+        match articles in either; ``[site.localized.LANG.sections]`` gives
+        the name shown in each language.
+        """
+        local = self.localized.get(language)
+        return local.sections.get(section, section) if local else section
 
     def absolute(self, ref: str) -> str:
         """``ref`` made absolute against ``url``."""
@@ -303,7 +317,11 @@ class SchedulerSettings:
     tick_seconds: int = _doc(
         "How often the long-running scheduler checks for due jobs.", 30, _positive
     )
-    lock_file: Path = _doc("Lock file used with a SQLite store.", Path("broadsheet.lock"))
+    lock_file: Path = _doc(
+        "Base name of the per-job lock files used with a SQLite store "
+        "(broadsheet.lock gives broadsheet.feeds.lock, broadsheet.edition-weekly-en.lock, ...).",
+        Path("broadsheet.lock"),
+    )
 
 
 @dataclass(frozen=True)

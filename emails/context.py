@@ -146,7 +146,9 @@ def _item(article: Article, content: EditionContent, settings: Settings) -> Item
         id=article.id,
         url=links.with_utm(article.url, settings, edition_id=content.edition_id),
         title=defuse(article.title),
-        section=defuse(article.section or ""),
+        section=defuse(
+            settings.site.section_in(article.section, language) if article.section else ""
+        ),
         byline=defuse(byline),
         standfirst=defuse(article.standfirst),
         date=words.format_day(day, language),

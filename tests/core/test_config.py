@@ -130,3 +130,10 @@ def test_every_key_is_documented() -> None:
     reference = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
     missing = [key for key in documented_keys() if f"`{key}`" not in reference]
     assert not missing, f"docs/configuration.md lacks {missing}"
+
+
+def test_section_names_per_language(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings('[site.localized.ru.sections]\n"Economy" = "Экономика"\n')
+    assert settings.site.section_in("Economy", "ru") == "Экономика"
+    assert settings.site.section_in("Economy", "en") == "Economy"
+    assert settings.site.section_in("Society", "ru") == "Society"

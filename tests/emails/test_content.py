@@ -307,3 +307,13 @@ def test_greetings() -> None:
 def test_read_in_labels() -> None:
     assert labels.read_in("ru", "en") == "Read in Russian"
     assert labels.read_in("en", "ru") == "Читать на английском"
+
+
+def test_sections_are_shown_in_the_edition_language(demo_editions: DemoEditions) -> None:
+    en = [p.text_content() for p in document(demo_editions, "en").find_class("kicker")]
+    ru = [p.text_content() for p in document(demo_editions, "ru").find_class("kicker")]
+    assert "Foreign policy" in en and "Economy" in en
+    assert "Внешняя политика" in ru and "Экономика" in ru
+    assert not {"Foreign policy", "Economy"} & set(ru)
+    text = demo_editions.path("ru", "text").read_text(encoding="utf-8")
+    assert "ЭКОНОМИКА" in text and "ECONOMY" not in text
