@@ -28,6 +28,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -58,6 +59,7 @@ __all__ = [
     "enqueue_edition",
     "send_all",
     "send_edition",
+    "sent_per_language",
     "wants_edition",
 ]
 
@@ -165,16 +167,21 @@ class SendReport:
 # --- who gets an edition -----------------------------------------------------
 
 
-def wants_edition(subscriber: Subscriber, sections: Iterable[str]) -> bool:
-    """Whether a subscriber's topics let an edition with these sections through.
+def wants_topics(topics: Sequence[str], sections: Iterable[str]) -> bool:
+    """Whether a subscriber with these topics wants an edition with these sections.
 
     No topics means everything; otherwise one shared section is enough.
     Section names compare without regard to case or spacing.
     """
-    if not subscriber.topics:
+    if not topics:
         return True
     held = {" ".join(s.split()).casefold() for s in sections}
-    return any(" ".join(t.split()).casefold() in held for t in subscriber.topics)
+    return any(" ".join(t.split()).casefold() in held for t in topics)
+
+
+def wants_edition(subscriber: Subscriber, sections: Iterable[str]) -> bool:
+    """Whether ``subscriber``'s topics let an edition with these sections through."""
+    return wants_topics(subscriber.topics, sections)
 
 
 def enqueue_edition(store: Store, edition: EditionRecord, *, now: datetime) -> tuple[int, int]:
@@ -186,27 +193,28 @@ def enqueue_edition(store: Store, edition: EditionRecord, *, now: datetime) -> t
     Returns:
         ``(queued, skipped)``: rows added as queued, and as skipped (topics).
     """
+    sections = tuple(edition.sections)
+
+    def wants(topics: Sequence[str]) -> bool:
+        return wants_topics(topics, sections)
+
     queued = skipped = 0
     after = 0
     while True:
         with store.write() as tx:
-            page = tx.subscribers.active_page(
-                edition.language, edition.frequency, after_id=after, limit=_PAGE
+            after, added, passed = tx.ledger.enqueue_page(
+                edition.id,
+                language=edition.language,
+                frequency=str(edition.frequency),
+                wants=wants,
+                after_id=after,
+                limit=_PAGE,
+                now=now,
             )
-            rows: list[tuple[int, SendState, str]] = []
-            for person in page:
-                if wants_edition(person, edition.sections):
-                    rows.append((person.id, SendState.QUEUED, ""))
-                else:
-                    rows.append((person.id, SendState.SKIPPED, "topics not in this edition"))
-            # Count what was added by state; rows already present are not added.
-            todo = [r for r in rows if r[1] is SendState.QUEUED]
-            passed = [r for r in rows if r[1] is SendState.SKIPPED]
-            queued += tx.ledger.enqueue(edition.id, todo, now=now)
-            skipped += tx.ledger.enqueue(edition.id, passed, now=now)
-        if len(page) < _PAGE:
+        queued += added
+        skipped += passed
+        if not after:
             return queued, skipped
-        after = page[-1].id
 
 
 # --- workers -----------------------------------------------------------------
@@ -309,12 +317,6 @@ class Budget:
         if self._left >= 0:
             self._left += count
 
-    @property
-    def exhausted(self) -> bool:
-        """Whether nothing more may be sent."""
-        value = self._shared.value if self._shared is not None else self._left
-        return bool(value == 0)
-
 
 class StopSignal(Protocol):
     """What the loop needs of a stop flag (``threading.Event`` fits)."""
@@ -351,6 +353,46 @@ class _Transaction:
             self._tx.commit()
         else:
             self._tx.rollback()
+
+
+class _Recorder:
+    """Records outcomes on a thread of its own, one at a time, in order.
+
+    :meth:`record` returns at once; :meth:`wait` blocks until the last outcome
+    is committed (and raises what the commit raised). The sender passes
+    :meth:`wait` to the transport as its barrier, so the next message can be
+    built and its envelope accepted while the previous outcome is being
+    written, yet it cannot be delivered before that outcome is durable.
+    """
+
+    def __init__(self, session: _Session) -> None:
+        self._session = session
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="broadsheet-ledger")
+        self._pending: Any = None
+
+    def record(
+        self,
+        edition_id: str,
+        person: Subscriber,
+        result: DeliveryResult,
+        message_id: str,
+        now: datetime,
+    ) -> None:
+        self.wait()
+        self._pending = self._pool.submit(
+            _record, self._session, edition_id, person, result, message_id, now
+        )
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 _STATE = {
@@ -462,9 +504,10 @@ def _deliver_batch(
     tally: Progress,
     report: Callable[[str], None],
 ) -> None:
-    """Deliver one claimed batch, committing each outcome before the next message."""
+    """Deliver one claimed batch; each outcome is committed before the next delivery."""
     last_refresh = time.monotonic()
     position = 0
+    recorder = _Recorder(session)
     try:
         while position < len(items):
             if stop and stop.is_set():
@@ -472,36 +515,40 @@ def _deliver_batch(
             if time.monotonic() - last_refresh > refresh_every:
                 # Keep the claim fresh so no other sender takes over rows this
                 # one still means to send; drop any it lost meanwhile.
+                recorder.wait()
                 rest = [item.subscriber.id for item in items[position:]]
                 with session.write() as tx:
                     held = tx.ledger.refresh(edition_id, rest, worker=worker, now=clock())
                 lost = len(rest) - len(held)
+                last_refresh = time.monotonic()
                 if lost:
                     log.warning("%d claimed messages were taken over by another sender", lost)
-                    items = [
-                        *items[:position],
-                        *(i for i in items[position:] if i.subscriber.id in held),
-                    ]
+                    kept = [i for i in items[position:] if i.subscriber.id in held]
+                    items = [*items[:position], *kept]
                     budget.give(lost)
                     continue
-                last_refresh = time.monotonic()
             item = items[position]
             person = item.subscriber
             message = factory(person)
-            result = transport.deliver(message, recipient=person.email, resumed=item.resumed)
+            result = transport.deliver(
+                message, recipient=person.email, resumed=item.resumed, barrier=recorder.wait
+            )
             position += 1
-            _record(session, edition_id, person, result, message.message_id, clock())
+            recorder.record(edition_id, person, result, message.message_id, clock())
             outcome = str(result.status)
             tally.count(outcome)
             report(outcome)
             if result.status is DeliveryStatus.ALREADY:
                 budget.give(1)
     finally:
-        rest = [item.subscriber.id for item in items[position:]]
-        if rest:
-            with session.write() as tx:
-                tx.ledger.release(edition_id, rest, worker=worker, now=clock())
-            budget.give(len(rest))
+        try:
+            recorder.close()
+        finally:
+            rest = [item.subscriber.id for item in items[position:]]
+            if rest:
+                with session.write() as tx:
+                    tx.ledger.release(edition_id, rest, worker=worker, now=clock())
+                budget.give(len(rest))
 
 
 def _record(
@@ -872,3 +919,11 @@ def send_all(
         edition_id: send_edition(store, settings, edition_id, now=now, transport=transport)
         for edition_id in edition_ids
     }
+
+
+def sent_per_language(reports: Iterable[SendReport]) -> dict[str, int]:
+    """Messages sent by these reports, per edition language."""
+    totals: dict[str, int] = {}
+    for report in reports:
+        totals[report.language] = totals.get(report.language, 0) + report.sent
+    return totals

@@ -36,7 +36,6 @@ import logging
 import os
 import re
 import smtplib
-import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -120,11 +119,27 @@ class Transport(Protocol):
 
     name: str
 
-    def deliver(self, message: Message, *, recipient: str, resumed: bool = False) -> DeliveryResult:
+    def deliver(
+        self,
+        message: Message,
+        *,
+        recipient: str,
+        resumed: bool = False,
+        barrier: Callable[[], None] | None = None,
+    ) -> DeliveryResult:
         """Deliver ``message`` to ``recipient``.
 
-        ``resumed`` says an earlier attempt, cut short, may have delivered
-        the message already; a transport that can tell avoids a second copy.
+        Args:
+            message: the message.
+            recipient: the envelope recipient.
+            resumed: an earlier attempt, cut short, may have delivered the
+                message already; a transport that can tell avoids a second copy.
+            barrier: called once, right before the point after which the
+                message may have been delivered (the end of SMTP DATA, the
+                link into ``new/``); if it raises, nothing is delivered. A
+                sender waits there for the previous outcome to be recorded,
+                so recording overlaps the start of the next delivery while
+                never more than one message is delivered and unrecorded.
         """
 
     def close(self) -> None:
@@ -209,7 +224,14 @@ class MaildirTransport:
             self._seen_in_cur = {entry.split(":", 1)[0] for entry in os.listdir(self.path / "cur")}
         return name in self._seen_in_cur
 
-    def deliver(self, message: Message, *, recipient: str, resumed: bool = False) -> DeliveryResult:
+    def deliver(
+        self,
+        message: Message,
+        *,
+        recipient: str,
+        resumed: bool = False,
+        barrier: Callable[[], None] | None = None,
+    ) -> DeliveryResult:
         """Write ``message`` into ``new/`` unless it is already in the Maildir."""
         name = maildir_name(message.message_id)
         target = self.path / "new" / name
@@ -228,6 +250,8 @@ class MaildirTransport:
                 handle.flush()
                 if self.fsync:
                     os.fdatasync(handle.fileno())
+            if barrier is not None:
+                barrier()
             try:
                 os.link(temporary, target)
             except FileExistsError:
@@ -461,7 +485,9 @@ class SMTPTransport:
             now = self._next_slot
         self._next_slot = now + self.interval
 
-    def _transaction(self, message: Message, recipient: str) -> DeliveryResult:
+    def _transaction(
+        self, message: Message, recipient: str, barrier: Callable[[], None] | None
+    ) -> DeliveryResult:
         """One MAIL/RCPT/DATA exchange; raises :class:`_Temporary` for what may pass."""
         if self._smtp is None:
             self._smtp = self._connect()
@@ -494,13 +520,26 @@ class SMTPTransport:
             if not 200 <= code < 300:
                 self._reset()
                 return self._refused(code, text)
-            code, text = smtp.data(message.data)
+            if barrier is not None:
+                try:
+                    barrier()
+                except BaseException:
+                    self._reset()
+                    raise
+            reply_text: bytes | str
+            try:
+                code, reply_text = smtp.data(message.data)
+            except smtplib.SMTPDataError as exc:
+                # The DATA command itself was refused (no 354): nothing was sent.
+                code, reply_text = exc.smtp_code, exc.smtp_error
+                if code == 421:
+                    raise _Temporary(_reply(code, reply_text), code, reconnect=True) from None
             if code == 421:
-                raise _Temporary(_reply(code, text), code, reconnect=True)
+                raise _Temporary(_reply(code, reply_text), code, reconnect=True)
             if not 200 <= code < 300:
                 self._reset()
-                return self._refused(code, text)
-            return DeliveryResult(DeliveryStatus.SENT, _reply(code, text), code)
+                return self._refused(code, reply_text)
+            return DeliveryResult(DeliveryStatus.SENT, _reply(code, reply_text), code)
         except smtplib.SMTPServerDisconnected as exc:
             self._drop()
             raise _Temporary(f"connection lost: {exc}", None, reconnect=True) from None
@@ -512,7 +551,7 @@ class SMTPTransport:
                 raise _Temporary(reply, exc.smtp_code, reconnect=True) from None
             raise _Temporary(f"connection failed: {exc}", None, reconnect=True) from None
 
-    def _refused(self, code: int, text: bytes) -> DeliveryResult:
+    def _refused(self, code: int, text: bytes | str) -> DeliveryResult:
         reply = _reply(code, text)
         if 400 <= code < 500:
             raise _Temporary(reply, code, reconnect=False)
@@ -528,7 +567,14 @@ class SMTPTransport:
         except (OSError, smtplib.SMTPException):
             self._drop()
 
-    def deliver(self, message: Message, *, recipient: str, resumed: bool = False) -> DeliveryResult:
+    def deliver(
+        self,
+        message: Message,
+        *,
+        recipient: str,
+        resumed: bool = False,
+        barrier: Callable[[], None] | None = None,
+    ) -> DeliveryResult:
         """Send ``message`` to ``recipient``, retrying what may pass.
 
         ``resumed`` changes nothing: an SMTP server cannot be asked whether
@@ -561,7 +607,7 @@ class SMTPTransport:
                         DeliveryStatus.FAILED, f"{last.reply} (stopped before retrying)", last.code
                     )
             try:
-                return self._transaction(message, recipient)
+                return self._transaction(message, recipient, barrier)
             except _Temporary as exc:
                 last = exc
                 if exc.reconnect:
@@ -626,8 +672,3 @@ def make_transport(
             wait=wait,
         )
     raise DeliveryError(f"unknown transport {chosen!r}: expected 'maildir' or 'smtp'")
-
-
-def hostname() -> str:
-    """This machine's name, as used in worker names."""
-    return socket.gethostname()

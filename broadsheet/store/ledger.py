@@ -19,12 +19,13 @@ so at most the one message in flight at a crash can be delivered twice.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, or_, select
+from sqlalchemy import Connection, Dialect, Row, and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from broadsheet.model import SendState, Subscriber, SubscriberStatus
@@ -34,6 +35,44 @@ from broadsheet.store.subscribers import _subscriber
 
 _CHUNK = 500
 """Rows per multi-row statement: well under every backend's parameter limit."""
+
+# Built once: a sender records every message with it, and building a
+# statement costs more than SQLite takes to run it.
+_MARK = (
+    table.update()
+    .where(
+        table.c.edition_id == bindparam("edition"),
+        table.c.subscriber_id == bindparam("subscriber"),
+        table.c.state == str(SendState.SENDING),
+    )
+    .values(
+        state=bindparam("state"),
+        last_reply=bindparam("reply"),
+        message_id=func.coalesce(
+            func.nullif(bindparam("message_id", type_=table.c.message_id.type), ""),
+            table.c.message_id,
+        ),
+        claimed_by=None,
+        claimed_at=None,
+        changed=bindparam("now", type_=table.c.changed.type),
+        sent=func.coalesce(bindparam("sent", type_=table.c.sent.type), table.c.sent),
+    )
+)
+
+_MARK_SQLITE = (
+    "UPDATE send_ledger SET state = ?, last_reply = ?, "
+    "message_id = COALESCE(NULLIF(?, ''), message_id), claimed_by = NULL, claimed_at = NULL, "
+    "changed = ?, sent = COALESCE(?, sent) "
+    "WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'"
+)
+
+
+@cache
+def _sqlite_time(dialect: Dialect) -> Callable[[datetime], Any]:
+    processor = table.c.changed.type.bind_processor(dialect)
+    assert processor is not None
+    return processor
+
 
 DONE = (SendState.SENT, SendState.BOUNCED, SendState.SKIPPED)
 """States a sender never leaves."""
@@ -133,6 +172,19 @@ class Ledger:
         Returns:
             How many rows were added (enqueueing twice adds nothing).
         """
+        wanted = {subscriber_id: (state, reason) for subscriber_id, state, reason in rows}
+        if not wanted:
+            return 0
+        present: set[int] = set()
+        for chunk in _chunks(sorted(wanted)):
+            present.update(
+                self.conn.execute(
+                    select(table.c.subscriber_id).where(
+                        table.c.edition_id == edition_id,
+                        table.c.subscriber_id.in_(list(chunk)),
+                    )
+                ).scalars()
+            )
         values = [
             {
                 "edition_id": edition_id,
@@ -147,20 +199,59 @@ class Ledger:
                 "sent": None,
                 "changed": now,
             }
-            for subscriber_id, state, reason in rows
+            for subscriber_id, (state, reason) in wanted.items()
+            if subscriber_id not in present
         ]
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        added = 0
-        for chunk in _chunks(values):
-            statement = (
-                dialect.insert(table)
-                .values(list(chunk))
-                .on_conflict_do_nothing()
-                # rowcount of a multi-row insert is not reliable on every driver.
-                .returning(table.c.subscriber_id)
+        if values:
+            dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+            # A sender on another machine may be adding the same rows: theirs win.
+            self.conn.execute(dialect.insert(table).on_conflict_do_nothing(), values)
+        return len(values)
+
+    def enqueue_page(
+        self,
+        edition_id: str,
+        *,
+        language: str,
+        frequency: str,
+        wants: Callable[[Sequence[str]], bool],
+        after_id: int,
+        limit: int,
+        now: datetime,
+    ) -> tuple[int, int, int]:
+        """Enqueue one page of an edition's recipients, streamed by subscriber id.
+
+        Reads the active subscribers of ``language`` and ``frequency`` with ids
+        above ``after_id`` (at most ``limit``), and adds a ``queued`` row for
+        each whose topics ``wants`` accepts, a ``skipped`` row for the others.
+
+        Returns:
+            ``(last_id, queued, skipped)``: the last subscriber id read (0 when
+            the page was empty) and the rows added in each state.
+        """
+        people = self.conn.execute(
+            select(subscribers_table.c.id, subscribers_table.c.topics)
+            .where(
+                subscribers_table.c.status == str(SubscriberStatus.ACTIVE),
+                subscribers_table.c.language == language,
+                subscribers_table.c.frequency == frequency,
+                subscribers_table.c.id > after_id,
             )
-            added += len(self.conn.execute(statement).all())
-        return added
+            .order_by(subscribers_table.c.id)
+            .limit(limit)
+        ).all()
+        if not people:
+            return 0, 0, 0
+        todo = []
+        passed = []
+        for subscriber_id, topics in people:
+            if wants(tuple(topics or ())):
+                todo.append((subscriber_id, SendState.QUEUED, ""))
+            else:
+                passed.append((subscriber_id, SendState.SKIPPED, "topics not in this edition"))
+        queued = self.enqueue(edition_id, todo, now=now)
+        skipped = self.enqueue(edition_id, passed, now=now)
+        return people[-1][0], queued, skipped
 
     # --- claiming -------------------------------------------------------------
 
@@ -327,25 +418,47 @@ class Ledger:
         Only a row being sent changes, so a late outcome never overwrites a
         row another sender has finished meanwhile.
         """
-        values: dict[str, Any] = {
-            "state": str(state),
-            "last_reply": reply,
-            "claimed_by": None,
-            "claimed_at": None,
-            "changed": now,
-        }
-        if message_id:
-            values["message_id"] = message_id
-        if state is SendState.SENT:
-            values["sent"] = now
+        if self.conn.dialect.name == "sqlite":
+            return self._mark_sqlite(edition_id, subscriber_id, state, now, reply, message_id)
         done = self.conn.execute(
-            table.update()
-            .where(
-                table.c.edition_id == edition_id,
-                table.c.subscriber_id == subscriber_id,
-                table.c.state == str(SendState.SENDING),
-            )
-            .values(**values)
+            _MARK,
+            {
+                "edition": edition_id,
+                "subscriber": subscriber_id,
+                "state": str(state),
+                "reply": reply,
+                "message_id": message_id,
+                "now": now,
+                "sent": now if state is SendState.SENT else None,
+            },
+        )
+        return done.rowcount == 1
+
+    def _mark_sqlite(
+        self,
+        edition_id: str,
+        subscriber_id: int,
+        state: SendState,
+        now: datetime,
+        reply: str,
+        message_id: str,
+    ) -> bool:
+        # The same statement as _MARK, handed to the driver as it is: on
+        # SQLite, SQLAlchemy's own work per execution costs more than the
+        # update, and a sender runs it once per message. Times are converted
+        # by the column type itself, so they are stored exactly as usual.
+        stamp = _sqlite_time(self.conn.dialect)(now)
+        done = self.conn.exec_driver_sql(
+            _MARK_SQLITE,
+            (
+                str(state),
+                reply,
+                message_id,
+                stamp,
+                stamp if state is SendState.SENT else None,
+                edition_id,
+                subscriber_id,
+            ),
         )
         return done.rowcount == 1
 

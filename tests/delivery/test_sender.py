@@ -398,3 +398,20 @@ def test_progress_reports_totals(settings: Settings, store: Store, fixed_now: da
         store, settings, EDITION, now=fixed_now, progress=lambda p: states.append((p.total, p.done))
     )
     assert states[0] == (7, 0) and states[-1] == (7, 7)
+
+
+def test_send_all_counts_per_language(
+    settings: Settings, store: Store, fixed_now: datetime
+) -> None:
+    from emails.sender import send_all, sent_per_language
+
+    save_edition(store, now=fixed_now)
+    save_edition(store, now=fixed_now, edition_id="weekly-ru-2026-11-23", language="ru")
+    add_subscribers(store, 3, now=fixed_now)
+    add_subscribers(store, 2, now=fixed_now, language="ru", prefix="ru")
+    reports = send_all(
+        store, settings, ["weekly-en-2026-11-23", "weekly-ru-2026-11-23"], now=fixed_now
+    )
+    assert sent_per_language(reports.values()) == {"en": 3, "ru": 2}
+    again = send_all(store, settings, list(reports), now=fixed_now)
+    assert sent_per_language(again.values()) == {"en": 0, "ru": 0}
