@@ -633,7 +633,6 @@ def _child_main(job: _Job, events: Any, shared_stop: Any, shared_budget: Any) ->
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop = _ChildStop(shared_stop, job.parent)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
-    Progress(total=0)
     try:
         settings = load_settings(job.config_path)
         store = Store.open(settings.store.url, migrate=False)
@@ -879,11 +878,7 @@ def send_edition(
             parent=os.getpid(),
         )
         errors = _run_processes(job, limit=limit, stop=stop, progress=tally, on_progress=progress)
-    report.sent += tally.sent
-    report.failed += tally.failed
-    report.bounced += tally.bounced
-    report.skipped += tally.skipped
-    report.already_sent += tally.already_sent
+    report.add(tally)
     with store.read() as tx:
         after = tx.ledger.counts(edition.id)
     report.ledger = {str(state): count for state, count in after.items()}

@@ -99,3 +99,23 @@ def test_sigterm_finishes_the_message_in_flight(
     assert 0 < counts[SendState.SENT] < 400
     assert f"{counts[SendState.SENT]} sent" in out.decode()
     assert f"{counts[SendState.QUEUED]} messages still to send" in err.decode()
+
+
+def test_progress_bar_on_a_terminal(ready: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import emails.cli_send
+
+    updates: list[dict[str, object]] = []
+    monkeypatch.setattr(emails.cli_send, "interactive", lambda: True)
+    from rich.progress import Progress
+
+    original = Progress.update
+
+    def spy(self: Progress, task: object, **fields: object) -> None:
+        updates.append(fields)
+        original(self, task, **fields)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Progress, "update", spy)
+    code, out, _ = _run(ready, EDITION)
+    assert code == 0 and out.startswith(f"{EDITION}: 12 sent")
+    assert updates[0]["total"] == 12 and updates[-1]["completed"] == 12
+    assert updates[-1]["sent"] == 12 and updates[-1]["failed"] == 0
