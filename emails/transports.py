@@ -532,8 +532,6 @@ class SMTPTransport:
             except smtplib.SMTPDataError as exc:
                 # The DATA command itself was refused (no 354): nothing was sent.
                 code, reply_text = exc.smtp_code, exc.smtp_error
-                if code == 421:
-                    raise _Temporary(_reply(code, reply_text), code, reconnect=True) from None
             if code == 421:
                 raise _Temporary(_reply(code, reply_text), code, reconnect=True)
             if not 200 <= code < 300:

@@ -25,7 +25,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Row, and_, bindparam, func, or_, select
+from sqlalchemy import Connection, Dialect, Row, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from broadsheet.model import SendState, Subscriber, SubscriberStatus
@@ -36,30 +36,11 @@ from broadsheet.store.subscribers import _subscriber
 _CHUNK = 500
 """Rows per multi-row statement: well under every backend's parameter limit."""
 
-# Built once: a sender records every message with it, and building a
-# statement costs more than SQLite takes to run it.
-_MARK = (
-    table.update()
-    .where(
-        table.c.edition_id == bindparam("edition"),
-        table.c.subscriber_id == bindparam("subscriber"),
-        table.c.state == str(SendState.SENDING),
-    )
-    .values(
-        state=bindparam("state"),
-        last_reply=bindparam("reply"),
-        message_id=func.coalesce(
-            func.nullif(bindparam("message_id", type_=table.c.message_id.type), ""),
-            table.c.message_id,
-        ),
-        claimed_by=None,
-        claimed_at=None,
-        changed=bindparam("now", type_=table.c.changed.type),
-        sent=func.coalesce(bindparam("sent", type_=table.c.sent.type), table.c.sent),
-    )
-)
-
-_MARK_SQLITE = (
+# A sender runs this once per message. It goes to the driver as it is:
+# SQLAlchemy's own work per execution (building, caching, binding) costs
+# more than the database takes to run the update. Times are converted by the
+# column type itself, so they are stored exactly as every other write does.
+_MARK_SQL = (
     "UPDATE send_ledger SET state = ?, last_reply = ?, "
     "message_id = COALESCE(NULLIF(?, ''), message_id), claimed_by = NULL, claimed_at = NULL, "
     "changed = ?, sent = COALESCE(?, sent) "
@@ -68,10 +49,12 @@ _MARK_SQLITE = (
 
 
 @cache
-def _sqlite_time(dialect: Dialect) -> Callable[[datetime], Any]:
+def _mark_statement(dialect: Dialect) -> tuple[str, Callable[[datetime], Any]]:
+    """The update in the driver's placeholder style, and the time converter."""
     processor = table.c.changed.type.bind_processor(dialect)
     assert processor is not None
-    return processor
+    sql = _MARK_SQL if dialect.paramstyle == "qmark" else _MARK_SQL.replace("?", "%s")
+    return sql, processor
 
 
 DONE = (SendState.SENT, SendState.BOUNCED, SendState.SKIPPED)
@@ -418,44 +401,15 @@ class Ledger:
         Only a row being sent changes, so a late outcome never overwrites a
         row another sender has finished meanwhile.
         """
-        if self.conn.dialect.name == "sqlite":
-            return self._mark_sqlite(edition_id, subscriber_id, state, now, reply, message_id)
-        done = self.conn.execute(
-            _MARK,
-            {
-                "edition": edition_id,
-                "subscriber": subscriber_id,
-                "state": str(state),
-                "reply": reply,
-                "message_id": message_id,
-                "now": now,
-                "sent": now if state is SendState.SENT else None,
-            },
-        )
-        return done.rowcount == 1
-
-    def _mark_sqlite(
-        self,
-        edition_id: str,
-        subscriber_id: int,
-        state: SendState,
-        now: datetime,
-        reply: str,
-        message_id: str,
-    ) -> bool:
-        # The same statement as _MARK, handed to the driver as it is: on
-        # SQLite, SQLAlchemy's own work per execution costs more than the
-        # update, and a sender runs it once per message. Times are converted
-        # by the column type itself, so they are stored exactly as usual.
-        stamp = _sqlite_time(self.conn.dialect)(now)
+        sql, stamp = _mark_statement(self.conn.dialect)
         done = self.conn.exec_driver_sql(
-            _MARK_SQLITE,
+            sql,
             (
                 str(state),
                 reply,
                 message_id,
-                stamp,
-                stamp if state is SendState.SENT else None,
+                stamp(now),
+                stamp(now) if state is SendState.SENT else None,
                 edition_id,
                 subscriber_id,
             ),

@@ -331,3 +331,46 @@ def test_make_transport_from_settings(make_settings, monkeypatch, smtp_server) -
     maildir = make_transport(settings, "maildir")
     assert isinstance(maildir, MaildirTransport)
     assert maildir.path == settings.delivery.maildir
+
+
+def test_smtp_dot_lines_arrive_intact(smtp_server: SmtpServer) -> None:
+    transport = _smtp(smtp_server)
+    body = b"First line.\r\n.leading dot\r\n.\r\n..two dots\r\nlast line without an end"
+    message = PlainMessage(
+        "<dots@test.example>",
+        "letters@news.example",
+        "reader1@example.org",
+        b"Subject: Dots\r\nMessage-ID: <dots@test.example>\r\n\r\n" + body,
+    )
+    assert transport.deliver(message, recipient="reader1@example.org").status == "sent"
+    (received,) = smtp_server.handler.received
+    assert received.data.split(b"\r\n\r\n", 1)[1].rstrip(b"\r\n") == body
+
+
+def test_smtp_barrier_failing_delivers_nothing(smtp_server: SmtpServer) -> None:
+    transport = _smtp(smtp_server)
+    calls: list[str] = []
+
+    def barrier() -> None:
+        calls.append("barrier")
+        raise RuntimeError("the ledger is gone")
+
+    with pytest.raises(RuntimeError, match="the ledger is gone"):
+        transport.deliver(_message(1), recipient="reader1@example.org", barrier=barrier)
+    assert calls == ["barrier"]
+    # The envelope was given but DATA never sent; the transaction was reset.
+    assert transport.deliver(_message(2), recipient="reader2@example.org").status == "sent"
+    assert smtp_server.handler.per_recipient() == {"reader2@example.org": 1}
+    assert transport.connections == 1
+
+
+def test_maildir_barrier_failing_delivers_nothing(tmp_path: Path) -> None:
+    transport = MaildirTransport(tmp_path / "outbox")
+
+    def barrier() -> None:
+        raise RuntimeError("the ledger is gone")
+
+    with pytest.raises(RuntimeError):
+        transport.deliver(_message(1), recipient="reader1@example.org", barrier=barrier)
+    assert list((tmp_path / "outbox" / "new").iterdir()) == []
+    assert list((tmp_path / "outbox" / "tmp").iterdir()) == []
