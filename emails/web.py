@@ -24,13 +24,12 @@ prefix a reverse proxy gives it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -791,18 +790,6 @@ def create_app(
         Middleware(GZipMiddleware, minimum_size=500),
     ]
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        # SQLite checkpoints and fsyncs its log whenever the last connection
-        # closes; the store opens one per transaction, so one kept open for
-        # the server's life spares every request that cost.
-        keeper = store.engine.connect() if store.dialect == "sqlite" else None
-        try:
-            yield
-        finally:
-            if keeper is not None:
-                keeper.close()
-
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.subscriptions = subscriptions
     return app

@@ -28,7 +28,7 @@ from broadsheet.config import Settings
 from broadsheet.store import Store
 from scheduler.actions import Action
 from scheduler.jobs import jobs_from_settings, local_time
-from scheduler.runner import RunReport, connection_kept, run_due
+from scheduler.runner import RunReport, run_due
 
 log = logging.getLogger(__name__)
 
@@ -120,18 +120,17 @@ def run_forever(
         trigger.every(every).seconds.do(tick)
 
     _announce(settings, clock())
-    with connection_kept(store):
-        arm()
-        tick()
-        while not stop.is_set():
-            trigger.run_pending()
-            idle = trigger.idle_seconds
-            if idle is None or idle > every:
-                # ``schedule`` keeps naive local times: when the wall clock goes
-                # back (a fall-back change in the host's zone, a clock fix) its
-                # next run recedes by as much. Re-arm so the ticks go on.
-                log.debug("the wall clock went back; re-arming the trigger")
-                arm()
-                idle = every
-            stop.wait(max(0.0, min(idle, float(every))))
+    arm()
+    tick()
+    while not stop.is_set():
+        trigger.run_pending()
+        idle = trigger.idle_seconds
+        if idle is None or idle > every:
+            # ``schedule`` keeps naive local times: when the wall clock goes
+            # back (a fall-back change in the host's zone, a clock fix) its
+            # next run recedes by as much. Re-arm so the ticks go on.
+            log.debug("the wall clock went back; re-arming the trigger")
+            arm()
+            idle = every
+        stop.wait(max(0.0, min(idle, float(every))))
     log.info("scheduler stopped at %s", local_time(clock(), settings.site.tz))

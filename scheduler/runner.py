@@ -27,8 +27,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -323,27 +322,9 @@ def run_due(
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s: nothing due", local_time(now, settings.site.tz))
         return RunReport(now=now, stopped=stop is not None and stop.is_set())
-    with connection_kept(store):
-        return _run_jobs(
-            store, settings, candidates, slots, now=now, stop=stop, actions=actions, host=host
-        )
-
-
-@contextmanager
-def connection_kept(store: Store) -> Iterator[None]:
-    """Keep one idle SQLite connection open while inside (nothing for PostgreSQL).
-
-    SQLite checkpoints and deletes its write-ahead log whenever the last
-    connection to a database closes, and the store opens a connection per
-    transaction: without one kept open, every transaction pays for that.
-    The long-running scheduler keeps one for its whole life, a tick for its
-    own duration.
-    """
-    if store.dialect != "sqlite":
-        yield
-        return
-    with store.engine.connect():
-        yield
+    return _run_jobs(
+        store, settings, candidates, slots, now=now, stop=stop, actions=actions, host=host
+    )
 
 
 def _run_jobs(

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
-from sqlalchemy.pool import NullPool
 
 from broadsheet.errors import StoreError
 from broadsheet.store import migrations, schema
@@ -154,12 +153,11 @@ class Store:
         try:
             full = _normalise_url(url)
             kwargs: dict[str, Any] = {}
-            if full.startswith("sqlite"):
-                # Each process opens its own connections; pooling files across
-                # fork() is unsafe, and SQLite connections are cheap.
-                kwargs["poolclass"] = NullPool
-            else:
+            if not full.startswith("sqlite"):
                 kwargs["pool_pre_ping"] = True
+            # SQLite keeps its default pool: a connection kept open spares
+            # every transaction the checkpoint and fsync SQLite does in WAL
+            # mode when the last connection to a database closes.
             engine = create_engine(full, **kwargs)
         except (ArgumentError, NoSuchModuleError) as exc:
             raise StoreError(f"store.url {url!r}: {exc}") from None

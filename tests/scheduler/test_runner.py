@@ -19,7 +19,7 @@ from broadsheet.store import Store
 from broadsheet.store.jobs import RunStatus
 from scheduler.actions import ActionResult, JobContext
 from scheduler.jobs import jobs_from_settings
-from scheduler.runner import connection_kept, run_due
+from scheduler.runner import run_due
 from tests.conftest import DEMO_NOW
 from tests.scheduler.support import Recorder, ticks
 
@@ -291,11 +291,9 @@ def test_a_month_of_ticks_runs_exactly_the_expected_jobs(
     start = datetime(2026, 11, 1, 0, 0, tzinfo=UTC) - MSK
     end = datetime(2026, 12, 1, 0, 0, tzinfo=UTC) - MSK - timedelta(seconds=1)
     recorder = Recorder()
-    # As the long-running scheduler does, keep a connection open throughout.
-    with connection_kept(store):
-        for now in ticks(start, end, tick):
-            report = run_due(store, settings, now=now, actions=recorder.actions)
-            assert report.ok and not report.busy
+    for now in ticks(start, end, tick):
+        report = run_due(store, settings, now=now, actions=recorder.actions)
+        assert report.ok and not report.busy
 
     days = [datetime(2026, 11, d, tzinfo=UTC) - MSK for d in range(1, 31)]
     mondays = [d for d in days if (d + MSK).weekday() == 0]
@@ -325,9 +323,8 @@ def test_a_day_of_ticks_builds_the_feeds_every_quarter_hour(
     # Ticks every 7 minutes drift across the :00 :15 :30 :45 slots.
     start = datetime(2026, 11, 24, 0, 0, tzinfo=UTC) - MSK
     recorder = Recorder()
-    with connection_kept(store):
-        for now in ticks(start, start + timedelta(days=1, seconds=-1), timedelta(minutes=7)):
-            run_due(store, settings, now=now, actions=recorder.actions)
+    for now in ticks(start, start + timedelta(days=1, seconds=-1), timedelta(minutes=7)):
+        run_due(store, settings, now=now, actions=recorder.actions)
     assert recorder.slots("feeds") == [start + timedelta(minutes=15 * i) for i in range(96)]
     assert recorder.slots("edition:daily:en") == [start + timedelta(hours=7)]
     # Monday's editions were long past their grace at the first tick: skipped.
