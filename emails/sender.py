@@ -66,7 +66,7 @@ __all__ = [
 MessageFactory = Callable[[Subscriber], Message]
 """Builds one subscriber's message (``PreparedEdition.message``)."""
 
-FactoryMaker = Callable[[EditionRecord, Settings, str], MessageFactory]
+FactoryMaker = Callable[[EditionRecord, Settings, str, datetime], MessageFactory]
 """Builds a :data:`MessageFactory` from an edition, the settings and the link secret.
 
 Worker processes call it themselves, so it must be a module-level function.
@@ -76,11 +76,17 @@ _PAGE = 1000
 """Subscribers read (and ledger rows written) per transaction while enqueueing."""
 
 
-def edition_factory(edition: EditionRecord, settings: Settings, secret: str) -> MessageFactory:
-    """The message factory of a stored edition: ``PreparedEdition(...).message``."""
+def edition_factory(
+    edition: EditionRecord, settings: Settings, secret: str, now: datetime
+) -> MessageFactory:
+    """The message factory of a stored edition: ``PreparedEdition(...).message``.
+
+    ``now`` is the start of the send, the messages' Date: an edition sent
+    (or finished) a day after it was built says so.
+    """
     from emails.compose import PreparedEdition
 
-    prepared = PreparedEdition.from_record(edition, settings, secret=secret)
+    prepared = PreparedEdition.from_record(edition, settings, secret=secret, now=now)
     factory: MessageFactory = prepared.message
     return factory
 
@@ -641,7 +647,7 @@ def _child_main(job: _Job, events: Any, shared_stop: Any, shared_budget: Any) ->
                 edition = tx.editions.get(job.edition_id)
             if edition is None:
                 raise DeliveryError(f"edition {job.edition_id!r} disappeared from the store")
-            factory = job.make_factory(edition, settings, job.secret)
+            factory = job.make_factory(edition, settings, job.secret, job.start)
             transport = make_transport(
                 settings, job.transport, wait=stop.wait, rate_share=job.workers
             )
@@ -827,7 +833,7 @@ def send_edition(
     report = SendReport(edition_id=edition.id, language=edition.language, dry_run=dry_run)
     secret = store.link_secret(settings.secret(), env_name=settings.links.secret_env)
     if dry_run:
-        _dry_run(store, edition, make_factory(edition, settings, secret), report, limit=limit)
+        _dry_run(store, edition, make_factory(edition, settings, secret, now), report, limit=limit)
         report.seconds = time.monotonic() - started
         return report
     report.queued, report.skipped = enqueue_edition(store, edition, now=now)
@@ -841,7 +847,7 @@ def send_edition(
         progress(tally)
     errors: list[str] = []
     if workers <= 1:
-        factory = make_factory(edition, settings, secret)
+        factory = make_factory(edition, settings, secret, now)
         signal_stop = stop or threading.Event()
         chosen = make_transport(settings, transport, wait=signal_stop.wait)
 

@@ -265,7 +265,7 @@ class PlainMessage:
 
 
 def plain_factory(
-    edition: EditionRecord, settings: Settings, secret: str
+    edition: EditionRecord, settings: Settings, secret: str, now: datetime
 ) -> Callable[[Subscriber], PlainMessage]:
     """A factory of tiny messages, ids derived from edition and subscriber."""
 

@@ -64,7 +64,7 @@ def test_names_and_subjects_stay_in_their_headers(
         text=EDITION_TEXT,
         built=fixed_now,
     )
-    factory = edition_factory(edition, settings, "secret")
+    factory = edition_factory(edition, settings, "secret", fixed_now)
     person = Subscriber(7, "reader7@example.org", name, "en", Frequency.WEEKLY)
     message = factory(person)
     transport = MaildirTransport(tmp_path / "box", fsync=False)

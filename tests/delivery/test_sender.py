@@ -95,6 +95,20 @@ def test_messages_are_the_editions_with_personal_links(
     assert "https://news.example/newsletter/unsubscribe?token=" in message["List-Unsubscribe"]
 
 
+def test_the_date_is_when_the_send_started(
+    settings: Settings, store: Store, fixed_now: datetime
+) -> None:
+    import mailbox
+    from email.utils import parsedate_to_datetime
+
+    save_edition(store, now=fixed_now)
+    add_subscribers(store, 1, now=fixed_now)
+    later = fixed_now + timedelta(days=1, hours=2)
+    send_edition(store, settings, EDITION, now=later)
+    (message,) = list(mailbox.Maildir(settings.delivery.maildir, create=False))
+    assert parsedate_to_datetime(message["Date"]) == later
+
+
 def test_topics_decide_who_gets_the_edition(
     settings: Settings, store: Store, fixed_now: datetime
 ) -> None:
