@@ -112,12 +112,31 @@ class DailyViews:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriberDetails:
+    """What a subscriber asked for, checked and normalised, before it is stored.
+
+    Attributes:
+        email: normalised address (IDNA domain, lower case).
+        name: display name, may be empty.
+        language: edition language.
+        frequency: daily or weekly.
+        topics: sections of interest; empty means everything.
+    """
+
+    email: str
+    name: str
+    language: str
+    frequency: Frequency
+    topics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Subscriber:
     """One newsletter subscriber.
 
     Attributes:
         id: the store's key; bound into signed links.
-        email: normalised address (domain lower-cased, IDNA-encoded).
+        email: normalised address (IDNA domain, lower case).
         name: display name, may be empty.
         language: edition language.
         frequency: daily or weekly.

@@ -206,15 +206,7 @@ class Subscriptions:
         )
         now = self.clock()
         with self._write() as tx:
-            person = tx.subscribers.add_pending(
-                email=row.email,
-                name=row.name,
-                language=row.language,
-                frequency=row.frequency,
-                topics=row.topics,
-                source="web",
-                now=now,
-            )
+            person = tx.subscribers.add_pending(row, source="web", now=now)
         message = confirmation_message(self.settings, person, secret=self.secret, now=now)
         transport = self._transport()
         try:

@@ -90,15 +90,7 @@ def add(
             failed = True
             continue
         with store.write() as tx:
-            outcome = tx.subscribers.upsert_active(
-                email=row.email,
-                name=row.name,
-                language=row.language,
-                frequency=row.frequency,
-                topics=row.topics,
-                source="cli",
-                now=now,
-            )
+            outcome = tx.subscribers.upsert_active(row, source="cli", now=now)
         if outcome == "skipped":
             click.echo(f"skipped: {row.email} unsubscribed or bounced earlier", err=True)
         else:

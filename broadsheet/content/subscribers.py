@@ -20,19 +20,8 @@ from email_validator import EmailNotValidError, validate_email
 from broadsheet.config import Settings
 from broadsheet.content.csvfile import read_csv
 from broadsheet.errors import ContentError
-from broadsheet.model import Frequency
+from broadsheet.model import Frequency, SubscriberDetails
 from broadsheet.store import Store
-
-
-@dataclass(frozen=True)
-class SubscriberRow:
-    """One checked subscriber record."""
-
-    email: str
-    name: str
-    language: str
-    frequency: Frequency
-    topics: tuple[str, ...]
 
 
 @dataclass
@@ -78,7 +67,7 @@ def check_subscriber(
     language: str = "",
     frequency: str = "",
     topics: Sequence[str] | str = (),
-) -> SubscriberRow:
+) -> SubscriberDetails:
     """One subscriber checked and normalised.
 
     Raises:
@@ -102,7 +91,7 @@ def check_subscriber(
     if isinstance(topics, str):
         topics = topics.split(";")
     cleaned = tuple(dict.fromkeys(" ".join(t.split()) for t in topics if t.strip()))
-    return SubscriberRow(address, name, language, Frequency(frequency), cleaned)
+    return SubscriberDetails(address, name, language, Frequency(frequency), cleaned)
 
 
 class FieldProblem(ValueError):
@@ -120,7 +109,7 @@ def import_subscribers(
     """Import a subscribers CSV; bad rows are reported and the rest stored."""
     shown = source or str(path)
     report = SubscribersReport()
-    rows: dict[str, tuple[int, SubscriberRow]] = {}
+    rows: dict[str, tuple[int, SubscriberDetails]] = {}
     try:
         for line, values in read_csv(
             path, shown, required=("email",), optional=("name", "language", "frequency", "topics")
@@ -149,14 +138,6 @@ def import_subscribers(
         report.rejected.append(str(exc))
     with store.write() as tx:
         for _line, row in rows.values():
-            outcome = tx.subscribers.upsert_active(
-                email=row.email,
-                name=row.name,
-                language=row.language,
-                frequency=row.frequency,
-                topics=row.topics,
-                source="csv",
-                now=now,
-            )
+            outcome = tx.subscribers.upsert_active(row, source="csv", now=now)
             getattr(report, outcome).append(row.email)
     return report

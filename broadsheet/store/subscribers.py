@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, select
 
-from broadsheet.model import Frequency, Subscriber, SubscriberStatus
+from broadsheet.model import Frequency, Subscriber, SubscriberDetails, SubscriberStatus
 from broadsheet.store.schema import subscribers as table
 
 FINAL = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
@@ -34,6 +34,15 @@ def _subscriber(row: Row[Any]) -> Subscriber:
     )
 
 
+def _details(details: SubscriberDetails) -> dict[str, Any]:
+    return {
+        "name": details.name,
+        "language": details.language,
+        "frequency": str(details.frequency),
+        "topics": list(details.topics),
+    }
+
+
 class Subscribers:
     """Repository of :class:`~broadsheet.model.Subscriber` bound to one transaction."""
 
@@ -50,30 +59,16 @@ class Subscribers:
         row = self.conn.execute(select(table).where(table.c.email == email)).one_or_none()
         return _subscriber(row) if row else None
 
-    def upsert_active(
-        self,
-        *,
-        email: str,
-        name: str,
-        language: str,
-        frequency: Frequency,
-        topics: Sequence[str],
-        source: str,
-        now: datetime,
-    ) -> str:
+    def upsert_active(self, details: SubscriberDetails, *, source: str, now: datetime) -> str:
         """Add or update an active subscriber the publisher vouches for (CSV, CLI).
 
         Returns:
             ``"added"``, ``"updated"``, ``"unchanged"``, or ``"skipped"`` when
             the address unsubscribed or bounced earlier (it stays that way).
         """
+        email = details.email
         current = self.by_email(email)
-        values = {
-            "name": name,
-            "language": language,
-            "frequency": str(frequency),
-            "topics": list(topics),
-        }
+        values = _details(details)
         if current is None:
             self.conn.execute(
                 table.insert().values(
@@ -92,10 +87,10 @@ class Subscribers:
             return "skipped"
         same = (
             current.status is SubscriberStatus.ACTIVE
-            and current.name == name
-            and current.language == language
-            and current.frequency == frequency
-            and current.topics == tuple(topics)
+            and current.name == details.name
+            and current.language == details.language
+            and current.frequency == details.frequency
+            and current.topics == tuple(details.topics)
         )
         if same:
             return "unchanged"
@@ -105,30 +100,15 @@ class Subscribers:
         self.conn.execute(table.update().where(table.c.id == current.id).values(**update))
         return "updated"
 
-    def add_pending(
-        self,
-        *,
-        email: str,
-        name: str,
-        language: str,
-        frequency: Frequency,
-        topics: Sequence[str],
-        source: str,
-        now: datetime,
-    ) -> Subscriber:
+    def add_pending(self, details: SubscriberDetails, *, source: str, now: datetime) -> Subscriber:
         """Record a request to subscribe that waits for confirmation.
 
         An active subscriber is left as it is (the request changes nothing
         until confirmed); anyone else becomes pending with the new details.
         """
+        email = details.email
         current = self.by_email(email)
-        values = {
-            "name": name,
-            "language": language,
-            "frequency": str(frequency),
-            "topics": list(topics),
-            "changed": now,
-        }
+        values = dict(_details(details), changed=now)
         if current is None:
             self.conn.execute(
                 table.insert().values(

@@ -14,7 +14,7 @@ import pytest
 
 from broadsheet.config import Settings
 from broadsheet.errors import DeliveryError
-from broadsheet.model import Frequency, SendState, SubscriberStatus
+from broadsheet.model import Frequency, SendState, SubscriberDetails, SubscriberStatus
 from broadsheet.store import Store
 from emails.sender import Progress, dead_workers, send_edition, wants_edition
 from emails.transports import maildir_name
@@ -56,11 +56,7 @@ def test_sends_each_active_subscriber_of_the_edition_once(
         tx.subscribers.set_status(others[0], SubscriberStatus.UNSUBSCRIBED, now=fixed_now)
         tx.subscribers.set_status(others[1], SubscriberStatus.BOUNCED, now=fixed_now)
         tx.subscribers.add_pending(
-            email="pending@example.org",
-            name="",
-            language="en",
-            frequency=Frequency.WEEKLY,
-            topics=(),
+            SubscriberDetails("pending@example.org", "", "en", Frequency.WEEKLY),
             source="web",
             now=fixed_now,
         )

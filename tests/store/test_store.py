@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from broadsheet.model import DailyViews, EditionRecord, Frequency, SubscriberStatus
+from broadsheet.model import (
+    DailyViews,
+    EditionRecord,
+    Frequency,
+    SubscriberDetails,
+    SubscriberStatus,
+)
 from broadsheet.store import Store
 from tests.conftest import make_article
 
@@ -70,11 +76,12 @@ def test_views_replace_the_same_day_and_sum_a_window(any_store: Store) -> None:
 
 
 def test_unsubscribed_and_bounced_are_never_reactivated(any_store: Store) -> None:
-    values = {"name": "A", "language": "en", "frequency": Frequency.WEEKLY, "topics": ()}
     with any_store.write() as tx:
         for email in ("gone@example.org", "bounced@example.org"):
             assert (
-                tx.subscribers.upsert_active(email=email, source="csv", now=NOW, **values)
+                tx.subscribers.upsert_active(
+                    SubscriberDetails(email, "A", "en", Frequency.WEEKLY), source="csv", now=NOW
+                )
                 == "added"
             )
         gone = tx.subscribers.by_email("gone@example.org")
@@ -85,7 +92,9 @@ def test_unsubscribed_and_bounced_are_never_reactivated(any_store: Store) -> Non
     with any_store.write() as tx:
         for email in ("gone@example.org", "bounced@example.org"):
             assert (
-                tx.subscribers.upsert_active(email=email, source="csv", now=NOW, **values)
+                tx.subscribers.upsert_active(
+                    SubscriberDetails(email, "A", "en", Frequency.WEEKLY), source="csv", now=NOW
+                )
                 == "skipped"
             )
         assert tx.subscribers.counts() == {"unsubscribed": 1, "bounced": 1}
@@ -94,15 +103,10 @@ def test_unsubscribed_and_bounced_are_never_reactivated(any_store: Store) -> Non
 def test_active_subscribers_stream_in_pages(any_store: Store) -> None:
     with any_store.write() as tx:
         for i in range(25):
-            tx.subscribers.upsert_active(
-                email=f"r{i:02d}@example.org",
-                name="",
-                language="en" if i % 5 else "ru",
-                frequency=Frequency.DAILY,
-                topics=(),
-                source="csv",
-                now=NOW,
+            details = SubscriberDetails(
+                f"r{i:02d}@example.org", "", "en" if i % 5 else "ru", Frequency.DAILY
             )
+            tx.subscribers.upsert_active(details, source="csv", now=NOW)
     with any_store.read() as tx:
         streamed = list(tx.subscribers.iter_active("en", Frequency.DAILY, page=7))
     assert len(streamed) == 20

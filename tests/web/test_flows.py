@@ -12,7 +12,7 @@ import pytest
 import time_machine
 
 from broadsheet.config import Settings
-from broadsheet.model import Frequency, SubscriberStatus
+from broadsheet.model import Frequency, SubscriberDetails, SubscriberStatus
 from broadsheet.store import Store
 from emails import tokens
 from emails.sender import send_edition
@@ -142,11 +142,7 @@ def test_bad_tokens_get_400_and_change_nothing(
     ids = add_subscribers(store, 2, now=fixed_now)
     with store.write() as tx:
         pending = tx.subscribers.add_pending(
-            email="pending@example.org",
-            name="",
-            language="en",
-            frequency=Frequency.WEEKLY,
-            topics=(),
+            SubscriberDetails("pending@example.org", "", "en", Frequency.WEEKLY),
             source="web",
             now=fixed_now,
         )
