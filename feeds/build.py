@@ -256,15 +256,16 @@ def _documents(feed: FeedSet, fmt: Format, plan: _Plan) -> list[_Doc]:
 class _Caches:
     """Entries serialised once per build and format, shared by every document."""
 
-    xml: fg.EntryCache = field(default_factory=fg.EntryCache)
+    xml: fg.EntryCache
     json: jsonfeed.ItemCache = field(default_factory=jsonfeed.ItemCache)
 
 
-def _render(doc: _Doc, plan: _Plan, caches: _Caches) -> bytes:
+def _render(doc: _Doc, plan: _Plan, caches: _Caches) -> list[bytes]:
+    """``doc`` in pieces (its entries are the caches' shared bytes), ready to write."""
     full = replace(doc.meta, entries=tuple(plan.entry(a) for a in doc.articles))
     if full.format == "json":
-        return jsonfeed.render(full, caches.json)
-    return fg.render(full, caches.xml)
+        return jsonfeed.render_parts(full, caches.json)
+    return fg.render_parts(full, caches.xml)
 
 
 def _index_entry(feed: FeedSet, doc: _Doc, archives: list[str]) -> dict[str, Any]:
@@ -376,7 +377,7 @@ def build_feeds(
         return report
     plan = _Plan(published, settings)
     sets = feed_sets(published, settings)
-    caches = _Caches()
+    caches = _Caches(fg.EntryCache(settings.feeds.formats))
     changed_topics: list[str] = []
     index: list[dict[str, Any]] = []
     try:

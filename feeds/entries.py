@@ -39,6 +39,8 @@ machine's mime.types."""
 
 def utc(moment: datetime) -> datetime:
     """``moment`` in UTC with whole seconds (feeds show no fractions)."""
+    if moment.tzinfo is UTC and not moment.microsecond:
+        return moment  # already so, as the store's times usually are
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
@@ -52,11 +54,17 @@ def clean(value: str) -> str:
     C1 controls (U+007F to U+009F) mean nothing in text, and readers mangle
     them (feedparser turns them into Windows-1252 letters), so they go too.
     """
+    # Every character removed is a control, a surrogate or a non-character,
+    # none of them printable: most names and titles need no search at all.
+    if value.isprintable():
+        return value
     return _UNWANTED.sub("", value)
 
 
 def one_line(value: str) -> str:
     """``value`` cleaned (see :func:`clean`), whitespace folded to single spaces."""
+    if value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " ":
+        return value  # no control characters, and the only spaces are single ones
     return " ".join(clean(value).split())
 
 

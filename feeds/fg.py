@@ -23,15 +23,16 @@ each is worked around here, where nothing else has to know:
   feedgen still raises becomes a :class:`~broadsheet.errors.RenderError`
   naming the feed.
 
-An entry is built by feedgen and serialised once per format and build, then
-used in every document that holds it (the site feed, its language, section,
-tags, authors and an archive page; see :class:`EntryCache`), which is most
-of why a full build with archives and JSON Feed costs about what feedgen
-alone costs to serialise the current feeds.
+An entry is built by feedgen once per build and serialised once per format,
+then used in every document that holds it (the site feed, its language,
+section, tags, authors and an archive page; see :class:`EntryCache`). A
+document comes back in pieces (:func:`render_parts`): feedgen's rendering of
+the feed itself around the cached entries, written out without being joined.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +68,8 @@ def rfc822(moment: datetime) -> str:
 
 def rfc3339(moment: datetime) -> str:
     """An RFC 3339 date in UTC, whole seconds (``2026-11-23T05:00:00+00:00``)."""
+    if moment.tzinfo is UTC and not moment.microsecond:
+        return moment.isoformat()  # as every entry's times already are
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
@@ -77,27 +80,38 @@ feedgen.feed.formatRFC2822 = rfc822
 feedgen.entry.formatRFC2822 = rfc822
 
 
-def _sub(parent: Any, tag: str, text: str | None = None, **attrs: str) -> Any:
-    element = etree.SubElement(parent, tag)
-    for name, value in attrs.items():
-        element.set(name, value)
-    if text is not None:
-        element.text = text
+_SubElement = etree.SubElement
+
+_DC_LANGUAGE = f"{{{DC_NS}}}language"
+_DC_CREATOR = f"{{{DC_NS}}}creator"
+_ATOM_LINK = f"{{{ATOM_NS}}}link"
+_ATOM_UPDATED = f"{{{ATOM_NS}}}updated"
+_MEDIA_CONTENT = f"{{{MEDIA_NS}}}content"
+
+
+def _sub(parent: Any, tag: str, text: str) -> Any:
+    element = _SubElement(parent, tag)
+    element.text = text
     return element
 
 
-def _link(parent: Any, tag: str, link: Link) -> None:
-    element = etree.SubElement(parent, tag)
-    element.set("rel", link.rel)
+def _link_attributes(link: Link) -> dict[str, str]:
+    """A link's attributes, in the order every document writes them."""
+    attributes = {"rel": link.rel}
     if link.type:
-        element.set("type", link.type)
+        attributes["type"] = link.type
     if link.hreflang:
-        element.set("hreflang", link.hreflang)
+        attributes["hreflang"] = link.hreflang
     if link.title:
-        element.set("title", link.title)
+        attributes["title"] = link.title
     if link.length is not None:
-        element.set("length", str(link.length))
-    element.set("href", link.href)
+        attributes["length"] = str(link.length)
+    attributes["href"] = link.href
+    return attributes
+
+
+def _link(parent: Any, tag: str, link: Link) -> None:
+    _SubElement(parent, tag, _link_attributes(link))
 
 
 class _FeedExtension(BaseExtension):  # type: ignore[misc]
@@ -143,57 +157,68 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
 
     entry: Entry | None = None
 
-    def _image(self, parent: Any, entry: Entry) -> None:
+    @staticmethod
+    def _image(parent: Any, entry: Entry) -> None:
         image = entry.image
         if image is None:
             return
-        media = etree.SubElement(parent, f"{{{MEDIA_NS}}}content")
-        media.set("url", image.url)
-        media.set("medium", "image")
+        attributes = {"url": image.url, "medium": "image"}
         if image.type:
-            media.set("type", image.type)
+            attributes["type"] = image.type
+        _SubElement(parent, _MEDIA_CONTENT, attributes)
 
     def extend_atom(self, element: Any) -> Any:
         entry = self.entry
         assert entry is not None
+        own = {"rel": "alternate", "type": "text/html"}
         if entry.language:
             element.set(XML_LANG, entry.language)
             # xml:lang is what Atom defines; dc:language is what feedparser
             # (and so many readers and importers) report as the entry's language.
-            _sub(element, f"{{{DC_NS}}}language", entry.language)
-        hreflang = entry.language or None
-        _link(element, "link", Link(entry.url, "alternate", "text/html", hreflang))
+            _SubElement(element, _DC_LANGUAGE).text = entry.language
+            _SubElement(element, "link", {**own, "hreflang": entry.language, "href": entry.url})
+        else:
+            _SubElement(element, "link", {**own, "href": entry.url})
         if entry.translations:
             for link in entry.translations:
-                _link(element, "link", link)
+                _SubElement(element, "link", _link_attributes(link))
             # Readers disagree on which alternate link is the entry's: most
             # take the first, feedparser (and what is built on it) the last.
             # Repeating the entry's own link last, without hreflang (so it is
             # no duplicate of the first), makes both right.
-            _link(element, "link", Link(entry.url, "alternate", "text/html"))
-        if entry.image is not None:
-            _link(element, "link", Link(entry.image.url, "enclosure", entry.image.type))
-        self._image(element, entry)
+            _SubElement(element, "link", {**own, "href": entry.url})
+        image = entry.image
+        if image is not None:
+            enclosure = {"rel": "enclosure"}
+            if image.type:
+                enclosure["type"] = image.type
+            enclosure["href"] = image.url
+            _SubElement(element, "link", enclosure)
+            self._image(element, entry)
         return element
 
     def extend_rss(self, item: Any) -> Any:
         entry = self.entry
         assert entry is not None
         for link in entry.translations:
-            _link(item, f"{{{ATOM_NS}}}link", link)
+            _SubElement(item, _ATOM_LINK, _link_attributes(link))
         # After the translations: feedparser takes the last alternate link.
-        _sub(item, "link", entry.url)
+        _SubElement(item, "link").text = entry.url
         for name in entry.authors:
-            _sub(item, f"{{{DC_NS}}}creator", name)
+            _SubElement(item, _DC_CREATOR).text = name
         if entry.language:
-            _sub(item, f"{{{DC_NS}}}language", entry.language)
+            _SubElement(item, _DC_LANGUAGE).text = entry.language
         if entry.updated != entry.published:
-            _sub(item, f"{{{ATOM_NS}}}updated", rfc3339(entry.updated))
-        if entry.image is not None and entry.image.type:
-            # RSS allows one enclosure; its length is unknown, which the RSS
-            # Best Practices Profile says to write as 0.
-            _sub(item, "enclosure", url=entry.image.url, length="0", type=entry.image.type)
-        self._image(item, entry)
+            _SubElement(item, _ATOM_UPDATED).text = rfc3339(entry.updated)
+        image = entry.image
+        if image is not None:
+            if image.type:
+                # RSS allows one enclosure; its length is unknown, which the
+                # RSS Best Practices Profile says to write as 0.
+                _SubElement(
+                    item, "enclosure", {"url": image.url, "length": "0", "type": image.type}
+                )
+            self._image(item, entry)
         return item
 
 
@@ -222,7 +247,9 @@ def _feedgen_entry(entry: Entry, doc: FeedDoc) -> FeedEntry:
 
 # Where feedgen's pretty-printed documents end; entries go just before.
 _CLOSING = {"atom": b"</feed>\n", "rss": b"  </channel>\n</rss>\n"}
-_OPENING = {"atom": b"  <entry", "rss": b"    <item"}
+_CLOSING_TAG = {"atom": b"</feed>", "rss": b"  </channel>"}
+# Each entry's start tag, on its own line at its depth in the document.
+_OPENING = {"atom": b"\n  <entry", "rss": b"\n    <item"}
 
 
 def _wrapper(fmt: str) -> Any:
@@ -244,36 +271,104 @@ def _wrapper(fmt: str) -> Any:
 
 
 class EntryCache:
-    """Entries built by feedgen once per build and format, as serialised XML.
+    """Entries built by feedgen once per build, serialised once per format.
 
     Every document that holds an entry (the site feed, its language, section,
     tags, authors, an archive page) gets the same bytes: feedgen builds the
-    entry element once, lxml serialises it once, and each document is
-    feedgen's rendering of the feed itself with those entries inserted where
-    feedgen would have put them.
+    entry once (one :class:`~feedgen.entry.FeedEntry` serves every format),
+    lxml serialises it once per format, and each document is feedgen's
+    rendering of the feed itself with those entries inserted where feedgen
+    would have put them.
+
+    The entries a document still needs are serialised together, as children
+    of one stand-in root (:func:`_wrapper`) per format, and the result is cut
+    at each entry's start tag: one lxml call per document and format instead
+    of one per entry.
+
+    Args:
+        formats: the XML formats of the build (``rss``, ``atom``): an entry
+            is serialised in all of them at once, while feedgen's entry for
+            it is at hand.
     """
 
-    def __init__(self) -> None:
-        self._built: dict[tuple[str, str, str, str], bytes] = {}
+    def __init__(self, formats: Sequence[str] = ("rss", "atom")) -> None:
+        self._formats = tuple(f for f in ("rss", "atom") if f in formats)
+        # One table per format and category schemes, by entry digest.
+        self._tables: dict[tuple[str, str, str], dict[str, bytes]] = {}
+
+    def _table(self, fmt: str, doc: FeedDoc) -> dict[str, bytes]:
+        key = (fmt, doc.section_scheme, doc.tag_scheme)
+        table = self._tables.get(key)
+        if table is None:
+            table = self._tables[key] = {}
+        return table
+
+    def prepare(self, entries: Sequence[Entry], doc: FeedDoc) -> None:
+        """Serialise those of ``entries`` not yet cached in ``doc``'s format.
+
+        Raises:
+            RenderError: feedgen or lxml refused an entry; the message names it.
+        """
+        table = self._table(doc.format, doc)
+        missing = [entry for entry in entries if entry.digest not in table]
+        if not missing:
+            return
+        formats = self._formats if doc.format in self._formats else (doc.format,)
+        batches = []
+        for fmt in formats:
+            other = self._table(fmt, doc)
+            batch = list({e.digest: e for e in missing if e.digest not in other}.values())
+            if batch:
+                batches.append((fmt, other, batch, _wrapper(fmt)))
+        built: dict[str, FeedEntry] = {}
+        for fmt, _, batch, parent in batches:
+            for entry in batch:
+                try:
+                    fe = built.get(entry.digest)
+                    if fe is None:
+                        fe = built[entry.digest] = _feedgen_entry(entry, doc)
+                    parent.append(fe.atom_entry() if fmt == "atom" else fe.rss_entry())
+                except (ValueError, TypeError, UnicodeError, etree.LxmlError) as exc:
+                    raise RenderError(f"feed {doc.path}: entry {entry.id!r} {exc}") from exc
+        for fmt, other, batch, parent in batches:
+            for entry, text in zip(batch, _serialise(fmt, parent, len(batch), doc), strict=True):
+                other[entry.digest] = text
+
+    def entries(self, doc: FeedDoc) -> list[bytes]:
+        """``doc``'s entries as XML in its format, indented for their place in it."""
+        self.prepare(doc.entries, doc)
+        table = self._table(doc.format, doc)
+        return [table[entry.digest] for entry in doc.entries]
 
     def get(self, entry: Entry, doc: FeedDoc) -> bytes:
         """``entry`` as XML in ``doc``'s format, indented for its place in the document."""
-        key = (doc.format, entry.digest, doc.section_scheme, doc.tag_scheme)
-        found = self._built.get(key)
-        if found is None:
-            fe = _feedgen_entry(entry, doc)
-            element = fe.atom_entry() if doc.format == "atom" else fe.rss_entry()
-            parent = _wrapper(doc.format)
-            parent.append(element)
-            root = parent.getroottree().getroot()
-            text: bytes = etree.tostring(
-                root, pretty_print=True, encoding="UTF-8", xml_declaration=False
-            )
-            start = text.index(_OPENING[doc.format])
-            stop = text.rindex(b"</feed>" if doc.format == "atom" else b"  </channel>")
-            found = text[start:stop]
-            self._built[key] = found
-        return found
+        self.prepare((entry,), doc)
+        return self._table(doc.format, doc)[entry.digest]
+
+
+def _serialise(fmt: str, parent: Any, count: int, doc: FeedDoc) -> list[bytes]:
+    """The ``count`` entries under the stand-in root ``parent``, each as XML."""
+    root = parent.getroottree().getroot()
+    try:
+        text: bytes = etree.tostring(
+            root, pretty_print=True, encoding="UTF-8", xml_declaration=False
+        )
+    except (ValueError, TypeError, UnicodeError, etree.LxmlError) as exc:
+        raise RenderError(f"feed {doc.path}: {exc}") from exc
+    # Text and attribute values escape "<", and only the entries sit at this
+    # depth, so each start tag at this indentation opens one entry.
+    opening = _OPENING[fmt]
+    starts = []
+    at = text.find(opening)
+    while at >= 0:
+        starts.append(at + 1)  # after the newline: the entry's indentation
+        at = text.find(opening, at + len(opening))
+    if len(starts) != count:
+        raise RenderError(f"feed {doc.path}: unexpected output from lxml")
+    # Each entry runs to its closing tag's line end: the next entry's
+    # indentation, or the closing tag of the stand-in root.
+    starts.append(text.rindex(_CLOSING_TAG[fmt]))
+    return [text[starts[n] : starts[n + 1]] for n in range(count)]
 
 
 def _stylesheet(href: str | None) -> bytes:
@@ -329,31 +424,37 @@ def render(doc: FeedDoc, cache: EntryCache) -> bytes:
     Raises:
         RenderError: feedgen refused the document; the message names the feed.
     """
+    return b"".join(render_parts(doc, cache))
+
+
+def render_parts(doc: FeedDoc, cache: EntryCache) -> list[bytes]:
+    """``doc`` as :func:`render` makes it, in pieces to be written one after another.
+
+    The entries are the cache's own bytes, shared with every other document
+    that holds them, so a document costs no copy of its entries until it is
+    written.
+
+    Raises:
+        RenderError: feedgen refused the document; the message names the feed.
+    """
     if doc.format not in ("rss", "atom"):
         raise ValueError(f"feedgen renders rss and atom, not {doc.format}")
-    current: Entry | None = None
+    entries = cache.entries(doc)
     try:
-        entries = []
-        for current in doc.entries:
-            entries.append(cache.get(current, doc))
-        current = None
         fg = _feed(doc)
         shell: bytes = fg.rss_str(pretty=True) if doc.format == "rss" else fg.atom_str(pretty=True)
     except (ValueError, TypeError, UnicodeError, etree.LxmlError) as exc:
-        where = f" entry {current.id!r}" if current is not None else ""
-        raise RenderError(f"feed {doc.path}:{where} {exc}") from exc
+        raise RenderError(f"feed {doc.path}: {exc}") from exc
     closing = _CLOSING[doc.format]
     declaration = shell.find(b"\n") + 1
     if not shell.endswith(closing) or not shell.startswith(b"<?xml "):
         raise RenderError(f"feed {doc.path}: unexpected output from feedgen: {shell[-40:]!r}")
     # The stylesheet goes right after the XML declaration; the entries where
     # feedgen would have put them, last in the feed.
-    return b"".join(
-        [
-            shell[:declaration],
-            _stylesheet(doc.stylesheet),
-            shell[declaration : -len(closing)],
-            *entries,
-            closing,
-        ]
-    )
+    return [
+        shell[:declaration],
+        _stylesheet(doc.stylesheet),
+        shell[declaration : -len(closing)],
+        *entries,
+        closing,
+    ]

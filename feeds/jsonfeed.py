@@ -13,6 +13,7 @@ which page they are in the feed's ``_broadsheet`` object.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from feeds.fg import rfc3339
@@ -35,7 +36,9 @@ def _item(entry: Entry, doc: FeedDoc) -> dict[str, Any]:
     item["date_modified"] = rfc3339(entry.updated)
     if entry.authors:
         item["authors"] = [{"name": name} for name in entry.authors]
-    tags = list(dict.fromkeys([c.term for c in doc.categories(entry)]))
+    # The section first, as in doc.categories(); the schemes play no part here.
+    terms = (entry.section, *entry.tags) if entry.section else entry.tags
+    tags = list(dict.fromkeys(terms))
     if tags:
         item["tags"] = tags
     if entry.language:
@@ -56,16 +59,36 @@ class ItemCache:
     """Items serialised once per build, then shared by every document that holds them."""
 
     def __init__(self) -> None:
-        self._items: dict[tuple[str, str, str], str] = {}
+        # One table per pair of category schemes, by entry digest.
+        self._tables: dict[tuple[str, str], dict[str, bytes]] = {}
 
-    def get(self, entry: Entry, doc: FeedDoc) -> str:
-        """``entry`` as one line of compact JSON."""
-        key = (entry.digest, doc.section_scheme, doc.tag_scheme)
-        found = self._items.get(key)
-        if found is None:
-            found = json.dumps(_item(entry, doc), ensure_ascii=False, separators=(",", ":"))
-            self._items[key] = found
+    def _table(self, doc: FeedDoc) -> dict[str, bytes]:
+        key = (doc.section_scheme, doc.tag_scheme)
+        table = self._tables.get(key)
+        if table is None:
+            table = self._tables[key] = {}
+        return table
+
+    def get(self, entry: Entry, doc: FeedDoc) -> bytes:
+        """``entry`` as one line of compact JSON, UTF-8."""
+        return self.items(doc, (entry,))[0]
+
+    def items(self, doc: FeedDoc, entries: Sequence[Entry] | None = None) -> list[bytes]:
+        """``entries`` (default: ``doc``'s) as lines of compact JSON, UTF-8."""
+        table = self._table(doc)
+        found = []
+        for entry in doc.entries if entries is None else entries:
+            text = table.get(entry.digest)
+            if text is None:
+                item = json.dumps(_item(entry, doc), ensure_ascii=False, separators=(",", ":"))
+                text = table[entry.digest] = item.encode("utf-8")
+            found.append(text)
         return found
+
+
+_ITEMS_OPEN = b'"items": [\n    '
+_ITEMS_SEPARATOR = b",\n    "
+_ITEMS_CLOSE = b"\n  ]\n}\n"
 
 
 def render(doc: FeedDoc, cache: ItemCache | None = None) -> bytes:
@@ -74,7 +97,15 @@ def render(doc: FeedDoc, cache: ItemCache | None = None) -> bytes:
     The feed's own fields are indented; each item is one line of compact
     JSON, serialised once per build however many documents hold it.
     """
-    cache = cache or ItemCache()
+    return b"".join(render_parts(doc, cache or ItemCache()))
+
+
+def render_parts(doc: FeedDoc, cache: ItemCache) -> list[bytes]:
+    """``doc`` as :func:`render` makes it, in pieces to be written one after another.
+
+    The items are the cache's own bytes, shared with every other document
+    that holds them.
+    """
     feed: dict[str, Any] = {
         "version": VERSION,
         "title": doc.title,
@@ -101,6 +132,13 @@ def render(doc: FeedDoc, cache: ItemCache | None = None) -> bytes:
             extension[link.rel.replace("-", "_")] = link.href
     feed["_broadsheet"] = extension
     head = json.dumps(feed, ensure_ascii=False, indent=2).removesuffix("\n}")
-    items = ",\n    ".join(cache.get(entry, doc) for entry in doc.entries)
-    body = f'"items": [\n    {items}\n  ]' if items else '"items": []'
-    return f"{head},\n  {body}\n}}\n".encode()
+    parts = [f"{head},\n  ".encode()]
+    if not doc.entries:
+        parts.append(b'"items": []\n}\n')
+        return parts
+    parts.append(_ITEMS_OPEN)
+    for item in cache.items(doc):
+        parts.append(item)
+        parts.append(_ITEMS_SEPARATOR)
+    parts[-1] = _ITEMS_CLOSE
+    return parts

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,18 +40,95 @@ class _Record:
     mtime_ns: int
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _same(path: Path, pieces: Sequence[bytes]) -> bool:
+    """Whether ``path`` holds exactly the bytes of ``pieces``."""
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o644)
+        return path.read_bytes() == b"".join(pieces)
+    except OSError:
+        return False
+
+
+Data = bytes | Sequence[bytes]
+"""A file's bytes, whole or as pieces written one after another."""
+
+# Pieces per writev call: POSIX guarantees at least 16, Linux allows 1024.
+try:
+    _IOV_MAX = max(16, min(os.sysconf("SC_IOV_MAX"), 1024))
+except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+    _IOV_MAX = 16
+
+
+def _pieces(data: Data) -> Sequence[bytes]:
+    return (data,) if isinstance(data, bytes) else data
+
+
+def _write_all(handle: int, pieces: Sequence[bytes]) -> None:
+    """Write ``pieces`` to ``handle`` in order, however the system splits the writes.
+
+    One ``writev`` call takes many pieces, so a document is never joined into
+    one more copy of itself just to be written.
+    """
+    if not hasattr(os, "writev"):  # pragma: no cover - every POSIX system has it
+        view = memoryview(b"".join(pieces))
+        while view:
+            view = view[os.write(handle, view) :]
+        return
+    for start in range(0, len(pieces), _IOV_MAX):
+        batch: list[bytes | memoryview] = list(pieces[start : start + _IOV_MAX])
+        remaining = sum(len(piece) for piece in batch)
+        while remaining:
+            done = os.writev(handle, batch)
+            remaining -= done
+            if not remaining:
+                break
+            # A short write (rare for regular files): resume where it stopped.
+            while done >= len(batch[0]):
+                done -= len(batch.pop(0))
+            batch[0] = memoryview(batch[0])[done:]
+
+
+def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
+    """A new file beside ``folder/name`` that no other writer uses."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    temporary = folder / f".{name}.{os.getpid()}.tmp"
+    try:
+        return os.open(temporary, flags, 0o600), temporary
+    except FileExistsError:  # left by a process that had our pid, or another thread
+        handle, other = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        return handle, Path(other)
+
+
+def write_atomic(path: Path, data: Data, *, folder_exists: bool = False) -> os.stat_result:
+    """Write ``data`` to ``path`` through a temporary file in the same folder.
+
+    Readers see the old file or the new one, never part of either: the new
+    bytes go to a temporary file that is then renamed over ``path``. (No
+    fsync: the rename alone is what keeps readers from a half-written file.)
+
+    Args:
+        path: the file to write.
+        data: its bytes, whole or in pieces.
+        folder_exists: skip creating ``path``'s folder.
+
+    Returns:
+        The new file's status (size, mtime), as ``os.stat(path)`` would give.
+    """
+    if not folder_exists:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = _create_temporary(path.parent, path.name)
+    try:
+        try:
+            _write_all(handle, _pieces(data))
+            os.fchmod(handle, 0o644)
+            # The rename below keeps the mtime, so this is the file's status.
+            status = os.fstat(handle)
+        finally:
+            os.close(handle)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+    return status
 
 
 @dataclass
@@ -71,6 +149,7 @@ class Writer:
     _seen: set[str] = field(default_factory=set)
     _previous: dict[str, _Record] = field(default_factory=dict)
     _records: dict[str, _Record] = field(default_factory=dict)
+    _folders: set[Path] = field(default_factory=set)
     previous_build: str | None = None
 
     def __post_init__(self) -> None:
@@ -139,31 +218,35 @@ class Writer:
         self._records[name] = record
         return True
 
-    def write(self, name: str, data: bytes, inputs: str = "") -> bool:
+    def write(self, name: str, data: Data, inputs: str = "") -> bool:
         """Write ``data`` to ``out/name`` unless it already holds those bytes.
 
         Args:
             name: path relative to ``out``, POSIX form.
-            data: the complete file.
+            data: the complete file, whole or as pieces to write one after another.
             inputs: digest of what the file was made from (see :meth:`is_current`).
 
         Returns:
             Whether the file was written.
         """
         path = self._claim(name)
-        changed = True
+        pieces = _pieces(data)
+        size = sum(len(piece) for piece in pieces)
         try:
-            if path.stat().st_size == len(data) and path.read_bytes() == data:
-                changed = False
+            status: os.stat_result | None = os.stat(path)
         except OSError:
-            pass
+            status = None
+        # Only a file of the same size can hold the same bytes: read no other.
+        changed = status is None or status.st_size != size or not _same(path, pieces)
         if changed:
-            write_atomic(path, data)
+            folder = path.parent
+            status = write_atomic(path, pieces, folder_exists=folder in self._folders)
+            self._folders.add(folder)
             self.written.append(path)
         else:
             self.unchanged.append(path)
-        stat = path.stat()
-        self._records[name] = _Record(inputs, stat.st_size, stat.st_mtime_ns)
+        assert status is not None
+        self._records[name] = _Record(inputs, status.st_size, status.st_mtime_ns)
         return changed
 
     def finish(self, build: str = "") -> None:

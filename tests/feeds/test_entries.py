@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import types
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,16 @@ from datetime import UTC, datetime, timedelta
 from broadsheet.config import Settings
 from broadsheet.model import Article
 from feeds.archive import current_size, page_entries, pages
-from feeds.entries import entry_digest, excerpt, image_type, live, make_entry, translation_links
+from feeds.entries import (
+    clean,
+    entry_digest,
+    excerpt,
+    image_type,
+    live,
+    make_entry,
+    one_line,
+    translation_links,
+)
 from feeds.sets import assign_slugs, base_slug, feed_sets
 from tests.conftest import DEMO_NOW, make_article
 
@@ -182,3 +192,21 @@ def test_current_document_covers_everything_not_archived() -> None:
 def test_article_translations_mapping_type_is_accepted() -> None:
     article = make_article(translations=types.MappingProxyType({"ru": "x"}))
     assert entry_of(article).translations == ()
+
+
+def test_printable_text_is_left_as_it_is() -> None:
+    # clean() and one_line() skip their search for printable text: right only
+    # while no printable character is one they remove, and the one printable
+    # character str.split() splits on is the space.
+    unwanted = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+    for code in range(0x110000):
+        char = chr(code)
+        if char.isprintable():
+            assert not unwanted.match(char), hex(code)
+            assert char == " " or len(f"a{char}b".split()) == 1, hex(code)
+    for value in (
+        "Ann Author", " lead", "trail ", "two  spaces", "tab\there", "line\nbreak", "nbsp\xa0x",
+        "c1\x85x", "sep\u2028x", "bom\ufeffx", "nul\x00x", "lone\ud800x", "Привет", "👩‍🔬 ok",
+    ):  # fmt: skip
+        assert clean(value) == unwanted.sub("", value), repr(value)
+        assert one_line(value) == " ".join(unwanted.sub("", value).split()), repr(value)

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import feedparser
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -41,7 +41,8 @@ NS = {
 
 def as_feedparser(value: str) -> str:
     """``value`` as feedparser reports it: it re-decodes text that looks like
-    UTF-8 read as Latin-1 ("Â¡" becomes "¡"), whatever the feed says."""
+    UTF-8 read as Latin-1 ("Â¡" becomes "¡"), whatever the feed says (in
+    the elements whose text it processes, not in an Atom author's name)."""
     try:
         return value.encode("iso-8859-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
@@ -54,6 +55,7 @@ def as_feedparser(value: str) -> str:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(title=text, body=text, author=text)
+@example(title="", body="", author="Â¡")  # looks like UTF-8 read as Latin-1
 def test_any_text_makes_valid_feeds(
     feed_settings: object, title: str, body: str, author: str
 ) -> None:
@@ -95,7 +97,10 @@ def test_any_text_makes_valid_feeds(
             if want_title:
                 assert entry.title == as_feedparser(want_title)
             authors = [a.get("name", "") for a in entry.get("authors", [])]
-            assert authors == ([as_feedparser(want_author)] if want_author else [])
+            # feedparser repairs the text of an RSS dc:creator, but takes an
+            # Atom author's name as it is.
+            want_name = as_feedparser(want_author) if name == "all.rss" else want_author
+            assert authors == ([want_name] if want_author else [])
         feed = json.loads((folder / "all.json").read_text(encoding="utf-8"))
         (item,) = feed["items"]
         if want_title:

@@ -44,6 +44,27 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert [p.name for p in target.parent.iterdir()] == ["f.json"]
 
 
+def test_a_file_in_pieces_is_written_whole(tmp_path: Path) -> None:
+    # More pieces than one writev call takes, empty ones among them.
+    pieces = [bytes([n % 251]) * (n % 7) for n in range(3000)]
+    writer = Writer(tmp_path)
+    assert writer.write("deep/er/pieces.bin", pieces)
+    path = tmp_path / "deep" / "er" / "pieces.bin"
+    assert path.read_bytes() == b"".join(pieces)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+    writer.finish()
+    assert not Writer(tmp_path).write("deep/er/pieces.bin", pieces)
+    assert Writer(tmp_path).write("deep/er/pieces.bin", [*pieces, b"!"])
+    assert path.read_bytes() == b"".join(pieces) + b"!"
+    assert [p.name for p in path.parent.iterdir()] == ["pieces.bin"]
+
+
+def test_recorded_status_is_the_file_on_disk(tmp_path: Path) -> None:
+    status = write_atomic(tmp_path / "f.atom", [b"<feed>", b"</feed>"])
+    on_disk = (tmp_path / "f.atom").stat()
+    assert (status.st_size, status.st_mtime_ns) == (on_disk.st_size, on_disk.st_mtime_ns)
+
+
 def test_skips_rendering_unchanged_documents_and_notices_edits(
     feed_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:

@@ -214,6 +214,34 @@ def test_feedgen_failure_is_a_render_error_naming_the_feed() -> None:
         fg.render(doc, fg.EntryCache())
 
 
+def test_entries_serialised_together_are_the_entries_serialised_alone() -> None:
+    # EntryCache serialises a document's entries in one lxml call and cuts the
+    # result at each entry: the pieces must be what each entry alone gives.
+    from feeds.entries import make_entry
+
+    articles = [
+        *two_languages(),
+        make_article(id="plain", authors=(), tags=(), section=None, image=None),
+        make_article(id="tricky", title="<entry> & <item>", body_html="<p>\n  <entry>\n</p>"),
+    ]
+    entries = tuple(make_entry(a, (), f"digest-{a.id}") for a in articles)
+    for fmt in ("rss", "atom"):
+        doc = FeedDoc(
+            format=fmt, path=f"all.{fmt}", url="https://x.example/all", feed_id="https://x.example/all",
+            title="T", description="D", language=None, home="https://x.example/", entries=entries,
+            author="A", updated=DEMO_NOW, section_scheme="https://x.example/sections",
+            tag_scheme="https://x.example/tags",
+        )  # fmt: skip
+        together = fg.EntryCache().entries(doc)
+        alone = [fg.EntryCache([fmt]).get(entry, doc) for entry in entries]
+        assert together == alone
+        assert all(piece.endswith(b"\n") for piece in together)
+        # And the whole document parses with every entry in place.
+        root = etree.fromstring(fg.render(doc, fg.EntryCache()))
+        found = root.findall(f"{ATOM}entry") if fmt == "atom" else root.findall("channel/item")
+        assert len(found) == len(entries)
+
+
 def test_stylesheet_is_referenced_relatively(built: Path) -> None:
     assert (
         b'<?xml-stylesheet type="text/xsl" href="feed.xsl"?>' in (built / "all.atom").read_bytes()
