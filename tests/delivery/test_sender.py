@@ -16,7 +16,8 @@ from broadsheet.config import Settings
 from broadsheet.errors import DeliveryError
 from broadsheet.model import Frequency, SendState, SubscriberDetails, SubscriberStatus
 from broadsheet.store import Store
-from emails.sender import Progress, dead_workers, send_edition, wants_edition
+from emails.claimants import dead_workers
+from emails.sender import Progress, send_edition, wants_edition
 from emails.transports import maildir_name
 from tests.delivery.helpers import (
     SmtpServer,
@@ -302,7 +303,7 @@ def test_server_away_stops_the_send_and_keeps_the_queue(
 def test_claims_of_a_dead_local_sender_are_taken_over_at_once(
     settings: Settings, store: Store, fixed_now: datetime
 ) -> None:
-    from emails.sender import _MACHINE
+    from emails.claimants import _MACHINE
 
     save_edition(store, now=fixed_now)
     ids = add_subscribers(store, 6, now=fixed_now)

@@ -1,0 +1,366 @@
+"""The delivery loop: claim queued ledger rows, deliver each message, record its outcome.
+
+For each message the outcome (sent, failed, bounced) is committed before the
+next message goes, so a sender killed at any instant leaves at most the one
+message in flight undecided:
+
+- with a Maildir, the next run finds that message's file (its name comes
+  from the Message-ID) and records it as sent without writing it again;
+- with SMTP, the next run sends it again with the same Message-ID.
+
+The loop itself (:func:`deliver_queued`) is generic over a message factory,
+``Callable[[Subscriber], Message]``; :func:`emails.sender.send_edition` builds
+it once per process from the stored edition with ``emails.compose.PreparedEdition``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from broadsheet.model import SendState, Subscriber, SubscriberStatus
+from broadsheet.store import Store, Tx
+from broadsheet.store.ledger import Claimed
+from emails.claimants import _LIVE_TOKENS, _worker_name, dead_workers
+from emails.transports import DeliveryResult, DeliveryStatus, Message, Transport
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Budget",
+    "MessageFactory",
+    "Progress",
+    "StopSignal",
+    "deliver_queued",
+]
+
+MessageFactory = Callable[[Subscriber], Message]
+"""Builds one subscriber's message (``PreparedEdition.message``)."""
+
+
+@dataclass
+class Progress:
+    """Where a send stands; handed to the progress callback after every message.
+
+    Attributes:
+        total: messages this run expects to deliver (the queued and resumed rows,
+            or the limit when lower).
+    """
+
+    total: int
+    sent: int = 0
+    failed: int = 0
+    bounced: int = 0
+    skipped: int = 0
+    already_sent: int = 0
+
+    @property
+    def done(self) -> int:
+        """Messages dealt with so far."""
+        return self.sent + self.failed + self.bounced + self.already_sent
+
+    def count(self, outcome: str) -> None:
+        """Add one outcome (``sent``, ``failed``, ``bounced``, ``skipped``, ``already``)."""
+        name = "already_sent" if outcome == DeliveryStatus.ALREADY else outcome
+        setattr(self, name, getattr(self, name) + 1)
+
+
+class Budget:
+    """How many more messages this run may send (``--limit``), shared by workers."""
+
+    def __init__(self, limit: int | None, shared: Any = None) -> None:
+        self._shared = shared
+        self._left = -1 if limit is None else limit
+
+    def take(self, want: int) -> int:
+        """Reserve up to ``want`` messages; returns how many were granted."""
+        if self._shared is not None:
+            with self._shared.get_lock():
+                left = self._shared.value
+                if left < 0:
+                    return want
+                granted = min(want, left)
+                self._shared.value = left - granted
+                return int(granted)
+        if self._left < 0:
+            return want
+        granted = min(want, self._left)
+        self._left -= granted
+        return granted
+
+    def give(self, count: int) -> None:
+        """Return reserved messages that were not sent."""
+        if count <= 0:
+            return
+        if self._shared is not None:
+            with self._shared.get_lock():
+                if self._shared.value >= 0:
+                    self._shared.value += count
+            return
+        if self._left >= 0:
+            self._left += count
+
+
+class StopSignal(Protocol):
+    """What the loop needs of a stop flag (``threading.Event`` fits)."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class _Session:
+    """One connection kept for a worker's many short transactions."""
+
+    def __init__(self, store: Store) -> None:
+        self._conn = store.engine.connect().execution_options(broadsheet_write=True)
+
+    def write(self) -> Any:
+        return _Transaction(self._conn)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _Transaction:
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._tx: Any = None
+
+    def __enter__(self) -> Tx:
+        self._tx = self._conn.begin()
+        return Tx(self._conn)
+
+    def __exit__(self, kind: Any, value: Any, trace: Any) -> None:
+        if kind is None:
+            self._tx.commit()
+        else:
+            self._tx.rollback()
+
+
+class _Recorder:
+    """Records outcomes on a thread of its own, one at a time, in order.
+
+    :meth:`record` returns at once; :meth:`wait` blocks until the last outcome
+    is committed (and raises what the commit raised). The sender passes
+    :meth:`wait` to the transport as its barrier, so the next message can be
+    built and its envelope accepted while the previous outcome is being
+    written, yet it cannot be delivered before that outcome is durable.
+    """
+
+    def __init__(self, session: _Session) -> None:
+        self._session = session
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="broadsheet-ledger")
+        self._pending: Any = None
+
+    def record(
+        self,
+        edition_id: str,
+        person: Subscriber,
+        result: DeliveryResult,
+        message_id: str,
+        now: datetime,
+    ) -> None:
+        self.wait()
+        self._pending = self._pool.submit(
+            _record, self._session, edition_id, person, result, message_id, now
+        )
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+_STATE = {
+    DeliveryStatus.SENT: SendState.SENT,
+    DeliveryStatus.ALREADY: SendState.SENT,
+    DeliveryStatus.FAILED: SendState.FAILED,
+    DeliveryStatus.BOUNCED: SendState.BOUNCED,
+}
+
+
+def deliver_queued(
+    store: Store,
+    edition_id: str,
+    factory: MessageFactory,
+    transport: Transport,
+    *,
+    clock: Callable[[], datetime],
+    batch_size: int = 200,
+    claim_timeout: float = 600.0,
+    stop: StopSignal | None = None,
+    budget: Budget | None = None,
+    on_outcome: Callable[[str], None] | None = None,
+) -> Progress:
+    """Claim and deliver an edition's queued rows until none is left (one worker).
+
+    Args:
+        store: the store holding the ledger.
+        edition_id: the edition whose rows are sent.
+        factory: builds each subscriber's message.
+        transport: where messages go.
+        clock: the current time (claims and outcomes are stamped with it).
+        batch_size: rows claimed at a time.
+        claim_timeout: seconds after which another worker's claim is taken over.
+        stop: checked between messages; when set, the batch is given back.
+        budget: how many messages may still be sent (``--limit``).
+        on_outcome: called after each row with ``sent``, ``already``,
+            ``failed``, ``bounced`` or ``skipped``.
+
+    Returns:
+        This worker's counts.
+
+    Raises:
+        TransportUnavailable: the transport cannot deliver; rows not
+            delivered are given back to the queue first.
+    """
+    tally = Progress(total=0)
+    budget = budget or Budget(None)
+    report = on_outcome or (lambda _outcome: None)
+    worker = _worker_name()
+    session = _Session(store)
+    refresh_every = claim_timeout / 3
+    try:
+        while not (stop and stop.is_set()):
+            want = budget.take(batch_size)
+            if want == 0:
+                break
+            now = clock()
+            with session.write() as tx:
+                dead = dead_workers(tx.ledger.claimants(edition_id))
+                batch = tx.ledger.claim(
+                    edition_id,
+                    worker=worker,
+                    limit=want,
+                    now=now,
+                    stale_before=now - timedelta(seconds=claim_timeout),
+                    dead_workers=dead,
+                )
+            budget.give(want - len(batch.items))
+            for _ in range(batch.skipped):
+                tally.count("skipped")
+                report("skipped")
+            if not batch.items:
+                if batch.skipped:
+                    continue
+                break
+            _deliver_batch(
+                session,
+                edition_id,
+                batch.items,
+                factory,
+                transport,
+                worker=worker,
+                clock=clock,
+                refresh_every=refresh_every,
+                stop=stop,
+                budget=budget,
+                tally=tally,
+                report=report,
+            )
+    finally:
+        _LIVE_TOKENS.discard(worker.rpartition(":")[2])
+        session.close()
+        transport.close()
+    return tally
+
+
+def _deliver_batch(
+    session: _Session,
+    edition_id: str,
+    items: Sequence[Claimed],
+    factory: MessageFactory,
+    transport: Transport,
+    *,
+    worker: str,
+    clock: Callable[[], datetime],
+    refresh_every: float,
+    stop: StopSignal | None,
+    budget: Budget,
+    tally: Progress,
+    report: Callable[[str], None],
+) -> None:
+    """Deliver one claimed batch; each outcome is committed before the next delivery."""
+    last_refresh = time.monotonic()
+    position = 0
+    recorder = _Recorder(session)
+    try:
+        while position < len(items):
+            if stop and stop.is_set():
+                break
+            if time.monotonic() - last_refresh > refresh_every:
+                # Keep the claim fresh so no other sender takes over rows this
+                # one still means to send; drop any it lost meanwhile.
+                recorder.wait()
+                rest = [item.subscriber.id for item in items[position:]]
+                with session.write() as tx:
+                    held = tx.ledger.refresh(edition_id, rest, worker=worker, now=clock())
+                lost = len(rest) - len(held)
+                last_refresh = time.monotonic()
+                if lost:
+                    log.warning("%d claimed messages were taken over by another sender", lost)
+                    kept = [i for i in items[position:] if i.subscriber.id in held]
+                    items = [*items[:position], *kept]
+                    budget.give(lost)
+                    continue
+            item = items[position]
+            person = item.subscriber
+            message = factory(person)
+            result = transport.deliver(
+                message, recipient=person.email, resumed=item.resumed, barrier=recorder.wait
+            )
+            position += 1
+            recorder.record(edition_id, person, result, message.message_id, clock())
+            outcome = str(result.status)
+            tally.count(outcome)
+            report(outcome)
+            if result.status is DeliveryStatus.ALREADY:
+                budget.give(1)
+    finally:
+        try:
+            recorder.close()
+        finally:
+            rest = [item.subscriber.id for item in items[position:]]
+            if rest:
+                with session.write() as tx:
+                    tx.ledger.release(edition_id, rest, worker=worker, now=clock())
+                budget.give(len(rest))
+
+
+def _record(
+    session: _Session,
+    edition_id: str,
+    person: Subscriber,
+    result: DeliveryResult,
+    message_id: str,
+    now: datetime,
+) -> None:
+    with session.write() as tx:
+        tx.ledger.mark(
+            edition_id,
+            person.id,
+            _STATE[result.status],
+            now=now,
+            reply=result.reply,
+            message_id=message_id,
+        )
+        if result.status is DeliveryStatus.BOUNCED:
+            # Refused for good: no later edition is sent to this address.
+            tx.subscribers.set_status(
+                person.id, SubscriberStatus.BOUNCED, now=now, reason=result.reply
+            )
+            log.warning("%s bounced: %s", person.email, result.reply)
+        elif result.status is DeliveryStatus.FAILED:
+            log.warning("%s failed for now: %s", person.email, result.reply)
