@@ -1,0 +1,370 @@
+"""Delivery to an SMTP server, with every reply classified for the ledger.
+
+:class:`SMTPTransport` hands messages to an SMTP server over one reused
+connection (STARTTLS, implicit TLS or none; AUTH when a user is set), paced
+to ``delivery.rate`` messages a second. A reply is classified so the ledger
+can act on it:
+
+========================  ================================================
+2xx                        sent
+4xx                        retried with exponential backoff
+                           (``delivery.retries``, ``delivery.backoff_seconds``),
+                           then ``failed`` (a later run tries again)
+421, dropped connection    reconnect and retry; a server that stays away
+                           raises :class:`TransportUnavailable`
+5xx to RCPT or DATA        ``bounced``: the address is refused for good,
+                           except policy refusals (enhanced status 5.7.x),
+                           which are ``failed``: they say nothing about the
+                           address
+5xx to MAIL FROM, AUTH     :class:`TransportUnavailable`: a setup problem
+                           that would fail every message alike
+========================  ================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+
+from emails.transport_protocol import (
+    DeliveryResult,
+    DeliveryStatus,
+    Message,
+    TransportUnavailable,
+    Wait,
+    plain_wait,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SMTPTransport"]
+
+
+class _Temporary(Exception):
+    """A reply or event worth retrying the message for."""
+
+    def __init__(self, reply: str, code: int | None, *, reconnect: bool) -> None:
+        super().__init__(reply)
+        self.reply = reply
+        self.code = code
+        self.reconnect = reconnect
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {' '.join(text.split())}".strip()
+
+
+_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def _policy_refusal(text: str) -> bool:
+    """Whether a 5xx reply is a policy refusal (5.7.x) rather than a bad address."""
+    match = _ENHANCED.match(text)
+    return bool(match and match.group(2) == "7")
+
+
+class SMTPTransport:
+    """Delivery to an SMTP server over one connection, reconnected when dropped.
+
+    Args:
+        host, port: the server.
+        tls: ``"starttls"``, ``"ssl"`` (implicit TLS) or ``"none"``.
+        user, password: AUTH credentials; no AUTH when ``user`` is ``None``.
+        timeout: seconds to wait for the server.
+        rate: most messages per second (``None``: no limit).
+        retries: retries of a temporary failure.
+        backoff: first retry delay in seconds, doubled each time (at most 5 minutes).
+        ssl_context: TLS settings; the default verifies the server's certificate.
+        wait: how to sleep between retries (a sender passes its stop event's
+            wait, so a stop request cuts a backoff short).
+    """
+
+    name = "smtp"
+
+    MAX_DELAY = 300.0
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        tls: str = "starttls",
+        user: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        rate: float | None = None,
+        retries: int = 5,
+        backoff: float = 1.0,
+        ssl_context: ssl.SSLContext | None = None,
+        wait: Wait = plain_wait,
+        local_hostname: str | None = None,
+    ) -> None:
+        if tls not in ("starttls", "ssl", "none"):
+            raise ValueError(f"unknown tls mode {tls!r}")  # config validation prevents it
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.user = user
+        self.password = password
+        self.timeout = timeout
+        self.interval = 1.0 / rate if rate else 0.0
+        self.retries = retries
+        self.backoff = backoff
+        self.ssl_context = ssl_context
+        self.wait = wait
+        self.local_hostname = local_hostname
+        self._smtp: smtplib.SMTP | None = None
+        self._next_slot = 0.0
+        self.connections = 0
+        """How many connections were opened (reconnects show here)."""
+
+    # connection -------------------------------------------------------------
+
+    def _where(self) -> str:
+        return f"SMTP server {self.host}:{self.port}"
+
+    def _context(self) -> ssl.SSLContext:
+        if self.ssl_context is None:
+            self.ssl_context = ssl.create_default_context()
+        return self.ssl_context
+
+    def _connect(self) -> smtplib.SMTP:
+        """A fresh, greeted (and secured and logged in) connection."""
+        smtp: smtplib.SMTP
+        try:
+            if self.tls == "ssl":
+                smtp = smtplib.SMTP_SSL(
+                    self.host,
+                    self.port,
+                    timeout=self.timeout,
+                    context=self._context(),
+                    local_hostname=self.local_hostname,
+                )
+            else:
+                smtp = smtplib.SMTP(
+                    self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
+                )
+        except smtplib.SMTPConnectError as exc:
+            raise _Temporary(
+                _reply(exc.smtp_code, exc.smtp_error), exc.smtp_code, reconnect=True
+            ) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise _Temporary(f"cannot connect: {exc}", None, reconnect=True) from None
+        try:
+            code, text = smtp.ehlo()
+            if not 200 <= code < 300:
+                code, text = smtp.helo()
+                if not 200 <= code < 300:
+                    raise _Temporary(_reply(code, text), code, reconnect=True)
+            if self.tls == "starttls":
+                if not smtp.has_extn("starttls"):
+                    raise TransportUnavailable(
+                        f"{self._where()} does not offer STARTTLS; use delivery.smtp_tls = "
+                        "'ssl' for implicit TLS, or 'none' only on a trusted network"
+                    )
+                code, text = smtp.starttls(context=self._context())
+                if code != 220:
+                    raise _Temporary(_reply(code, text), code, reconnect=True)
+                smtp.ehlo()
+            if self.user is not None:
+                self._login(smtp)
+        except ssl.SSLError as exc:
+            smtp.close()
+            raise TransportUnavailable(f"{self._where()}: TLS failed: {exc}") from None
+        except smtplib.SMTPServerDisconnected as exc:
+            smtp.close()
+            raise _Temporary(f"disconnected while greeting: {exc}", None, reconnect=True) from None
+        except (OSError, smtplib.SMTPResponseException) as exc:
+            smtp.close()
+            if isinstance(exc, smtplib.SMTPResponseException):
+                reply = _reply(exc.smtp_code, exc.smtp_error)
+                raise _Temporary(reply, exc.smtp_code, reconnect=True) from None
+            raise _Temporary(f"connection failed: {exc}", None, reconnect=True) from None
+        except BaseException:
+            smtp.close()
+            raise
+        self.connections += 1
+        log.debug("connected to %s", self._where())
+        return smtp
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        if not smtp.has_extn("auth"):
+            raise TransportUnavailable(
+                f"{self._where()} offers no AUTH, but delivery.smtp_user is set"
+                + ("" if self.tls != "none" else " (many servers offer AUTH only over TLS)")
+            )
+        try:
+            smtp.login(self.user or "", self.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TransportUnavailable(
+                f"{self._where()} refused the login of {self.user!r}: "
+                f"{_reply(exc.smtp_code, exc.smtp_error)}"
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            raise TransportUnavailable(
+                f"{self._where()} supports none of the AUTH methods Python offers"
+            ) from None
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.close()
+            finally:
+                self._smtp = None
+
+    def close(self) -> None:
+        """Say QUIT and close the connection, if one is open."""
+        if self._smtp is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self._smtp.quit()
+            self._drop()
+
+    # delivery ---------------------------------------------------------------
+
+    def _pace(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        if now < self._next_slot:
+            time.sleep(self._next_slot - now)
+            now = self._next_slot
+        self._next_slot = now + self.interval
+
+    def _transaction(
+        self, message: Message, recipient: str, barrier: Callable[[], None] | None
+    ) -> DeliveryResult:
+        """One MAIL/RCPT/DATA exchange; raises :class:`_Temporary` for what may pass."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        smtp = self._smtp
+        try:
+            options = (
+                ["SMTPUTF8"] if smtp.has_extn("smtputf8") and not message.sender.isascii() else []
+            )
+            code, text = smtp.mail(message.sender, options)
+            if code == 421:
+                raise _Temporary(_reply(code, text), code, reconnect=True)
+            if 400 <= code < 500:
+                self._reset()
+                raise _Temporary(_reply(code, text), code, reconnect=False)
+            if code >= 500:
+                self._reset()
+                raise TransportUnavailable(
+                    f"{self._where()} refused the sender {message.sender!r}: {_reply(code, text)}"
+                    " (check sender.email and the server's relay rules)"
+                )
+            code, text = smtp.rcpt(recipient)
+            if code == 421:
+                raise _Temporary(_reply(code, text), code, reconnect=True)
+            if code in (530, 535, 538):
+                self._reset()
+                raise TransportUnavailable(
+                    f"{self._where()} wants authentication: {_reply(code, text)} "
+                    "(set delivery.smtp_user and the password variable)"
+                )
+            if not 200 <= code < 300:
+                self._reset()
+                return self._refused(code, text)
+            if barrier is not None:
+                try:
+                    barrier()
+                except BaseException:
+                    self._reset()
+                    raise
+            reply_text: bytes | str
+            try:
+                code, reply_text = smtp.data(message.data)
+            except smtplib.SMTPDataError as exc:
+                # The DATA command itself was refused (no 354): nothing was sent.
+                code, reply_text = exc.smtp_code, exc.smtp_error
+            if code == 421:
+                raise _Temporary(_reply(code, reply_text), code, reconnect=True)
+            if not 200 <= code < 300:
+                self._reset()
+                return self._refused(code, reply_text)
+            return DeliveryResult(DeliveryStatus.SENT, _reply(code, reply_text), code)
+        except smtplib.SMTPServerDisconnected as exc:
+            self._drop()
+            raise _Temporary(f"connection lost: {exc}", None, reconnect=True) from None
+        except (OSError, smtplib.SMTPResponseException) as exc:
+            # A timeout or reset mid-exchange: the connection is no use any more.
+            self._drop()
+            if isinstance(exc, smtplib.SMTPResponseException):
+                reply = _reply(exc.smtp_code, exc.smtp_error)
+                raise _Temporary(reply, exc.smtp_code, reconnect=True) from None
+            raise _Temporary(f"connection failed: {exc}", None, reconnect=True) from None
+
+    def _refused(self, code: int, text: bytes | str) -> DeliveryResult:
+        reply = _reply(code, text)
+        if 400 <= code < 500:
+            raise _Temporary(reply, code, reconnect=False)
+        if _policy_refusal(reply.partition(" ")[2]):
+            return DeliveryResult(DeliveryStatus.FAILED, reply, code)
+        return DeliveryResult(DeliveryStatus.BOUNCED, reply, code)
+
+    def _reset(self) -> None:
+        if self._smtp is None:
+            return
+        try:
+            self._smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop()
+
+    def deliver(
+        self,
+        message: Message,
+        *,
+        recipient: str,
+        resumed: bool = False,
+        barrier: Callable[[], None] | None = None,
+    ) -> DeliveryResult:
+        """Send ``message`` to ``recipient``, retrying what may pass.
+
+        ``resumed`` changes nothing: an SMTP server cannot be asked whether
+        it has the message, so a resumed message is sent again with the same
+        Message-ID, which receivers use to drop the copy.
+
+        Raises:
+            TransportUnavailable: the server stayed unreachable (or closing)
+                through every retry, or refused the login or the sender.
+        """
+        self._pace()
+        last: _Temporary | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                assert last is not None
+                # A dropped connection is retried at once the first time:
+                # servers close idle connections, and that is no trouble.
+                immediate = attempt == 1 and last.reconnect and last.code is None
+                delay = 0.0 if immediate else min(self.backoff * 2 ** (attempt - 1), self.MAX_DELAY)
+                log.info(
+                    "%s: %s; retry %d of %d in %.1f s",
+                    recipient,
+                    last.reply,
+                    attempt,
+                    self.retries,
+                    delay,
+                )
+                if delay and self.wait(delay):
+                    return DeliveryResult(
+                        DeliveryStatus.FAILED, f"{last.reply} (stopped before retrying)", last.code
+                    )
+            try:
+                return self._transaction(message, recipient, barrier)
+            except _Temporary as exc:
+                last = exc
+                if exc.reconnect:
+                    self._drop()
+        assert last is not None
+        if last.reconnect:
+            raise TransportUnavailable(
+                f"{self._where()} is unavailable after {self.retries + 1} attempts: {last.reply}"
+            )
+        return DeliveryResult(DeliveryStatus.FAILED, last.reply, last.code)
