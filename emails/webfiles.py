@@ -1,0 +1,108 @@
+"""Published files over HTTP: the feeds and the web archive of editions.
+
+Each folder is served with the right media types and cache headers, and
+with conditional GET (ETag, Last-Modified, 304 answers); an ETag is made
+weak when the body is compressed on the way out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["PublishedFiles", "WeakETagWhenEncoded"]
+
+_FEED_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
+
+
+class PublishedFiles(StaticFiles):
+    """A folder of published files with the right types and cache headers.
+
+    Feeds are sent with their own media types; a browser (asking for HTML
+    and for no feed type) gets RSS and Atom as ``application/xml`` so it
+    shows them through their XSL stylesheet instead of downloading them.
+    Dot files (publisher state) are never served.
+    """
+
+    def __init__(self, directory: Path, *, max_age: int) -> None:
+        super().__init__(directory=directory, html=True, check_dir=False)
+        self.max_age = max_age
+
+    def file_response(
+        self,
+        full_path: Any,
+        stat_result: Any,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        path = Path(full_path)
+        accept = Headers(scope=scope).get("accept", "")
+        media_type, vary = _media_type(path, accept)
+        response = FileResponse(
+            full_path, status_code=status_code, stat_result=stat_result, media_type=media_type
+        )
+        response.headers["Cache-Control"] = f"public, max-age={self.max_age}"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if vary:
+            response.headers["Vary"] = "Accept"
+        if self.is_not_modified(response.headers, Headers(scope=scope)):
+            from starlette.staticfiles import NotModifiedResponse
+
+            return NotModifiedResponse(response.headers)
+        return response
+
+    async def check_config(self) -> None:
+        # The folder appears with the first build; until then, answer 404.
+        return None
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if any(part.startswith(".") for part in Path(path).parts):
+            return PlainTextResponse("Not Found", status_code=404)
+        return await super().get_response(path, scope)
+
+
+def _media_type(path: Path, accept: str) -> tuple[str | None, bool]:
+    """The media type of a published file, and whether it depends on Accept."""
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in _FEED_TYPES:
+        browser = "text/html" in accept and not any(t in accept for t in _FEED_TYPES.values())
+        return ("application/xml" if browser else _FEED_TYPES[suffix]) + "; charset=utf-8", True
+    if suffix == "json":
+        if path.name == "index.json":
+            return "application/json", False
+        return "application/feed+json", False
+    if suffix == "xsl":
+        return "text/xsl; charset=utf-8", False
+    return None, False
+
+
+class WeakETagWhenEncoded:
+    """Mark an ETag weak when the body was compressed on the way out.
+
+    The gzip body differs byte for byte from the file the ETag describes;
+    RFC 9110 calls for a weak validator then. Conditional requests still
+    match: the weak tag comes back in If-None-Match and compares equal.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(raw=message["headers"])
+                etag = headers.get("etag")
+                if etag and "content-encoding" in headers and not etag.startswith("W/"):
+                    headers["etag"] = "W/" + etag
+            await send(message)
+
+        await self.app(scope, receive, sending)

@@ -1,0 +1,467 @@
+"""The pages of ``broadsheet serve``: subscribe, confirm, unsubscribe, preferences.
+
+Each handler answers with an HTML page or, when the client asks for it,
+JSON. A forged, altered, expired or wrong-purpose token gets 400 and changes
+nothing. Forms post to relative URLs, so the app works under any path
+prefix a reverse proxy gives it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+
+from broadsheet.config import Settings
+from broadsheet.content.subscribers import FieldProblem
+from broadsheet.errors import DeliveryError
+from broadsheet.model import Subscriber, SubscriberStatus
+from emails import labels, pagetext, render
+from emails.ratelimit import TokenBucket
+from emails.subscriptions import Subscriptions
+from emails.tokens import BadToken
+from emails.webrequests import (
+    _BadBody,
+    _body_error,
+    _client,
+    _submitted,
+    _text,
+    _token,
+    _topics,
+    _wants_json,
+)
+
+log = logging.getLogger(__name__)
+
+_PAGE_HEADERS = {
+    # Tokens travel in the URL: never leak them through Referer, never cache.
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
+
+
+class _Pages:
+    """Request handlers bound to one publication."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        subscriptions: Subscriptions,
+        *,
+        per_client: TokenBucket,
+        per_address: TokenBucket,
+    ) -> None:
+        self.settings = settings
+        self.subs = subscriptions
+        self.per_client = per_client
+        self.per_address = per_address
+
+    # helpers -----------------------------------------------------------------
+
+    def _page(
+        self,
+        template: str,
+        language: str,
+        heading: str,
+        *,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        site = self.settings.site
+        full: dict[str, Any] = {
+            "lang": language,
+            "dir": labels.text_direction(language),
+            "t": pagetext.words(language),
+            "site_title": site.title_in(language),
+            "site_url": site.url,
+            "accent": site.accent_color,
+            "heading": heading,
+            "paragraphs": [],
+            "link": None,
+        }
+        full.update(context)
+        body = render.render(f"web/{template}", full)
+        return HTMLResponse(body, status_code=status, headers={**_PAGE_HEADERS, **(headers or {})})
+
+    def _message(
+        self,
+        language: str,
+        title_key: str,
+        *paragraphs: str,
+        status: int = 200,
+        link: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HTMLResponse:
+        heading = pagetext.word(language, title_key)
+        return self._page(
+            "message.html.j2",
+            language,
+            heading,
+            status=status,
+            paragraphs=list(paragraphs),
+            link=link,
+            headers=headers,
+        )
+
+    def _language(self, request: Request, *candidates: str | None) -> str:
+        return pagetext.pick_language(
+            [*candidates, request.query_params.get("lang")],
+            request.headers.get("accept-language", ""),
+            self.settings.site.languages,
+        )
+
+    def _bad_link(self, request: Request, exc: BadToken) -> Response:
+        log.info("refused a link (%s) from %s", exc, _client(request))
+        language = self._language(request)
+        words = pagetext.words(language)
+        if _wants_json(request):
+            return JSONResponse({"error": "bad-token", "message": str(exc)}, status_code=400)
+        return self._message(
+            language,
+            "bad_link_title",
+            words["bad_link_text"],
+            status=400,
+            link={"url": "subscribe", "label": words["subscribe_button"]},
+        )
+
+    def _languages(self, language: str) -> list[dict[str, str]]:
+        return [
+            {"code": code, "name": labels.language_name(code, language)}
+            for code in self.settings.site.languages
+        ]
+
+    def _title(self, language: str) -> str:
+        return self.settings.site.title_in(language)
+
+    # subscribe -----------------------------------------------------------------
+
+    async def subscribe_form(self, request: Request) -> Response:
+        language = self._language(request)
+        return await self._subscribe_page(request, language, {}, [])
+
+    async def _subscribe_page(
+        self,
+        request: Request,
+        language: str,
+        values: Mapping[str, Any],
+        errors: list[str],
+        *,
+        status: int = 200,
+    ) -> Response:
+        topics = await run_in_threadpool(self.subs.topics, values.get("language") or language)
+        shown = {
+            "email": values.get("email", ""),
+            "name": values.get("name", ""),
+            "language": values.get("language") or language,
+            "frequency": values.get("frequency") or "weekly",
+            "topics": list(values.get("topics") or ()),
+        }
+        title = self._title(language)
+        return self._page(
+            "subscribe.html.j2",
+            language,
+            pagetext.word(language, "subscribe_title", title=title),
+            status=status,
+            intro=pagetext.word(language, "subscribe_intro"),
+            languages=self._languages(language),
+            topics=topics,
+            values=shown,
+            errors=errors,
+        )
+
+    async def subscribe(self, request: Request) -> Response:
+        as_json = _wants_json(request)
+        try:
+            values = await _submitted(request)
+        except _BadBody as exc:
+            return _body_error(exc, as_json)
+        language = self._language(request, _text(values.get("language")))
+        words = pagetext.words(language)
+        wait = self.per_client.take(_client(request))
+        if not wait:
+            email_key = _text(values.get("email")).strip().lower()
+            wait = self.per_address.take(email_key) if email_key else 0.0
+        if wait:
+            retry = {"Retry-After": str(max(1, round(wait)))}
+            if as_json:
+                return JSONResponse(
+                    {"error": "rate-limited", "retry_after": max(1, round(wait))},
+                    status_code=429,
+                    headers=retry,
+                )
+            return self._message(
+                language, "too_many_title", words["too_many_text"], status=429, headers=retry
+            )
+        email = _text(values.get("email"))
+        fields: dict[str, Any] = {
+            "email": email,
+            "name": _text(values.get("name")),
+            "language": _text(values.get("language")),
+            "frequency": _text(values.get("frequency")),
+            "topics": _topics(values.get("topics")),
+        }
+        if _text(values.get("website")):
+            # The hidden field only robots fill in: answer as if all went well.
+            log.info("ignored a robot's subscription from %s", _client(request))
+            return self._pending_response(as_json, language, email)
+        try:
+            await run_in_threadpool(
+                lambda: self.subs.request(
+                    email=email,
+                    name=fields["name"],
+                    language=fields["language"],
+                    frequency=fields["frequency"],
+                    topics=fields["topics"],
+                )
+            )
+        except FieldProblem as exc:
+            if as_json:
+                return JSONResponse(
+                    {"error": "invalid", "field": exc.field, "message": exc.reason},
+                    status_code=400,
+                )
+            problem = pagetext.word(
+                language, "bad_field", field=words.get(exc.field, exc.field), reason=exc.reason
+            )
+            return await self._subscribe_page(request, language, fields, [problem], status=400)
+        except DeliveryError as exc:
+            log.error("could not send a confirmation message: %s", exc)
+            if as_json:
+                return JSONResponse(
+                    {"error": "unavailable", "message": "try again later"}, status_code=503
+                )
+            return self._message(
+                language, "unavailable_title", words["unavailable_text"], status=503
+            )
+        return self._pending_response(as_json, language, email)
+
+    def _pending_response(self, as_json: bool, language: str, email: str) -> Response:
+        if as_json:
+            return JSONResponse({"status": "pending"}, status_code=202)
+        return self._message(
+            language,
+            "check_inbox_title",
+            pagetext.word(
+                language,
+                "check_inbox_text",
+                email=email.strip(),
+                hours=self.settings.links.confirm_max_age_hours,
+            ),
+        )
+
+    # confirm -------------------------------------------------------------------
+
+    async def confirm(self, request: Request) -> Response:
+        try:
+            outcome = await run_in_threadpool(self.subs.confirm, _token(request))
+        except BadToken as exc:
+            return self._bad_link(request, exc)
+        person = outcome.subscriber
+        language = self._language(request, person.language)
+        title = self._title(language)
+        if _wants_json(request):
+            return JSONResponse({"status": outcome.result})
+        if outcome.result == "stale":
+            return self._message(
+                language,
+                "confirm_stale_title",
+                pagetext.word(language, "confirm_stale_text"),
+                link={"url": "subscribe", "label": pagetext.word(language, "subscribe_button")},
+            )
+        return self._message(
+            language,
+            "confirmed_title",
+            pagetext.word(language, "confirmed_text", email=person.email, title=title),
+            link={
+                "url": "preferences?token=" + self.subs.sign("preferences", person),
+                "label": pagetext.word(language, "preferences_title"),
+            },
+        )
+
+    # unsubscribe ---------------------------------------------------------------
+
+    async def unsubscribe_page(self, request: Request) -> Response:
+        token = _token(request)
+        try:
+            person = await run_in_threadpool(self.subs.subscriber, token, "unsubscribe")
+        except BadToken as exc:
+            return self._bad_link(request, exc)
+        language = self._language(request, person.language)
+        title = self._title(language)
+        if person.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED):
+            return self._unsubscribed(language, person)
+        return self._page(
+            "unsubscribe.html.j2",
+            language,
+            pagetext.word(language, "unsubscribe_title"),
+            question=pagetext.word(
+                language, "unsubscribe_question", title=title, email=person.email
+            ),
+            action="unsubscribe?token=" + token,
+        )
+
+    async def unsubscribe(self, request: Request) -> Response:
+        # RFC 8058: the POST itself is the request; its body only says so.
+        # The token alone authorises it, so no cookie or CSRF token is needed.
+        token = request.query_params.get("token", "")
+        if not token:
+            try:
+                token = _text((await _submitted(request)).get("token"))
+            except _BadBody as exc:
+                return _body_error(exc, _wants_json(request))
+        try:
+            outcome = await run_in_threadpool(self.subs.unsubscribe, token)
+        except BadToken as exc:
+            return self._bad_link(request, exc)
+        if _wants_json(request):
+            return JSONResponse({"status": "unsubscribed"})
+        language = self._language(request, outcome.subscriber.language)
+        return self._unsubscribed(language, outcome.subscriber)
+
+    def _unsubscribed(self, language: str, person: Subscriber) -> Response:
+        return self._message(
+            language,
+            "unsubscribed_title",
+            pagetext.word(
+                language, "unsubscribed_text", email=person.email, title=self._title(language)
+            ),
+            link={
+                "url": "preferences?token=" + self.subs.sign("preferences", person),
+                "label": pagetext.word(language, "change_mind"),
+            },
+        )
+
+    # preferences ---------------------------------------------------------------
+
+    async def preferences(self, request: Request) -> Response:
+        token = _token(request)
+        try:
+            person = await run_in_threadpool(self.subs.subscriber, token, "preferences")
+        except BadToken as exc:
+            return self._bad_link(request, exc)
+        if request.method == "GET":
+            return await self._preferences_page(request, token, person, {}, [])
+        try:
+            values = await _submitted(request)
+        except _BadBody as exc:
+            return _body_error(exc, _wants_json(request))
+        language_chosen = _text(values.get("language")) or person.language
+        frequency_chosen = _text(values.get("frequency")) or str(person.frequency)
+        topics_chosen = _topics(values.get("topics"))
+        chosen: dict[str, Any] = {
+            "language": language_chosen,
+            "frequency": frequency_chosen,
+            "topics": topics_chosen,
+        }
+        resume = _text(values.get("resume")).lower() in ("yes", "on", "true", "1")
+        try:
+            outcome = await run_in_threadpool(
+                lambda: self.subs.update(
+                    token,
+                    language=language_chosen,
+                    frequency=frequency_chosen,
+                    topics=topics_chosen,
+                    resume=resume,
+                )
+            )
+        except BadToken as exc:
+            return self._bad_link(request, exc)
+        except FieldProblem as exc:
+            if _wants_json(request):
+                return JSONResponse(
+                    {"error": "invalid", "field": exc.field, "message": exc.reason},
+                    status_code=400,
+                )
+            language = self._language(request, person.language)
+            problem = pagetext.word(
+                language,
+                "bad_field",
+                field=pagetext.words(language).get(exc.field, exc.field),
+                reason=exc.reason,
+            )
+            return await self._preferences_page(
+                request, token, person, chosen, [problem], status=400
+            )
+        if _wants_json(request):
+            return JSONResponse({"status": outcome.result})
+        after = outcome.subscriber
+        language = self._language(request, after.language)
+        return self._message(
+            language,
+            "saved_title",
+            pagetext.word(language, "saved_text", email=after.email),
+            link={
+                "url": "preferences?token=" + token,
+                "label": pagetext.word(language, "preferences_title"),
+            },
+        )
+
+    async def _preferences_page(
+        self,
+        request: Request,
+        token: str,
+        person: Subscriber,
+        values: Mapping[str, Any],
+        errors: list[str],
+        *,
+        status: int = 200,
+    ) -> Response:
+        language = self._language(request, person.language)
+        chosen_language = values.get("language") or person.language
+        offered = await run_in_threadpool(self.subs.topics, chosen_language)
+        current = list(values.get("topics") or person.topics)
+        topics = offered + [t for t in current if t not in offered]
+        notes = {
+            SubscriberStatus.UNSUBSCRIBED: "status_unsubscribed",
+            SubscriberStatus.BOUNCED: "status_bounced",
+            SubscriberStatus.PENDING: "status_pending",
+        }
+        note_key = notes.get(person.status)
+        active = person.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
+        return self._page(
+            "preferences.html.j2",
+            language,
+            pagetext.word(language, "preferences_title"),
+            status=status,
+            intro=pagetext.word(
+                language, "preferences_intro", email=person.email, title=self._title(language)
+            ),
+            status_note=pagetext.word(language, note_key) if note_key else "",
+            languages=self._languages(language),
+            topics=topics,
+            values={
+                "language": chosen_language,
+                "frequency": values.get("frequency") or str(person.frequency),
+                "topics": current,
+            },
+            can_resume=person.status is SubscriberStatus.UNSUBSCRIBED,
+            errors=errors,
+            action="preferences?token=" + token,
+            unsubscribe_action=(
+                "unsubscribe?token=" + self.subs.sign("unsubscribe", person) if active else None
+            ),
+        )
+
+    # misc ------------------------------------------------------------------------
+
+    async def health(self, request: Request) -> Response:
+        return PlainTextResponse("ok", headers={"Cache-Control": "no-store"})
+
+    async def home(self, request: Request) -> Response:
+        return RedirectResponse("subscribe", status_code=303)
