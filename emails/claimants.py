@@ -25,14 +25,14 @@ def _boot_id() -> str:
 
 
 _MACHINE = f"{os.uname().nodename}/{_boot_id()}"
-_LIVE_TOKENS: set[str] = set()
+LIVE_TOKENS: set[str] = set()
 """Tokens of the workers running in this process (claims under other tokens of
 this process's pid are left over from an interrupted run)."""
 
 
-def _worker_name() -> str:
+def worker_name() -> str:
     token = secrets.token_hex(4)
-    _LIVE_TOKENS.add(token)
+    LIVE_TOKENS.add(token)
     return f"{_MACHINE}:{os.getpid()}:{token}"
 
 
@@ -72,7 +72,7 @@ def dead_workers(names: Iterable[str]) -> list[str]:
         except ValueError:
             continue
         if pid == os.getpid():
-            if token not in _LIVE_TOKENS:
+            if token not in LIVE_TOKENS:
                 dead.append(name)
         elif _process_gone(pid):
             dead.append(name)

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from broadsheet.model import SendState, Subscriber, SubscriberStatus
 from broadsheet.store import Store, Tx
 from broadsheet.store.ledger import Claimed
-from emails.claimants import _LIVE_TOKENS, _worker_name, dead_workers
+from emails.claimants import LIVE_TOKENS, dead_workers, worker_name
 from emails.transports import DeliveryResult, DeliveryStatus, Message, Transport
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ def deliver_queued(
     tally = Progress(total=0)
     budget = budget or Budget(None)
     report = on_outcome or (lambda _outcome: None)
-    worker = _worker_name()
+    worker = worker_name()
     session = _Session(store)
     refresh_every = claim_timeout / 3
     try:
@@ -271,7 +271,7 @@ def deliver_queued(
                 report=report,
             )
     finally:
-        _LIVE_TOKENS.discard(worker.rpartition(":")[2])
+        LIVE_TOKENS.discard(worker.rpartition(":")[2])
         session.close()
         transport.close()
     return tally

@@ -25,7 +25,7 @@ from broadsheet.model import EditionRecord, SendState, Subscriber
 from broadsheet.store import Store
 from emails.delivery import Budget, MessageFactory, Progress, deliver_queued
 from emails.transports import TransportUnavailable, make_transport
-from emails.workers import FactoryMaker, _clock, _Job, _run_processes
+from emails.workers import FactoryMaker, SendJob, run_processes, send_clock
 
 __all__ = [
     "FactoryMaker",
@@ -286,7 +286,7 @@ def send_edition(
                 edition.id,
                 factory,
                 chosen,
-                clock=_clock(now, started),
+                clock=send_clock(now, started),
                 batch_size=settings.delivery.batch_size,
                 claim_timeout=settings.delivery.claim_timeout_seconds,
                 stop=signal_stop,
@@ -296,7 +296,7 @@ def send_edition(
         except TransportUnavailable as exc:
             errors.append(str(exc))
     else:
-        job = _Job(
+        job = SendJob(
             config_path=str(settings.path),
             edition_id=edition.id,
             transport=transport,
@@ -307,7 +307,7 @@ def send_edition(
             start_monotonic=started,
             parent=os.getpid(),
         )
-        errors = _run_processes(job, limit=limit, stop=stop, progress=tally, on_progress=progress)
+        errors = run_processes(job, limit=limit, stop=stop, progress=tally, on_progress=progress)
     report.add(tally)
     with store.read() as tx:
         after = tx.ledger.counts(edition.id)

@@ -38,7 +38,7 @@ from emails.ratelimit import RateLimit, TokenBucket
 from emails.subscriptions import Subscriptions
 from emails.transports import Transport
 from emails.webfiles import PublishedFiles, WeakETagWhenEncoded
-from emails.webpages import _Pages
+from emails.webpages import Pages
 
 __all__ = ["RateLimit", "TokenBucket", "create_app"]
 
@@ -72,7 +72,7 @@ def create_app(
     clock = now or (lambda: datetime.now(UTC))
     key = secret or store.link_secret(settings.secret(), env_name=settings.links.secret_env)
     subscriptions = Subscriptions(store, settings, secret=key, clock=clock, transport=transport)
-    pages = _Pages(
+    pages = Pages(
         settings,
         subscriptions,
         per_client=TokenBucket(subscribe_limit),

@@ -31,14 +31,14 @@ from emails.ratelimit import TokenBucket
 from emails.subscriptions import Subscriptions
 from emails.tokens import BadToken
 from emails.webrequests import (
-    _BadBody,
-    _body_error,
-    _client,
-    _submitted,
-    _text,
-    _token,
-    _topics,
-    _wants_json,
+    BadBody,
+    body_error,
+    client_address,
+    form_text,
+    form_topics,
+    request_token,
+    submitted,
+    wants_json,
 )
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ _PAGE_HEADERS = {
 }
 
 
-class _Pages:
+class Pages:
     """Request handlers bound to one publication."""
 
     def __init__(
@@ -127,10 +127,10 @@ class _Pages:
         )
 
     def _bad_link(self, request: Request, exc: BadToken) -> Response:
-        log.info("refused a link (%s) from %s", exc, _client(request))
+        log.info("refused a link (%s) from %s", exc, client_address(request))
         language = self._language(request)
         words = pagetext.words(language)
-        if _wants_json(request):
+        if wants_json(request):
             return JSONResponse({"error": "bad-token", "message": str(exc)}, status_code=400)
         return self._message(
             language,
@@ -186,16 +186,16 @@ class _Pages:
         )
 
     async def subscribe(self, request: Request) -> Response:
-        as_json = _wants_json(request)
+        as_json = wants_json(request)
         try:
-            values = await _submitted(request)
-        except _BadBody as exc:
-            return _body_error(exc, as_json)
-        language = self._language(request, _text(values.get("language")))
+            values = await submitted(request)
+        except BadBody as exc:
+            return body_error(exc, as_json)
+        language = self._language(request, form_text(values.get("language")))
         words = pagetext.words(language)
-        wait = self.per_client.take(_client(request))
+        wait = self.per_client.take(client_address(request))
         if not wait:
-            email_key = _text(values.get("email")).strip().lower()
+            email_key = form_text(values.get("email")).strip().lower()
             wait = self.per_address.take(email_key) if email_key else 0.0
         if wait:
             retry = {"Retry-After": str(max(1, round(wait)))}
@@ -208,17 +208,17 @@ class _Pages:
             return self._message(
                 language, "too_many_title", words["too_many_text"], status=429, headers=retry
             )
-        email = _text(values.get("email"))
+        email = form_text(values.get("email"))
         fields: dict[str, Any] = {
             "email": email,
-            "name": _text(values.get("name")),
-            "language": _text(values.get("language")),
-            "frequency": _text(values.get("frequency")),
-            "topics": _topics(values.get("topics")),
+            "name": form_text(values.get("name")),
+            "language": form_text(values.get("language")),
+            "frequency": form_text(values.get("frequency")),
+            "topics": form_topics(values.get("topics")),
         }
-        if _text(values.get("website")):
+        if form_text(values.get("website")):
             # The hidden field only robots fill in: answer as if all went well.
-            log.info("ignored a robot's subscription from %s", _client(request))
+            log.info("ignored a robot's subscription from %s", client_address(request))
             return self._pending_response(as_json, language, email)
         try:
             await run_in_threadpool(
@@ -269,13 +269,13 @@ class _Pages:
 
     async def confirm(self, request: Request) -> Response:
         try:
-            outcome = await run_in_threadpool(self.subs.confirm, _token(request))
+            outcome = await run_in_threadpool(self.subs.confirm, request_token(request))
         except BadToken as exc:
             return self._bad_link(request, exc)
         person = outcome.subscriber
         language = self._language(request, person.language)
         title = self._title(language)
-        if _wants_json(request):
+        if wants_json(request):
             return JSONResponse({"status": outcome.result})
         if outcome.result == "stale":
             return self._message(
@@ -297,7 +297,7 @@ class _Pages:
     # unsubscribe ---------------------------------------------------------------
 
     async def unsubscribe_page(self, request: Request) -> Response:
-        token = _token(request)
+        token = request_token(request)
         try:
             person = await run_in_threadpool(self.subs.subscriber, token, "unsubscribe")
         except BadToken as exc:
@@ -322,14 +322,14 @@ class _Pages:
         token = request.query_params.get("token", "")
         if not token:
             try:
-                token = _text((await _submitted(request)).get("token"))
-            except _BadBody as exc:
-                return _body_error(exc, _wants_json(request))
+                token = form_text((await submitted(request)).get("token"))
+            except BadBody as exc:
+                return body_error(exc, wants_json(request))
         try:
             outcome = await run_in_threadpool(self.subs.unsubscribe, token)
         except BadToken as exc:
             return self._bad_link(request, exc)
-        if _wants_json(request):
+        if wants_json(request):
             return JSONResponse({"status": "unsubscribed"})
         language = self._language(request, outcome.subscriber.language)
         return self._unsubscribed(language, outcome.subscriber)
@@ -350,7 +350,7 @@ class _Pages:
     # preferences ---------------------------------------------------------------
 
     async def preferences(self, request: Request) -> Response:
-        token = _token(request)
+        token = request_token(request)
         try:
             person = await run_in_threadpool(self.subs.subscriber, token, "preferences")
         except BadToken as exc:
@@ -358,18 +358,18 @@ class _Pages:
         if request.method == "GET":
             return await self._preferences_page(request, token, person, {}, [])
         try:
-            values = await _submitted(request)
-        except _BadBody as exc:
-            return _body_error(exc, _wants_json(request))
-        language_chosen = _text(values.get("language")) or person.language
-        frequency_chosen = _text(values.get("frequency")) or str(person.frequency)
-        topics_chosen = _topics(values.get("topics"))
+            values = await submitted(request)
+        except BadBody as exc:
+            return body_error(exc, wants_json(request))
+        language_chosen = form_text(values.get("language")) or person.language
+        frequency_chosen = form_text(values.get("frequency")) or str(person.frequency)
+        topics_chosen = form_topics(values.get("topics"))
         chosen: dict[str, Any] = {
             "language": language_chosen,
             "frequency": frequency_chosen,
             "topics": topics_chosen,
         }
-        resume = _text(values.get("resume")).lower() in ("yes", "on", "true", "1")
+        resume = form_text(values.get("resume")).lower() in ("yes", "on", "true", "1")
         try:
             outcome = await run_in_threadpool(
                 lambda: self.subs.update(
@@ -383,7 +383,7 @@ class _Pages:
         except BadToken as exc:
             return self._bad_link(request, exc)
         except FieldProblem as exc:
-            if _wants_json(request):
+            if wants_json(request):
                 return JSONResponse(
                     {"error": "invalid", "field": exc.field, "message": exc.reason},
                     status_code=400,
@@ -398,7 +398,7 @@ class _Pages:
             return await self._preferences_page(
                 request, token, person, chosen, [problem], status=400
             )
-        if _wants_json(request):
+        if wants_json(request):
             return JSONResponse({"status": outcome.result})
         after = outcome.subscriber
         language = self._language(request, after.language)

@@ -1,7 +1,7 @@
 """Reading what a request sends: the fields of a form or JSON body, and what it asks for.
 
 Bodies are size-limited (:data:`MAX_BODY`); one that cannot be read becomes
-a :class:`_BadBody`, answered as plain text or JSON as the client prefers.
+a :class:`BadBody`, answered as plain text or JSON as the client prefers.
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ MAX_BODY = 64 * 1024
 """Largest request body accepted by the forms, in bytes."""
 
 
-class _BadBody(Exception):
+class BadBody(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
 
 
-def _body_error(exc: _BadBody, as_json: bool) -> Response:
+def body_error(exc: BadBody, as_json: bool) -> Response:
     if as_json:
         return JSONResponse({"error": "bad-request", "message": str(exc)}, status_code=exc.status)
     return PlainTextResponse(str(exc), status_code=exc.status)
 
 
-def _wants_json(request: Request) -> bool:
+def wants_json(request: Request) -> bool:
     kind = request.headers.get("content-type", "")
     accept = request.headers.get("accept", "")
     return kind.startswith("application/json") or (
@@ -39,19 +39,19 @@ def _wants_json(request: Request) -> bool:
     )
 
 
-def _client(request: Request) -> str:
+def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _token(request: Request) -> str:
+def request_token(request: Request) -> str:
     return request.query_params.get("token", "")
 
 
-def _text(value: Any) -> str:
+def form_text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _topics(value: Any) -> list[str]:
+def form_topics(value: Any) -> list[str]:
     if isinstance(value, str):
         return [t for t in value.split(";") if t.strip()]
     if isinstance(value, list | tuple):
@@ -59,29 +59,29 @@ def _topics(value: Any) -> list[str]:
     return []
 
 
-async def _submitted(request: Request) -> dict[str, Any]:
+async def submitted(request: Request) -> dict[str, Any]:
     """The fields of a form or JSON body (repeated form fields become lists)."""
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-        raise _BadBody(413, "request body too large")
+        raise BadBody(413, "request body too large")
     kind = request.headers.get("content-type", "")
     if kind.startswith("application/json"):
         body = await request.body()
         if len(body) > MAX_BODY:
-            raise _BadBody(413, "request body too large")
+            raise BadBody(413, "request body too large")
         try:
             data = json.loads(body or b"{}")
         except (ValueError, UnicodeDecodeError):
-            raise _BadBody(400, "the body is not valid JSON") from None
+            raise BadBody(400, "the body is not valid JSON") from None
         if not isinstance(data, dict):
-            raise _BadBody(400, "expected a JSON object")
+            raise BadBody(400, "expected a JSON object")
         return data
     if not kind:
         return {}
     try:
         form: FormData = await request.form(max_files=0, max_fields=100)
     except Exception as exc:  # malformed multipart / urlencoded bodies
-        raise _BadBody(400, f"the form could not be read: {exc}") from None
+        raise BadBody(400, f"the form could not be read: {exc}") from None
     try:
         out: dict[str, Any] = {}
         for key in form:

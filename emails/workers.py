@@ -38,7 +38,7 @@ Worker processes call it themselves, so it must be a module-level function.
 
 
 @dataclass(frozen=True)
-class _Job:
+class SendJob:
     """Everything a worker process needs (picklable: the settings are reloaded)."""
 
     config_path: str
@@ -76,12 +76,12 @@ class _ChildStop:
         return True
 
 
-def _clock(start: datetime, start_monotonic: float) -> Callable[[], datetime]:
+def send_clock(start: datetime, start_monotonic: float) -> Callable[[], datetime]:
     """A clock that starts at ``start`` and advances with the monotonic clock."""
     return lambda: start + timedelta(seconds=time.monotonic() - start_monotonic)
 
 
-def _child_main(job: _Job, events: Any, shared_stop: Any, shared_budget: Any) -> None:
+def _child_main(job: SendJob, events: Any, shared_stop: Any, shared_budget: Any) -> None:
     """A worker process: reload the settings, open the store, deliver, report."""
     from broadsheet.config import load_settings
 
@@ -106,7 +106,7 @@ def _child_main(job: _Job, events: Any, shared_stop: Any, shared_budget: Any) ->
                 job.edition_id,
                 factory,
                 transport,
-                clock=_clock(job.start, job.start_monotonic),
+                clock=send_clock(job.start, job.start_monotonic),
                 batch_size=settings.delivery.batch_size,
                 claim_timeout=settings.delivery.claim_timeout_seconds,
                 stop=stop,
@@ -123,8 +123,8 @@ def _child_main(job: _Job, events: Any, shared_stop: Any, shared_budget: Any) ->
     events.put(("done", os.getpid()))
 
 
-def _run_processes(
-    job: _Job,
+def run_processes(
+    job: SendJob,
     *,
     limit: int | None,
     stop: threading.Event | None,

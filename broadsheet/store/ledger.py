@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from broadsheet.model import SendState, Subscriber, SubscriberStatus
 from broadsheet.store.schema import send_ledger as table
 from broadsheet.store.schema import subscribers as subscribers_table
-from broadsheet.store.subscribers import _subscriber
+from broadsheet.store.subscribers import subscriber_from_row
 
 _CHUNK = 500
 """Rows per multi-row statement: well under every backend's parameter limit."""
@@ -289,7 +289,7 @@ class Ledger:
             rows = self.conn.execute(
                 select(subscribers_table).where(subscribers_table.c.id.in_(list(chunk)))
             )
-            people.update((row.id, _subscriber(row)) for row in rows)
+            people.update((row.id, subscriber_from_row(row)) for row in rows)
         claimed: list[Claimed] = []
         gone: list[int] = []
         for subscriber_id, state, attempts in picked:

@@ -20,7 +20,7 @@ FINAL = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
 """Statuses that imports and the command line never change back to active."""
 
 
-def _subscriber(row: Row[Any]) -> Subscriber:
+def subscriber_from_row(row: Row[Any]) -> Subscriber:
     return Subscriber(
         id=row.id,
         email=row.email,
@@ -52,12 +52,12 @@ class Subscribers:
     def get(self, subscriber_id: int) -> Subscriber | None:
         """The subscriber with this id."""
         row = self.conn.execute(select(table).where(table.c.id == subscriber_id)).one_or_none()
-        return _subscriber(row) if row else None
+        return subscriber_from_row(row) if row else None
 
     def by_email(self, email: str) -> Subscriber | None:
         """The subscriber with this (normalised) address."""
         row = self.conn.execute(select(table).where(table.c.email == email)).one_or_none()
-        return _subscriber(row) if row else None
+        return subscriber_from_row(row) if row else None
 
     def upsert_active(self, details: SubscriberDetails, *, source: str, now: datetime) -> str:
         """Add or update an active subscriber the publisher vouches for (CSV, CLI).
@@ -169,7 +169,7 @@ class Subscribers:
         query = select(table).order_by(table.c.email)
         if status is not None:
             query = query.where(table.c.status == str(status))
-        return [_subscriber(row) for row in self.conn.execute(query)]
+        return [subscriber_from_row(row) for row in self.conn.execute(query)]
 
     def active_page(
         self, language: str, frequency: Frequency, *, after_id: int, limit: int
@@ -190,7 +190,7 @@ class Subscribers:
             .order_by(table.c.id)
             .limit(limit)
         )
-        return [_subscriber(row) for row in self.conn.execute(query)]
+        return [subscriber_from_row(row) for row in self.conn.execute(query)]
 
     def iter_active(
         self, language: str, frequency: Frequency, *, page: int = 1000
