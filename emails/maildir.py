@@ -22,6 +22,7 @@ from emails.transport_protocol import (
     DeliveryResult,
     DeliveryStatus,
     Message,
+    Pacer,
     TransportUnavailable,
 )
 
@@ -53,9 +54,10 @@ class MaildirTransport:
 
     name = "maildir"
 
-    def __init__(self, path: Path, *, fsync: bool = True) -> None:
+    def __init__(self, path: Path, *, fsync: bool = True, rate: float | None = None) -> None:
         self.path = Path(path)
         self.fsync = fsync
+        self.pacer = Pacer(rate)
         self._seen_in_cur: set[str] | None = None
         try:
             for sub in ("tmp", "new", "cur"):
@@ -106,6 +108,7 @@ class MaildirTransport:
         target = self.path / "new" / name
         if self.delivered(message.message_id, look_in_cur=resumed):
             return DeliveryResult(DeliveryStatus.ALREADY, f"already in {self.path.name}/{name}")
+        self.pacer.pace()
         envelope = (
             f"Return-Path: <{_header_value(message.sender)}>\n"
             f"Delivered-To: {_header_value(recipient)}\n"

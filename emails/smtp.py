@@ -28,13 +28,13 @@ import logging
 import re
 import smtplib
 import ssl
-import time
 from collections.abc import Callable
 
 from emails.transport_protocol import (
     DeliveryResult,
     DeliveryStatus,
     Message,
+    Pacer,
     TransportUnavailable,
     Wait,
     plain_wait,
@@ -114,14 +114,13 @@ class SMTPTransport:
         self.user = user
         self.password = password
         self.timeout = timeout
-        self.interval = 1.0 / rate if rate else 0.0
+        self.pacer = Pacer(rate)
         self.retries = retries
         self.backoff = backoff
         self.ssl_context = ssl_context
         self.wait = wait
         self.local_hostname = local_hostname
         self._smtp: smtplib.SMTP | None = None
-        self._next_slot = 0.0
         self.connections = 0
         """How many connections were opened (reconnects show here)."""
 
@@ -228,15 +227,6 @@ class SMTPTransport:
 
     # delivery ---------------------------------------------------------------
 
-    def _pace(self) -> None:
-        if not self.interval:
-            return
-        now = time.monotonic()
-        if now < self._next_slot:
-            time.sleep(self._next_slot - now)
-            now = self._next_slot
-        self._next_slot = now + self.interval
-
     def _transaction(
         self, message: Message, recipient: str, barrier: Callable[[], None] | None
     ) -> DeliveryResult:
@@ -335,7 +325,7 @@ class SMTPTransport:
             TransportUnavailable: the server stayed unreachable (or closing)
                 through every retry, or refused the login or the sender.
         """
-        self._pace()
+        self.pacer.pace()
         last: _Temporary | None = None
         for attempt in range(self.retries + 1):
             if attempt:

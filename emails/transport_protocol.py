@@ -21,6 +21,7 @@ __all__ = [
     "DeliveryResult",
     "DeliveryStatus",
     "Message",
+    "Pacer",
     "Transport",
     "TransportUnavailable",
     "Wait",
@@ -120,3 +121,26 @@ def plain_wait(seconds: float) -> bool:
     """``time.sleep`` as a :data:`Wait` that is never woken early."""
     time.sleep(seconds)
     return False
+
+
+class Pacer:
+    """Spaces deliveries out to at most ``rate`` a second (``None``: no limit).
+
+    Each call to :meth:`pace` takes the next free slot, sleeping until it
+    comes; a transport that was idle starts again at once, without a burst
+    to make up for the pause.
+    """
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._next_slot = 0.0
+
+    def pace(self) -> None:
+        """Wait for the next slot (returns at once without a limit)."""
+        if not self.interval:
+            return
+        now = time.monotonic()
+        if now < self._next_slot:
+            time.sleep(self._next_slot - now)
+            now = self._next_slot
+        self._next_slot = now + self.interval

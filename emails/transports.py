@@ -67,8 +67,9 @@ def make_transport(
     """
     config = settings.delivery
     chosen = name or config.transport
+    rate = config.rate / max(rate_share, 1) if config.rate else None
     if chosen == "maildir":
-        return MaildirTransport(config.maildir)
+        return MaildirTransport(config.maildir, rate=rate)
     if chosen == "smtp":
         password = None
         if config.smtp_user is not None:
@@ -78,7 +79,6 @@ def make_transport(
                     f"delivery.smtp_user is {config.smtp_user!r} but the environment variable "
                     f"{config.smtp_password_env} (delivery.smtp_password_env) is not set"
                 )
-        rate = config.rate / max(rate_share, 1) if config.rate else None
         return SMTPTransport(
             config.smtp_host,
             config.smtp_port,

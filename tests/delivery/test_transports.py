@@ -62,6 +62,20 @@ def test_maildir_is_standard_and_readable(tmp_path: Path) -> None:
     assert b"\r\n" not in raw  # a Unix mail store ends lines in LF
 
 
+def test_maildir_keeps_to_the_rate_and_spends_no_slot_on_a_repeat(tmp_path: Path) -> None:
+    transport = MaildirTransport(tmp_path / "outbox", fsync=False, rate=20.0)
+    started = time.monotonic()
+    for n in range(6):
+        transport.deliver(_message(n), recipient=f"reader{n}@example.org")
+    # Six messages at 20 a second need at least five intervals of 50 ms.
+    assert time.monotonic() - started >= 0.25
+    time.sleep(0.06)  # the next slot is free now
+    started = time.monotonic()
+    for n in range(6):  # all there already: nothing is written, nothing waits
+        assert transport.deliver(_message(n), recipient="x@example.org").status == "already"
+    assert time.monotonic() - started < 0.05
+
+
 def test_maildir_delivers_each_message_once(tmp_path: Path) -> None:
     transport = MaildirTransport(tmp_path / "outbox")
     message = _message(1)
