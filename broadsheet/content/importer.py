@@ -77,10 +77,28 @@ def _shown(path: Path | str) -> str:
         return str(path)
 
 
-def _raw_records(location: str, fmt: Format) -> Iterator[RawArticle | ContentError]:
+def stored_source(file: Path, root: Path) -> str:
+    """Where an article came from, as the store keeps it.
+
+    A file inside the publication's folder is kept relative to it (POSIX
+    style), so a publication moved or copied as a whole still recognises its
+    own files; anything else is kept as an absolute path.
+    """
+    resolved = file.resolve()
+    try:
+        return resolved.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(resolved)
+
+
+def _raw_records(location: str, fmt: Format, root: Path) -> Iterator[RawArticle | ContentError]:
     if fmt == "feed":
+        local = urlsplit(location).scheme not in ("http", "https")
         try:
-            yield from read_feed(location)
+            for record in read_feed(location):
+                if local and isinstance(record, RawArticle):
+                    record.source = stored_source(Path(location), root)
+                yield record
         except ContentError as exc:
             yield exc
         return
@@ -93,6 +111,8 @@ def _raw_records(location: str, fmt: Format) -> Iterator[RawArticle | ContentErr
         for file in files:
             try:
                 for record in read_jsonl(file, str(file.resolve())):
+                    if isinstance(record, RawArticle):
+                        record.source = stored_source(file, root)
                     if isinstance(record, RawArticle):
                         record.label = _shown(file)
                     yield _relabel(record, file)
@@ -110,7 +130,7 @@ def _raw_records(location: str, fmt: Format) -> Iterator[RawArticle | ContentErr
             yield exc
             continue
         record.label = record.source
-        record.source = str(file.resolve())
+        record.source = stored_source(file, root)
         yield record
 
 
@@ -120,13 +140,34 @@ def _relabel(record: RawArticle | ContentError, file: Path) -> RawArticle | Cont
     return record
 
 
-def _conflict(stored_source: str, new_source: str) -> bool:
-    """Whether another file that still exists already owns this id."""
+def _conflict(stored_source: str, new_source: str, root: Path) -> bool:
+    """Whether another file that still exists already owns this id.
+
+    Sources inside the publication are relative to its folder. One stored
+    as an absolute path (by an earlier version, or from outside the folder)
+    that ends in the new file's relative path is the same file in a copy of
+    the publication, not a rival.
+    """
     if stored_source == new_source:
         return False
     if urlsplit(stored_source).scheme in ("http", "https"):
         return False
-    return Path(stored_source).is_file()
+    stored = Path(stored_source)
+    if not stored.is_absolute():
+        stored = root / stored
+    elif not Path(new_source).is_absolute() and stored.as_posix().endswith("/" + new_source):
+        return False
+    new = Path(new_source) if Path(new_source).is_absolute() else root / new_source
+    if stored.resolve() == new.resolve():
+        return False
+    return stored.is_file()
+
+
+def _located(source: str, root: Path) -> str:
+    """A stored source as a path or URL the user can open."""
+    if urlsplit(source).scheme in ("http", "https") or Path(source).is_absolute():
+        return source
+    return str(root / source)
 
 
 def check_all(
@@ -194,7 +235,7 @@ def import_articles(
     """
     fmt = fmt or guess_format(location)
     report = ImportReport()
-    records = list(_raw_records(location, fmt))
+    records = list(_raw_records(location, fmt, settings.root))
     valid = check_all(records, settings, report, progress, len(records))
     with store.read() as tx:
         stored = tx.articles.fingerprints()
@@ -202,14 +243,14 @@ def import_articles(
     for checked in valid:
         article = checked.article
         previous = stored.get(article.id)
-        if previous is not None and _conflict(previous[0], article.source):
+        if previous is not None and _conflict(previous[0], article.source, settings.root):
             raw = checked.raw
+            owner = _shown(_located(previous[0], settings.root))
             report.rejected.append(
                 str(
                     ContentError(
                         raw.shown,
-                        f"{article.id!r} is already the id of {_shown(previous[0])}; "
-                        "ids must be unique",
+                        f"{article.id!r} is already the id of {owner}; ids must be unique",
                         line=raw.field_lines.get("id", raw.line),
                         field="id",
                     )

@@ -124,7 +124,7 @@ class Articles:
         a feed entry's id never changes once published.
         """
         current = self.conn.execute(
-            select(table.c.content_hash).where(table.c.id == article.id)
+            select(table.c.content_hash, table.c.source).where(table.c.id == article.id)
         ).one_or_none()
         if current is None:
             self.conn.execute(
@@ -138,6 +138,11 @@ class Articles:
             )
             return "added"
         if current.content_hash == article.content_hash:
+            if current.source != article.source:
+                # The same article from a moved file: remember where it is now.
+                self.conn.execute(
+                    table.update().where(table.c.id == article.id).values(source=article.source)
+                )
             return "unchanged"
         self.conn.execute(
             table.update()

@@ -119,3 +119,70 @@ def test_drafts_are_stored_but_not_live(
     with store.read() as tx:
         assert tx.articles.get("draft") is not None
         assert tx.articles.live(NOW) == []
+
+
+def test_a_publication_copied_or_moved_whole_still_knows_its_files(
+    tmp_path: Path, make_settings: Callable[..., Settings], write_md: Callable[..., Path]
+) -> None:
+    import shutil
+
+    first = make_settings(folder=tmp_path)
+    write_md("ports-and-sanctions")
+    store = Store.open(first.store.url)
+    try:
+        assert run(store, first, tmp_path).added == ["ports-and-sanctions"]
+    finally:
+        store.close()
+
+    # A copy beside the original (which stays): the same files, no rival ids.
+    shutil.copytree(tmp_path, tmp_path.parent / "copy")
+    copy = make_settings(folder=tmp_path.parent / "copy")
+    store = Store.open(copy.store.url)
+    try:
+        report = run(store, copy, copy.root)
+        assert report.ok and report.unchanged == ["ports-and-sanctions"], report.rejected
+        # An edit in the copy is imported as an update of the same article.
+        article = copy.root / "content" / "ports-and-sanctions.md"
+        article.write_text(
+            article.read_text(encoding="utf-8").replace("Sanctions and ports", "Ports"),
+            encoding="utf-8",
+        )
+        assert run(store, copy, copy.root).updated == ["ports-and-sanctions"]
+        with store.read() as tx:
+            assert tx.articles.get("ports-and-sanctions").source == (  # type: ignore[union-attr]
+                "content/ports-and-sanctions.md"
+            )
+    finally:
+        store.close()
+
+
+def test_a_source_stored_as_an_absolute_path_is_recognised_in_a_copy(
+    store: Store, settings: Settings, tmp_path: Path, write_md: Callable[..., Path]
+) -> None:
+    import shutil
+
+    write_md("ports-and-sanctions")
+    run(store, settings, tmp_path)
+    elsewhere = tmp_path / "old-home" / "content"
+    shutil.copytree(tmp_path / "content", elsewhere)
+    with store.write() as tx:  # as an earlier version kept it
+        tx.conn.exec_driver_sql(
+            "UPDATE articles SET source = ?", (str(elsewhere / "ports-and-sanctions.md"),)
+        )
+    report = run(store, settings, tmp_path)
+    assert report.ok and report.unchanged == ["ports-and-sanctions"]
+    with store.read() as tx:  # and it now remembers the file where it is
+        assert tx.articles.get("ports-and-sanctions").source == (  # type: ignore[union-attr]
+            "content/ports-and-sanctions.md"
+        )
+    # A different file claiming the id is still refused while the owner exists.
+    rival = tmp_path / "rival.md"
+    rival.write_text(
+        (tmp_path / "content" / "ports-and-sanctions.md")
+        .read_text(encoding="utf-8")
+        .replace("title:", "id: ports-and-sanctions\ntitle:"),
+        encoding="utf-8",
+    )
+    report = import_articles(store, settings, str(rival), now=NOW)
+    assert report.rejected and "already the id of" in report.rejected[0]
+    assert "content/ports-and-sanctions.md" in report.rejected[0]
