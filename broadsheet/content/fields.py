@@ -267,12 +267,19 @@ def check_article(raw: RawArticle, settings: Settings) -> Checked:
             raise p.error("translations", f"{target_id!r} is not an article id")
         translations[code] = target_id
     if f.get("url") not in (None, ""):
-        url = _url(p, "url", f["url"], site.url)
+        url = _url(p, "url", f["url"], site.url.rstrip("/") + "/")
     else:
         url = site.article_url.format(
             site_url=site.url.rstrip("/"), language=language, id=article_id
         )
-    image = _url(p, "image", f["image"], site.url) if f.get("image") not in (None, "") else None
+    # Relative to the site's folder: with site.url = https://host/magazine,
+    # images/a.jpg is https://host/magazine/images/a.jpg (and /images/a.jpg
+    # the host's).
+    image = (
+        _url(p, "image", f["image"], site.url.rstrip("/") + "/")
+        if f.get("image") not in (None, "")
+        else None
+    )
     draft = f.get("draft", False)
     if draft is None:
         draft = False

@@ -186,3 +186,28 @@ def test_a_source_stored_as_an_absolute_path_is_recognised_in_a_copy(
     report = import_articles(store, settings, str(rival), now=NOW)
     assert report.rejected and "already the id of" in report.rejected[0]
     assert "content/ports-and-sanctions.md" in report.rejected[0]
+
+
+def test_relative_image_and_url_resolve_inside_a_site_under_a_path(
+    tmp_path: Path, make_settings: Callable[..., Settings], write_md: Callable[..., Path]
+) -> None:
+    from tests.conftest import BASE_CONFIG
+
+    base = BASE_CONFIG.replace('url = "https://news.example"', 'url = "https://host.example/mag"')
+    assert base != BASE_CONFIG
+    settings = make_settings(base=base)
+    write_md("with-path", front(image="images/cover.jpg", url="pieces/with-path.html"))
+    write_md("from-root", front(image="/images/cover.jpg"))
+    store = Store.open(settings.store.url)
+    try:
+        assert run(store, settings, tmp_path).ok
+        with store.read() as tx:
+            inside = tx.articles.get("with-path")
+            rooted = tx.articles.get("from-root")
+    finally:
+        store.close()
+    assert inside is not None and rooted is not None
+    assert inside.image == "https://host.example/mag/images/cover.jpg"
+    assert inside.url == "https://host.example/mag/pieces/with-path.html"
+    assert rooted.image == "https://host.example/images/cover.jpg"
+    assert rooted.url == "https://host.example/mag/en/from-root/"
