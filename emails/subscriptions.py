@@ -20,7 +20,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
 from broadsheet.config import Settings
-from broadsheet.content.subscribers import check_subscriber
+from broadsheet.content.subscribers import SectionNames, check_subscriber
 from broadsheet.model import Frequency, Subscriber, SubscriberStatus
 from broadsheet.store import Store, Tx
 from emails import labels, links, pagetext, render, tokens
@@ -203,6 +203,7 @@ class Subscriptions:
             language=language,
             frequency=frequency,
             topics=topics,
+            sections=SectionNames.of(self.store, self.settings),
         )
         now = self.clock()
         with self._write() as tx:
@@ -286,6 +287,8 @@ class Subscriptions:
             language=language,
             frequency=frequency,
             topics=topics,
+            sections=SectionNames.of(self.store, self.settings),
+            keep=person.topics,
         )
         now = self.clock()
         result = "saved"

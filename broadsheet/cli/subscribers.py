@@ -69,11 +69,12 @@ def add(
     at: str | None,
 ) -> None:
     """Add active subscribers (the publisher vouches for their consent)."""
-    from broadsheet.content.subscribers import FieldProblem, check_subscriber
+    from broadsheet.content.subscribers import FieldProblem, SectionNames, check_subscriber
 
     settings = load(config_path)
     now = now_or(at, settings)
     store = open_store(settings)
+    sections = SectionNames.of(store, settings)
     failed = False
     for email in emails:
         try:
@@ -84,6 +85,7 @@ def add(
                 language=language,
                 frequency=frequency,
                 topics=topics,
+                sections=sections,
             )
         except FieldProblem as exc:
             click.echo(f"error: {email}: {exc.field}: {exc.reason}", err=True)

@@ -3,14 +3,16 @@
 Columns ``email,name,language,frequency,topics``; ``frequency`` is ``daily``
 or ``weekly`` (default ``weekly``), ``language`` one of ``site.languages``
 (default the first), ``topics`` a ``;``-separated list of sections (empty:
-everything). Addresses are normalised (IDNA domain, lower case) so the same
-person is one subscriber; a later row for the same address wins. An address
+everything), by their own names or as readers see them in any language,
+without regard to case; a topic that names no section is an error.
+Addresses are normalised (IDNA domain, lower case) so the same person is one
+subscriber; a later row for the same address wins. An address
 that unsubscribed or bounced is reported as skipped and stays as it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +61,41 @@ def normalise_email(address: str) -> str:
     return f"{valid.local_part}@{domain}".lower()
 
 
+class SectionNames:
+    """The sections a subscriber can choose, by any name a reader sees.
+
+    Topics are matched without regard to case, by a section's own name or
+    by its name in any language (``[site.localized.LANG.sections]``), and
+    stored under the section's own name, which is what editions match.
+
+    Args:
+        settings: the publication's settings (for the localised names).
+        stored: the sections of the stored articles.
+    """
+
+    def __init__(self, settings: Settings, stored: Iterable[str]) -> None:
+        canonical = set(stored)
+        for local in settings.site.localized.values():
+            canonical.update(local.sections)
+        self.names = sorted(canonical)
+        self._lookup: dict[str, str] = {}
+        for local in settings.site.localized.values():
+            for section, shown in local.sections.items():
+                self._lookup.setdefault(shown.casefold(), section)
+        for section in canonical:  # a section's own name wins over a translation
+            self._lookup[section.casefold()] = section
+
+    @classmethod
+    def of(cls, store: Store, settings: Settings) -> SectionNames:
+        """The sections known to ``store``."""
+        with store.read() as tx:
+            return cls(settings, tx.articles.all_sections())
+
+    def canonical(self, topic: str) -> str | None:
+        """The section ``topic`` names, or ``None``."""
+        return self._lookup.get(topic.casefold())
+
+
 def check_subscriber(
     settings: Settings,
     *,
@@ -67,8 +104,15 @@ def check_subscriber(
     language: str = "",
     frequency: str = "",
     topics: Sequence[str] | str = (),
+    sections: SectionNames | None = None,
+    keep: Iterable[str] = (),
 ) -> SubscriberDetails:
     """One subscriber checked and normalised.
+
+    Args:
+        sections: when given (and not empty), every topic must name one of
+            them; it is stored under the section's own name.
+        keep: topics accepted as they are (what the subscriber already has).
 
     Raises:
         FieldProblem: naming the field and what is wrong with it.
@@ -91,6 +135,19 @@ def check_subscriber(
     if isinstance(topics, str):
         topics = topics.split(";")
     cleaned = tuple(dict.fromkeys(" ".join(t.split()) for t in topics if t.strip()))
+    if sections is not None and sections.names:
+        kept = set(keep)
+        matched = []
+        for topic in cleaned:
+            section = topic if topic in kept else sections.canonical(topic)
+            if section is None:
+                raise FieldProblem(
+                    "topics",
+                    f"{topic!r} is not a section of this publication "
+                    f"(sections: {', '.join(sections.names)})",
+                )
+            matched.append(section)
+        cleaned = tuple(dict.fromkeys(matched))
     return SubscriberDetails(address, name, language, Frequency(frequency), cleaned)
 
 
@@ -109,6 +166,7 @@ def import_subscribers(
     """Import a subscribers CSV; bad rows are reported and the rest stored."""
     shown = source or str(path)
     report = SubscribersReport()
+    sections = SectionNames.of(store, settings)
     rows: dict[str, tuple[int, SubscriberDetails]] = {}
     try:
         for line, values in read_csv(
@@ -122,6 +180,7 @@ def import_subscribers(
                     language=values.get("language", ""),
                     frequency=values.get("frequency", ""),
                     topics=values.get("topics", ""),
+                    sections=sections,
                 )
             except FieldProblem as exc:
                 report.rejected.append(

@@ -168,6 +168,16 @@ class Articles:
         """Remove articles (and their views)."""
         self.conn.execute(table.delete().where(table.c.id.in_(list(ids))))
 
+    def all_sections(self) -> list[str]:
+        """The sections of published (non-draft) articles in any language, by name."""
+        query = (
+            select(table.c.section)
+            .where(table.c.section.is_not(None), table.c.draft.is_(False))
+            .distinct()
+            .order_by(table.c.section)
+        )
+        return [name for name in self.conn.execute(query).scalars() if name]
+
     def sections(self, language: str) -> list[str]:
         """The sections of published (non-draft) articles in ``language``, by name."""
         query = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -155,3 +156,52 @@ def test_subscriber_commands(settings: Settings) -> None:
     assert (
         runner.invoke(cli, ["subscribers", "remove", "nobody@example.org", *config]).exit_code == 1
     )
+
+
+def test_topics_name_sections_by_any_name_readers_see(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings(
+        """
+        [site.localized.ru.sections]
+        Economy = "Экономика"
+        "Foreign policy" = "Внешняя политика"
+        """
+    )
+    store = Store.open(settings.store.url)
+    try:
+        csv = write(
+            tmp_path,
+            "subscribers.csv",
+            "email,name,language,frequency,topics\nearly@example.org,Early,en,weekly,Sport\n",
+        )
+        # No article yet: there is nothing to check topics against but the
+        # localised names, and "Sport" is none of them.
+        report = import_subscribers(store, settings, csv, now=NOW, source="subscribers.csv")
+        assert report.rejected == [
+            "subscribers.csv:2: topics: 'Sport' is not a section of this publication "
+            "(sections: Economy, Foreign policy)"
+        ]
+        with store.write() as tx:
+            tx.articles.save(make_article(id="alpha", section="Society"), now=NOW)
+        csv = write(
+            tmp_path,
+            "subscribers.csv",
+            "email,name,language,frequency,topics\n"
+            "anna@example.org,Anna,en,weekly,society; ECONOMY\n"
+            "boris@example.org,Борис,ru,weekly,Экономика;внешняя политика\n"
+            "carl@example.org,Carl,en,weekly,Economy;Sport\n",
+        )
+        report = import_subscribers(store, settings, csv, now=NOW, source="subscribers.csv")
+        assert sorted(report.added) == ["anna@example.org", "boris@example.org"]
+        assert report.rejected == [
+            "subscribers.csv:4: topics: 'Sport' is not a section of this publication "
+            "(sections: Economy, Foreign policy, Society)"
+        ]
+        with store.read() as tx:
+            anna = tx.subscribers.by_email("anna@example.org")
+            boris = tx.subscribers.by_email("boris@example.org")
+        assert anna is not None and anna.topics == ("Society", "Economy")
+        assert boris is not None and boris.topics == ("Economy", "Foreign policy")
+    finally:
+        store.close()

@@ -376,3 +376,21 @@ def test_confirm_after_unsubscribing_does_not_resubscribe(
     stale = web.client.get("/confirm", params={"token": confirm})
     assert stale.status_code == 200 and "This subscription was cancelled" in stale.text
     assert _status(store, "dora@example.org") is SubscriberStatus.UNSUBSCRIBED
+
+
+def test_subscribe_topics_must_name_sections(
+    serve: Callable[..., Web], settings: Settings, store: Store
+) -> None:
+    from tests.conftest import DEMO_NOW, make_article
+
+    with store.write() as tx:
+        tx.articles.save(make_article(id="alpha", section="Economy"), now=DEMO_NOW)
+    web = serve(settings, store)
+    unknown = web.client.post("/subscribe", json={"email": "a@example.org", "topics": ["Sport"]})
+    assert unknown.status_code == 400 and unknown.json()["field"] == "topics"
+    assert "'Sport' is not a section" in unknown.json()["message"]
+    ok = web.client.post("/subscribe", json={"email": "a@example.org", "topics": "economy"})
+    assert ok.status_code == 202
+    with store.read() as tx:
+        person = tx.subscribers.by_email("a@example.org")
+    assert person is not None and person.topics == ("Economy",)
