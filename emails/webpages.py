@@ -146,6 +146,10 @@ class Pages:
             for code in self.settings.site.languages
         ]
 
+    def _topic_names(self, topics: list[str], language: str) -> dict[str, str]:
+        """Each section as readers of ``language`` see it."""
+        return {topic: self.settings.site.section_in(topic, language) for topic in topics}
+
     def _title(self, language: str) -> str:
         return self.settings.site.title_in(language)
 
@@ -181,6 +185,7 @@ class Pages:
             intro=pagetext.word(language, "subscribe_intro"),
             languages=self._languages(language),
             topics=topics,
+            topic_names=self._topic_names(topics, language),
             values=shown,
             errors=errors,
         )
@@ -445,6 +450,7 @@ class Pages:
             status_note=pagetext.word(language, note_key) if note_key else "",
             languages=self._languages(language),
             topics=topics,
+            topic_names=self._topic_names(topics, language),
             values={
                 "language": chosen_language,
                 "frequency": values.get("frequency") or str(person.frequency),

@@ -250,6 +250,11 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
             for name, members in groups.items():
                 for article in members:
                     by_name_language.setdefault((name, article.language), []).append(article)
+
+        def shown(name: str, code: str, scope: Scope = scope) -> str:
+            # A section as readers of ``code`` see it; tags and authors as they are.
+            return site.section_in(name, code) if scope == "section" else name
+
         for name in sorted(groups, key=lambda n: (slugs[n], n)):
             members = groups[name]
             folder = f"{FOLDERS[scope]}/{slugs[name]}"
@@ -260,9 +265,9 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
                     language=site_language,
                     base=folder,
                     archive_base=None,
-                    title=f"{site.title} — {name}",
+                    title=f"{site.title} — {shown(name, site.default_language)}",
                     description=words(site.default_language)[scope].format(
-                        name=name, site=site.title
+                        name=shown(name, site.default_language), site=site.title
                     ),
                     articles=tuple(members),
                 )
@@ -281,8 +286,8 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
                         language=code,
                         base=f"{code}/{folder}",
                         archive_base=None,
-                        title=f"{local} — {name}{suffix(code)}",
-                        description=words(code)[scope].format(name=name, site=local),
+                        title=f"{local} — {shown(name, code)}{suffix(code)}",
+                        description=words(code)[scope].format(name=shown(name, code), site=local),
                         articles=tuple(local_members),
                     )
                 )

@@ -157,6 +157,26 @@ def test_feed_sets_per_language_variants(feed_settings: Callable[..., Settings])
     assert {s.scope for s in only} == {"site", "tag"}
 
 
+def test_section_feeds_carry_the_section_name_readers_of_their_language_see(
+    feed_settings: Callable[..., Settings],
+) -> None:
+    settings = feed_settings(
+        extra='[site.localized.ru]\ntitle = "Тест"\n[site.localized.ru.sections]\nEconomy = "Экономика"\n'
+    )
+    articles = live(
+        [
+            make_article(id="e1", section="Economy"),
+            make_article(id="r1", language="ru", section="Economy"),
+        ]
+    )
+    sets = {(s.scope, s.base): s for s in feed_sets(articles, settings)}
+    russian = sets["section", "ru/section/economy"]
+    assert russian.title.startswith("Тест — Экономика")
+    assert "«Экономика»" in russian.description
+    assert sets["section", "en/section/economy"].title.startswith("Test Weekly — Economy")
+    assert sets["section", "section/economy"].title == "Test Weekly — Economy"
+
+
 def test_monolingual_site_has_no_language_variants(make_settings: Callable[..., Settings]) -> None:
     from tests.conftest import BASE_CONFIG
 

@@ -394,3 +394,23 @@ def test_subscribe_topics_must_name_sections(
     with store.read() as tx:
         person = tx.subscribers.by_email("a@example.org")
     assert person is not None and person.topics == ("Economy",)
+
+
+def test_topics_are_offered_by_the_name_readers_of_the_page_see(
+    serve: Callable[..., Web], make_settings: Callable[..., Settings]
+) -> None:
+    from tests.conftest import DEMO_NOW, make_article
+
+    settings = make_settings('[site.localized.ru.sections]\nEconomy = "Экономика"\n')
+    store = Store.open(settings.store.url)
+    try:
+        with store.write() as tx:
+            tx.articles.save(make_article(id="r1", language="ru", section="Economy"), now=DEMO_NOW)
+            tx.articles.save(make_article(id="e1", section="Economy"), now=DEMO_NOW)
+        web = serve(settings, store)
+        russian = web.client.get("/subscribe?lang=ru")
+        assert 'value="Economy"> Экономика</label>' in russian.text
+        english = web.client.get("/subscribe?lang=en")
+        assert 'value="Economy"> Economy</label>' in english.text
+    finally:
+        store.close()
