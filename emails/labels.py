@@ -1,14 +1,15 @@
 """Every fixed word of an edition, in English and Russian, and Babel for the rest.
 
-Labels are plain strings with ``str.format`` fields. A language without its own
-table falls back to English words, with Babel still formatting its dates,
-lists and language names.
+Labels are plain strings with ``str.format`` fields. A publication sets or
+rewords any of them per language in ``[labels.LANG.newsletter]`` (see
+:mod:`broadsheet.wording`); what neither the file nor a built-in table gives
+is in English, with Babel still formatting dates, lists and language names.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
-from functools import cache
 from types import MappingProxyType
 from typing import Final
 
@@ -16,6 +17,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as babel_format_date
 from babel.lists import format_list
 
+from broadsheet import wording
 from broadsheet.model import Frequency
 
 _EN: Final = MappingProxyType(
@@ -105,7 +107,8 @@ _RU: Final = MappingProxyType(
     }
 )
 
-_TABLES: Final = MappingProxyType({"en": _EN, "ru": _RU})
+TABLES: Final = MappingProxyType({"en": _EN, "ru": _RU})
+"""The built-in labels, by language."""
 
 # "Read in Russian" is worded in the edition's language; the Russian
 # preposition needs the prepositional case, which Babel does not give.
@@ -126,10 +129,19 @@ def locale(language: str) -> Locale:
         return Locale.parse("en")
 
 
-@cache
-def labels(language: str) -> MappingProxyType[str, str]:
-    """Every label of an edition in ``language``."""
-    return _TABLES.get(language.split("-")[0], _EN)
+def labels(language: str) -> Mapping[str, str]:
+    """Every label of an edition in ``language``: the publication's words first."""
+    table = TABLES.get(wording.base_language(language), _EN)
+    own = wording.overrides("newsletter", language)
+    return {**table, **own} if own else table
+
+
+def missing(language: str) -> list[str]:
+    """The labels ``language`` has no words for (English stands in), by key."""
+    if wording.base_language(language) in TABLES:
+        return []
+    own = wording.overrides("newsletter", language)
+    return [key for key in _EN if key not in own]
 
 
 def label(lang: str, key: str, **fields: object) -> str:
@@ -164,7 +176,10 @@ def read_in(target: str, language: str) -> str:
 
 def this_edition_in(target: str) -> str:
     """ "This edition in English", worded in the target language itself."""
-    table = _TABLES.get(target.split("-")[0])
+    own = wording.overrides("newsletter", target).get("this_edition_in")
+    if own is not None:
+        return own
+    table = TABLES.get(wording.base_language(target))
     if table is not None:
         return table["this_edition_in"]
     return language_name(target, target)

@@ -1,14 +1,18 @@
 """The words of the subscription pages and the confirmation message, in English and Russian.
 
-Strings are plain ``str.format`` templates. A language without its own table
-falls back to English words (Babel still names the languages).
+Strings are plain ``str.format`` templates. A publication sets or rewords
+any of them per language in ``[labels.LANG.pages]`` (see
+:mod:`broadsheet.wording`); what neither the file nor a built-in table gives
+is in English (Babel still names the languages).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from broadsheet import wording
 from broadsheet.model import Frequency
 
 _EN: Final = MappingProxyType(
@@ -177,12 +181,15 @@ _RU: Final = MappingProxyType(
     }
 )
 
-_TABLES: Final = {"en": _EN, "ru": _RU}
+TABLES: Final = MappingProxyType({"en": _EN, "ru": _RU})
+"""The built-in page strings, by language."""
 
 
-def words(language: str) -> MappingProxyType[str, str]:
-    """Every page string in ``language`` (English when there is no table for it)."""
-    return _TABLES.get(language.split("-")[0], _EN)
+def words(language: str) -> Mapping[str, str]:
+    """Every page string in ``language``: the publication's words first, then built-in ones."""
+    table = TABLES.get(wording.base_language(language), _EN)
+    own = wording.overrides("pages", language)
+    return {**table, **own} if own else table
 
 
 def word(language: str, key: str, **fields: object) -> str:

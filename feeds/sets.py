@@ -27,11 +27,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
+from broadsheet import wording
 from broadsheet.config import Settings
 from broadsheet.model import Article
 from feeds.model import Scope
@@ -53,7 +54,7 @@ _LATIN = (
 )  # fmt: skip
 _CYRILLIC = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґў", _LATIN, strict=True))
 
-_WORDS: dict[str, dict[str, str]] = {
+WORDS: dict[str, dict[str, str]] = {
     "en": {
         "section": "Articles in {name}, from {site}.",
         "tag": "Articles tagged “{name}”, from {site}.",
@@ -69,10 +70,15 @@ _WORDS: dict[str, dict[str, str]] = {
 }
 
 
-def words(language: str | None) -> dict[str, str]:
-    """The phrases of feed titles and descriptions in ``language`` (English otherwise)."""
-    base = (language or "en").split("-")[0].lower()
-    return _WORDS.get(base, _WORDS["en"])
+def words(language: str | None) -> Mapping[str, str]:
+    """The phrases of feed titles and descriptions in ``language``.
+
+    The publication's words (``[labels.LANG.feeds]``) come first, then the
+    built-in ones of the language, then English.
+    """
+    table = WORDS.get(wording.base_language(language), WORDS["en"])
+    own = wording.overrides("feeds", language)
+    return {**table, **own} if own else table
 
 
 @cache

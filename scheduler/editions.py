@@ -350,6 +350,17 @@ def _render_and_save(
     now: datetime,
 ) -> EditionOutcome:
     backend = settings.emails.inliner
+    untranslated = words.missing(content.language)
+    if untranslated:
+        log.warning(
+            "edition %s: English words stand in for %d labels with no %s text in "
+            "[labels.%s.newsletter] (docs/configuration.md): %s",
+            content.edition_id,
+            len(untranslated),
+            content.language,
+            content.language,
+            ", ".join(untranslated),
+        )
     email_context = build_context(content, settings, mode="email")
     web_context = build_context(content, settings, mode="web")
     html = inline(render("emails/edition.html.j2", email_context), backend=backend)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from broadsheet import wording
 from broadsheet.config.settings import (
     ContentSettings,
     DeliverySettings,
@@ -267,13 +268,15 @@ def load_settings(path: str | os.PathLike[str] = DEFAULT_CONFIG) -> Settings:
         raise ConfigError(shown, [f"not valid UTF-8 at byte {exc.start}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(shown, [f"not valid TOML: {exc}"]) from None
-    return settings_from_mapping(data, file)
+    settings = settings_from_mapping(data, file)
+    wording.use(settings.labels)
+    return settings
 
 
 def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
     """Validate already-parsed TOML ``data`` as if it came from ``file``."""
     problems: list[str] = []
-    known = {*_SECTIONS, "newsletters", "donation"}
+    known = {*_SECTIONS, "newsletters", "donation", "labels"}
     for key in data:
         if key not in known:
             problems.append(f"{key}: unknown table (known: {', '.join(sorted(known))})")
@@ -307,6 +310,12 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
                     problems.append(
                         f"newsletters.{frequency}.subject.{code}: language not in site.languages"
                     )
+    labels: wording.Labels = types.MappingProxyType({})
+    given_labels = data.get("labels", {})
+    if not isinstance(given_labels, dict):
+        problems.append(f"labels: expected a table, got {_type_name(given_labels)}")
+    elif site is not None:
+        labels = wording.check(given_labels, tuple(site.languages), problems)
     if built.get("store") is not None:
         _check_store_url(built["store"].url, problems)
     if problems:
@@ -342,6 +351,7 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
         links=built["links"],
         emails=emails,
         scheduler=scheduler,
+        labels=labels,
     )
 
 

@@ -339,6 +339,10 @@ class Settings:
     links: LinkSettings
     emails: EmailSettings
     scheduler: SchedulerSettings
+    labels: Mapping[str, Mapping[str, Mapping[str, str]]] = field(
+        default_factory=lambda: types.MappingProxyType({})
+    )
+    """``[labels.LANG.GROUP]``: the publication's own words (see :mod:`broadsheet.wording`)."""
 
     @property
     def feeds_url(self) -> str:

@@ -263,3 +263,99 @@ def test_every_language_of_one_slot(demo_settings: Settings, demo_store: Store) 
         assert outcome.edition is not None
         assert outcome.paths["html"].is_file() and outcome.paths["web"].is_file()
         assert outcome.edition.language == language
+
+
+def test_an_edition_in_a_language_of_its_own_words(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.conftest import BASE_CONFIG
+
+    base = BASE_CONFIG.replace('["en", "ru"]', '["en", "ru", "de"]')
+    settings = make_settings(
+        """
+        [donation.de]
+        heading = "Unterstützen Sie uns"
+        text = "Wir haben keine Bezahlschranke."
+        button_label = "Spenden"
+        url = "https://news.example/de/spenden/"
+
+        [labels.de.newsletter]
+        edition_weekly = "Wochenbrief"
+        lead = "Aufmacher"
+        by = "Von {authors}"
+        """,
+        base=base,
+    )
+    store = Store.open(settings.store.url)
+    try:
+        with store.write() as tx:
+            for day in range(3):
+                tx.articles.save(
+                    make_article(
+                        id=f"stueck-{day}",
+                        language="de",
+                        title=f"Stück {day}",
+                        authors=("Anna Beck", "Jörg Weiß"),
+                        published=DEMO_NOW - (day + 1) * DAY,
+                    ),
+                    now=DEMO_NOW,
+                )
+        with caplog.at_level(logging.WARNING, logger="scheduler.editions"):
+            outcome = build_edition(
+                store, settings, language="de", frequency=Frequency.WEEKLY, now=DEMO_NOW
+            )
+    finally:
+        store.close()
+    html = outcome.paths["html"].read_text(encoding="utf-8")
+    assert "Wochenbrief" in html and "Aufmacher" in html
+    assert "Von Anna Beck und Jörg Weiß" in html  # the label, and Babel's German list
+    # What the file leaves out is English, and the log says which words those are.
+    assert "Dear reader," in html
+    assert "[labels.de.newsletter]" in caplog.text and "greeting_neutral" in caplog.text
+    assert "edition_weekly," not in caplog.text.split("):")[-1]
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        (
+            '[labels.fr.newsletter]\nlead = "À la une"\n',
+            "labels.fr: language not in site.languages",
+        ),
+        ('[labels.ru.email]\nlead = "x"\n', "labels.ru.email: unknown table"),
+        ('[labels.ru.newsletter]\nleed = "x"\n', "labels.ru.newsletter.leed: unknown key"),
+        (
+            '[labels.ru.newsletter]\nby = "Автор: {author}"\n',
+            "labels.ru.newsletter.by: unknown field {author} (this text may use {authors})",
+        ),
+        ('[labels.ru.newsletter]\nby = "{authors"\n', "labels.ru.newsletter.by:"),
+        ("[labels.ru.newsletter]\nby = 3\n", "labels.ru.newsletter.by: expected text"),
+    ],
+)
+def test_bad_labels_are_named(
+    make_settings: Callable[..., Settings], extra: str, problem: str
+) -> None:
+    from broadsheet.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        make_settings(extra)
+    assert problem in str(caught.value)
+
+
+def test_labels_reword_pages_and_feeds(make_settings: Callable[..., Settings]) -> None:
+    from emails import pagetext
+    from feeds.sets import words
+
+    make_settings(
+        """
+        [labels.en.pages]
+        subscribe_button = "Sign me up"
+        [labels.en.feeds]
+        archive = "{title}, older articles (page {page})"
+        """
+    )
+    assert pagetext.word("en", "subscribe_button") == "Sign me up"
+    assert pagetext.word("ru", "subscribe_button") != "Sign me up"
+    assert words("en")["archive"].format(title="T", page=2) == "T, older articles (page 2)"
+    make_settings()  # loading another publication's settings replaces the words
+    assert pagetext.word("en", "subscribe_button") == "Subscribe"
