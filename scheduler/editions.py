@@ -90,14 +90,21 @@ def edition_paths(settings: Settings, language: str, identifier: str) -> dict[st
 class _Writer:
     """Writes files atomically, and never the same path twice in one build."""
 
-    def __init__(self) -> None:
+    def __init__(self, out: Path) -> None:
+        self.out = out
         self.written: list[Path] = []
 
     def write(self, path: Path, text: str) -> None:
         if path in self.written:
             raise RenderError(f"{path}: written twice in one build")  # a bug here
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        except OSError as exc:
+            raise BroadsheetError(
+                f"cannot write the edition into {path.parent} (emails.out is "
+                f"{self.out}): {exc.strerror or exc}"
+            ) from None
         try:
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
                 out.write(text)
@@ -281,7 +288,7 @@ def write_archive(
         },
     )
     path = settings.emails.out / language / "index.html"
-    (writer or _Writer()).write(path, page)
+    (writer or _Writer(settings.emails.out)).write(path, page)
     return path
 
 
@@ -400,7 +407,7 @@ def _render_and_save(
         },
     )
     neutral = _neutral(settings, content.language)
-    writer = _Writer()
+    writer = _Writer(settings.emails.out)
     with store.write() as tx:
         raced = tx.editions.get(record.id)
         if raced is not None:

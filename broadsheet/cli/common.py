@@ -58,6 +58,11 @@ def now_or(at: str | None, settings: Settings) -> datetime:
         raise click.BadParameter(
             f"{at!r} is not an ISO 8601 time (e.g. 2026-11-23T08:00:00+03:00)", param_hint="--at"
         ) from None
+    if not 1900 <= moment.year <= 9000:
+        # Editions and slots look a period back and ahead of it.
+        raise click.BadParameter(
+            f"{at!r} is outside the years 1900 to 9000", param_hint="--at"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=settings.site.tz)
     return moment.astimezone(UTC)

@@ -151,6 +151,14 @@ def _when(p: _Problems, name: str, value: Any, tz: ZoneInfo) -> datetime:
             ) from None
     else:
         raise p.error(name, f"expected a date and time, got {_kind(value)}")
+    try:
+        return _in_utc(p, name, moment, tz)
+    except OverflowError:
+        raise p.error(name, f"{moment.isoformat()} is out of the range of dates") from None
+
+
+def _in_utc(p: _Problems, name: str, moment: datetime, tz: ZoneInfo) -> datetime:
+    """``moment`` in UTC; naive, it is read in ``tz``."""
     if moment.tzinfo is None:
         earlier = moment.replace(tzinfo=tz, fold=0)
         # A time skipped by a clock change does not survive the round trip.

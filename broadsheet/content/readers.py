@@ -48,6 +48,21 @@ def read_bytes(path: Path, source: str) -> bytes:
         raise ContentError(source, f"cannot read: {exc.strerror}") from None
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader, leaving dates and times as text.
+
+    The field checks read times themselves, so an impossible date
+    (``2026-02-30``) or one out of range is a problem named by its field and
+    line, not an exception from deep inside the YAML library.
+    """
+
+
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def read_markdown(path: Path, source: str) -> RawArticle:
     """One article from a Markdown file with YAML front matter."""
     text = decode_utf8(read_bytes(path, source), source)
@@ -60,8 +75,8 @@ def read_markdown(path: Path, source: str) -> RawArticle:
     # The front matter text starts on the opening '---' line, so a YAML mark
     # on its line n is on line n + 1 of the file.
     try:
-        node = yaml.compose(head, Loader=yaml.SafeLoader)
-        fields = yaml.safe_load(head)
+        node = yaml.compose(head, Loader=_FrontMatterLoader)
+        fields = yaml.load(head, Loader=_FrontMatterLoader)  # noqa: S506 - a safe loader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -71,6 +86,8 @@ def read_markdown(path: Path, source: str) -> RawArticle:
         ) from None
     except yaml.YAMLError as exc:
         raise ContentError(source, f"front matter is not valid YAML: {exc}") from None
+    except (ValueError, OverflowError) as exc:  # a value YAML reads but cannot build
+        raise ContentError(source, f"front matter holds a value out of range: {exc}") from None
     if not isinstance(fields, dict):
         kind = "empty" if fields is None else f"a {type(fields).__name__}"
         raise ContentError(

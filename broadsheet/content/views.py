@@ -35,6 +35,10 @@ class ViewsReport:
         return not self.rejected
 
 
+MAX_VIEWS = 10**12
+"""The most views one row may give an article in a day (the store keeps 64-bit integers)."""
+
+
 def import_views(store: Store, path: Path, *, source: str | None = None) -> ViewsReport:
     """Import a views CSV; bad rows are reported and the rest stored."""
     shown = source or str(path)
@@ -90,4 +94,12 @@ def _row(
             line=line,
             field="views",
         )
-    return article, day, int(text)
+    views = int(text)
+    if views > MAX_VIEWS:
+        raise ContentError(
+            source,
+            f"{views:,} views in a day is more than the {MAX_VIEWS:,} a row may hold",
+            line=line,
+            field="views",
+        )
+    return article, day, views

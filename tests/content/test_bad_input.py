@@ -53,6 +53,8 @@ CASES = {
     "tab-yaml": ("---\ntitle: A\n\tlanguage: en\n---\nBody\n", "content/tab-yaml.md:3: front matter is not valid YAML"),
     "no-front-matter": ("Just text.\n", "content/no-front-matter.md:1: no front matter"),
     "unclosed": ("---\ntitle: A\n", "content/unclosed.md:1: front matter is not closed"),
+    "february-30": (front(published="2026-02-30T00:00:00Z"), "content/february-30.md:4: published: not a date and time: '2026-02-30T00:00:00Z'"),
+    "year-one": (front(published="0001-01-01T00:00:00+05:00"), "content/year-one.md:4: published: 0001-01-01T00:00:00+05:00 is out of the range of dates"),
 }  # fmt: skip
 
 
@@ -163,4 +165,51 @@ def test_a_bad_config_is_one_line_per_problem_and_exit_1(in_tmp: Path) -> None:
     assert result.exit_code == 1
     assert "error: broadsheet.toml: site.title: expected text, got an integer 3" in result.output
     assert "error: broadsheet.toml: site.url: missing (required)" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_values_at_the_edge_of_the_calendar_and_of_integers(
+    in_tmp: Path, store: Store, settings: Settings
+) -> None:
+    import json
+
+    from broadsheet.content.views import import_views
+    from tests.conftest import make_article
+
+    lines = [
+        {"id": "fine", "title": "Fine", "language": "en", "published": "2026-11-20T09:00:00Z"},
+        {"id": "ancient", "title": "A", "language": "en", "published": "0001-01-01T00:00+05:00"},
+    ]
+    feed = in_tmp / "articles.jsonl"
+    feed.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    report = import_articles(store, settings, str(feed), now=NOW)
+    assert report.added == ["fine"]
+    assert report.rejected == [
+        "articles.jsonl:2: published: 0001-01-01T00:00:00+05:00 is out of the range of dates"
+    ]
+
+    with store.write() as tx:
+        tx.articles.save(make_article(id="alpha"), now=NOW)
+    views = in_tmp / "views.csv"
+    views.write_text(
+        "article,date,views\nalpha,2026-11-20,99999999999999999999999\nalpha,2026-11-21,7\n",
+        encoding="utf-8",
+    )
+    counted = import_views(store, views, source="views.csv")
+    assert counted.written == 1
+    assert counted.rejected == [
+        "views.csv:2: views: 99,999,999,999,999,999,999,999 views in a day is more than the "
+        "1,000,000,000,000 a row may hold"
+    ]
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_an_at_time_out_of_range_is_a_usage_error(settings: Settings, at: str) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["edition", "build", "--language", "en", "--frequency", "weekly", "--at", at]
+        + ["--config", str(settings.path)],
+    )
+    assert result.exit_code == 2
+    assert "outside the years 1900 to 9000" in result.output
     assert "Traceback" not in result.output

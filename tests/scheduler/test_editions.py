@@ -359,3 +359,19 @@ def test_labels_reword_pages_and_feeds(make_settings: Callable[..., Settings]) -
     assert words("en")["archive"].format(title="T", page=2) == "T, older articles (page 2)"
     make_settings()  # loading another publication's settings replaces the words
     assert pagetext.word("en", "subscribe_button") == "Subscribe"
+
+
+def test_an_output_folder_that_is_a_file_is_named(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    (tmp_path / "afile").write_text("not a folder\n", encoding="utf-8")
+    settings = make_settings('[emails]\nout = "afile"\n')
+    store = Store.open(settings.store.url)
+    try:
+        _publication(store, DEMO_NOW)
+        with pytest.raises(BroadsheetError, match=r"cannot write the edition into .*afile"):
+            build_edition(store, settings, language="en", frequency=Frequency.WEEKLY, now=DEMO_NOW)
+        with store.read() as tx:
+            assert tx.editions.listing() == []  # nothing half-built is kept
+    finally:
+        store.close()
