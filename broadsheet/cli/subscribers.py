@@ -52,39 +52,55 @@ def import_(file: str, config_path: str, at: str | None) -> None:
 
 @subscribers.command("add")
 @click.argument("emails", nargs=-1, required=True)
-@click.option("--name", default="", help="Display name (for a single address).")
-@click.option("--language", default="", help="Edition language; default: the site's first.")
-@click.option("--frequency", type=click.Choice(["daily", "weekly"]), default="weekly")
-@click.option("--topics", default="", help="Sections, ';'-separated; empty: everything.")
+@click.option("--name", default=None, help="Display name (for a single address).")
+@click.option(
+    "--language",
+    default=None,
+    help="Edition language; for a new subscriber default the site's first.",
+)
+@click.option(
+    "--frequency",
+    type=click.Choice(["daily", "weekly"]),
+    default=None,
+    help="For a new subscriber default weekly.",
+)
+@click.option(
+    "--topics", default=None, help="Sections, ';'-separated; '' for everything (the default)."
+)
 @config_option
 @at_option
 @handle_errors
 def add(
     emails: tuple[str, ...],
-    name: str,
-    language: str,
-    frequency: str,
-    topics: str,
+    name: str | None,
+    language: str | None,
+    frequency: str | None,
+    topics: str | None,
     config_path: str,
     at: str | None,
 ) -> None:
-    """Add active subscribers (the publisher vouches for their consent)."""
+    """Add active subscribers (the publisher vouches for their consent).
+
+    An address already subscribed keeps what no option changes.
+    """
     from broadsheet.content.subscribers import FieldProblem, SectionNames, check_subscriber
 
     settings = load(config_path)
     now = now_or(at, settings)
     store = open_store(settings)
     sections = SectionNames.of(store, settings)
+    given = {"name": name, "language": language, "frequency": frequency, "topics": topics}
+    keep = frozenset(field for field, value in given.items() if value is None)
     failed = False
     for email in emails:
         try:
             row = check_subscriber(
                 settings,
                 email=email,
-                name=name,
-                language=language,
-                frequency=frequency,
-                topics=topics,
+                name=name or "",
+                language=language or "",
+                frequency=frequency or "",
+                topics=topics or "",
                 sections=sections,
             )
         except FieldProblem as exc:
@@ -92,7 +108,7 @@ def add(
             failed = True
             continue
         with store.write() as tx:
-            outcome = tx.subscribers.upsert_active(row, source="cli", now=now)
+            outcome = tx.subscribers.upsert_active(row, source="cli", now=now, keep=keep)
         if outcome == "skipped":
             click.echo(f"skipped: {row.email} unsubscribed or bounced earlier", err=True)
         else:

@@ -6,8 +6,10 @@ or ``weekly`` (default ``weekly``), ``language`` one of ``site.languages``
 everything), by their own names or as readers see them in any language,
 without regard to case; a topic that names no section is an error.
 Addresses are normalised (IDNA domain, lower case) so the same person is one
-subscriber; a later row for the same address wins. An address
-that unsubscribed or bounced is reported as skipped and stays as it is.
+subscriber; a later row for the same address wins. A subscriber already
+stored keeps what the file does not give: a column it lacks, or an empty
+``language`` or ``frequency`` cell. An address that unsubscribed or bounced
+is reported as skipped and stays as it is.
 """
 
 from __future__ import annotations
@@ -167,7 +169,7 @@ def import_subscribers(
     shown = source or str(path)
     report = SubscribersReport()
     sections = SectionNames.of(store, settings)
-    rows: dict[str, tuple[int, SubscriberDetails]] = {}
+    rows: dict[str, tuple[int, SubscriberDetails, frozenset[str]]] = {}
     try:
         for line, values in read_csv(
             path, shown, required=("email",), optional=("name", "language", "frequency", "topics")
@@ -192,11 +194,15 @@ def import_subscribers(
                     f"{shown}:{line}: email: {row.email} is also on line {rows[row.email][0]}; "
                     "this later row wins"
                 )
-            rows[row.email] = (line, row)
+            # A column the file lacks, or an empty language or frequency,
+            # leaves what an existing subscriber has.
+            lacking = {f for f in ("name", "language", "frequency", "topics") if f not in values}
+            lacking |= {f for f in ("language", "frequency") if not values.get(f, "").strip()}
+            rows[row.email] = (line, row, frozenset(lacking))
     except ContentError as exc:
         report.rejected.append(str(exc))
     with store.write() as tx:
-        for _line, row in rows.values():
-            outcome = tx.subscribers.upsert_active(row, source="csv", now=now)
+        for _line, row, keep in rows.values():
+            outcome = tx.subscribers.upsert_active(row, source="csv", now=now, keep=keep)
             getattr(report, outcome).append(row.email)
     return report

@@ -7,7 +7,8 @@ import or by the command line; only the subscriber's own confirmed request
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import dataclasses
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -59,8 +60,20 @@ class Subscribers:
         row = self.conn.execute(select(table).where(table.c.email == email)).one_or_none()
         return subscriber_from_row(row) if row else None
 
-    def upsert_active(self, details: SubscriberDetails, *, source: str, now: datetime) -> str:
+    def upsert_active(
+        self,
+        details: SubscriberDetails,
+        *,
+        source: str,
+        now: datetime,
+        keep: Collection[str] = (),
+    ) -> str:
         """Add or update an active subscriber the publisher vouches for (CSV, CLI).
+
+        Args:
+            keep: fields (``name``, ``language``, ``frequency``, ``topics``)
+                an existing subscriber keeps as stored: those the input did
+                not give. A new subscriber gets them from ``details``.
 
         Returns:
             ``"added"``, ``"updated"``, ``"unchanged"``, or ``"skipped"`` when
@@ -68,6 +81,10 @@ class Subscribers:
         """
         email = details.email
         current = self.by_email(email)
+        if current is not None and keep:
+            details = dataclasses.replace(
+                details, **{name: getattr(current, name) for name in keep}
+            )
         values = _details(details)
         if current is None:
             self.conn.execute(

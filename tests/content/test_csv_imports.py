@@ -205,3 +205,54 @@ def test_topics_name_sections_by_any_name_readers_see(
         assert boris is not None and boris.topics == ("Economy", "Foreign policy")
     finally:
         store.close()
+
+
+def test_what_the_input_does_not_give_an_existing_subscriber_keeps(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    with store.write() as tx:
+        tx.articles.save(make_article(id="alpha", section="Economy"), now=NOW)
+    full = write(
+        tmp_path,
+        "full.csv",
+        "email,name,language,frequency,topics\npavel@example.org,Pavel,ru,daily,Economy\n",
+    )
+    assert import_subscribers(store, settings, full, now=NOW).added == ["pavel@example.org"]
+
+    def pavel() -> tuple[str, str, str, tuple[str, ...]]:
+        with store.read() as tx:
+            person = tx.subscribers.by_email("pavel@example.org")
+        assert person is not None
+        return person.name, person.language, str(person.frequency), person.topics
+
+    # Only the address column: nothing of Pavel's changes.
+    bare = write(tmp_path, "bare.csv", "email\npavel@example.org\n")
+    assert import_subscribers(store, settings, bare, now=NOW).unchanged == ["pavel@example.org"]
+    assert pavel() == ("Pavel", "ru", "daily", ("Economy",))
+    # A name column changes the name; empty language and frequency cells keep theirs.
+    named = write(
+        tmp_path, "named.csv", "email,name,language,frequency\npavel@example.org,Pavel O.,,\n"
+    )
+    assert import_subscribers(store, settings, named, now=NOW).updated == ["pavel@example.org"]
+    assert pavel() == ("Pavel O.", "ru", "daily", ("Economy",))
+    # An empty topics cell in a topics column means everything.
+    everything = write(tmp_path, "all.csv", "email,topics\npavel@example.org,\n")
+    import_subscribers(store, settings, everything, now=NOW)
+    assert pavel() == ("Pavel O.", "ru", "daily", ())
+
+    # The command: only the options given change anything.
+    config = ["--config", str(settings.path)]
+    again = CliRunner().invoke(cli, ["subscribers", "add", "pavel@example.org", *config])
+    assert again.exit_code == 0 and "unchanged: pavel@example.org" in again.output
+    assert pavel() == ("Pavel O.", "ru", "daily", ())
+    weekly = CliRunner().invoke(
+        cli, ["subscribers", "add", "pavel@example.org", "--frequency", "weekly", *config]
+    )
+    assert "updated: pavel@example.org" in weekly.output
+    assert pavel() == ("Pavel O.", "ru", "weekly", ())
+    # A new address still gets the defaults.
+    new = CliRunner().invoke(cli, ["subscribers", "add", "new@example.org", *config])
+    assert "added: new@example.org" in new.output
+    with store.read() as tx:
+        fresh = tx.subscribers.by_email("new@example.org")
+    assert fresh is not None and (fresh.language, str(fresh.frequency)) == ("en", "weekly")
