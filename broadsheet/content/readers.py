@@ -7,15 +7,17 @@ even be read. Field checks happen later, the same for every format.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import unicodedata
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import frontmatter
 import yaml
@@ -131,11 +133,27 @@ _SLUG = re.compile(r"[^A-Za-z0-9._~-]+")
 
 
 def slug_from_url(url: str) -> str:
-    """An article id from the last path segment of ``url``."""
-    parts = [p for p in urlsplit(url).path.split("/") if p]
-    last = parts[-1] if parts else urlsplit(url).netloc
+    """An article id from ``url``: its last path segment, and its query if it has one.
+
+    ``https://x.org/2026/11/ports.html`` gives ``ports``; a query tells
+    entries on one page apart (``/?p=123`` gives ``p-123``, ``/story?id=5``
+    ``story-id-5``). A segment with nothing left once reduced to the
+    characters an id may hold (``/статья``) gives ``entry-`` and a digest of
+    the URL, which stays the same on every import.
+    """
+    split = urlsplit(url)
+    parts = [p for p in split.path.split("/") if p]
+    last = unquote(parts[-1]) if parts else ""
     last = re.sub(r"\.(html?|php|aspx?)$", "", last)
-    return _SLUG.sub("-", last).strip("-.")[:200]
+    if split.query:
+        last = f"{last}-{unquote(split.query)}" if last else unquote(split.query)
+    if not last:
+        last = split.netloc
+    ascii_only = unicodedata.normalize("NFKD", last).encode("ascii", "ignore").decode("ascii")
+    slug = _SLUG.sub("-", ascii_only.replace("=", "-").replace("&", "-")).strip("-.")[:200]
+    if len(slug) < len(last) / 2:  # mostly letters of another script: not a readable id
+        return "entry-" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    return slug
 
 
 def _fetch(location: str) -> bytes:

@@ -168,3 +168,18 @@ def test_an_unreachable_or_broken_feed_is_one_line(
     junk.write_text("<html><p>not a feed", encoding="utf-8")
     report = import_articles(store, settings, str(junk), fmt="feed", now=NOW)
     assert len(report.rejected) == 1 and "not a readable RSS or Atom feed" in report.rejected[0]
+
+
+def test_ids_from_feed_links_keep_entries_apart() -> None:
+    from broadsheet.content.readers import slug_from_url
+
+    assert slug_from_url("https://x.org/2026/11/ports.html") == "ports"
+    assert slug_from_url("https://x.org/en/moscow-wary/") == "moscow-wary"
+    # WordPress's default permalinks, and one page for many stories.
+    assert slug_from_url("https://x.org/?p=123") == "p-123"
+    assert slug_from_url("https://x.org/story?id=5") != slug_from_url("https://x.org/story?id=6")
+    assert slug_from_url("https://x.org/caf%C3%A9-cr%C3%A8me") == "cafe-creme"
+    # Another script: a digest of the URL, the same on every import.
+    cyrillic = slug_from_url("https://x.org/статья")
+    assert cyrillic.startswith("entry-") and cyrillic == slug_from_url("https://x.org/статья")
+    assert cyrillic != slug_from_url("https://x.org/другая")
