@@ -294,12 +294,18 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
         )
         # A frequency left out of the file keeps its default send time.
         newsletters.update({Frequency(k): v for k, v in given.items()})
-    donation = _dynamic(
-        DonationSettings,
-        data.get("donation", {}),
-        "donation",
-        tuple(built["site"].languages) if built.get("site") else (),
-        problems,
+    # Without a valid [site] the languages are unknown: [donation.LANG] is
+    # checked once the site's own problems are fixed.
+    donation = (
+        _dynamic(
+            DonationSettings,
+            data.get("donation", {}),
+            "donation",
+            tuple(built["site"].languages),
+            problems,
+        )
+        if built.get("site") is not None
+        else {}
     )
     site = built.get("site")
     if site is not None:

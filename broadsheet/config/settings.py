@@ -58,6 +58,19 @@ def _positive(value: int | float) -> str | None:
     return None if value > 0 else f"expected a number above 0, got {value!r}"
 
 
+def _address(value: str | None) -> str | None:
+    """An e-mail address as mail servers accept it in an envelope and a header."""
+    if value is None:
+        return None
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(value, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        return f"{value!r} is not an e-mail address: {exc}"
+    return None
+
+
 def _not_negative(value: int | float | None) -> str | None:
     if value is None or value >= 0:
         return None
@@ -257,12 +270,14 @@ class SenderSettings:
     """``[sender]``: who the newsletter is from."""
 
     name: str = _doc("Display name in From.")
-    email: str = _doc("Address in From.")
+    email: str = _doc("Address in From.", check=_address)
     postal_address: str = _doc("Publisher's postal address for the footer.", "")
-    reply_to: str | None = _doc("Reply-To address.", None)
+    reply_to: str | None = _doc("Reply-To address.", None, _address)
     list_id: str | None = _doc("List-Id; default: 'newsletter.' + the site's domain.", None)
     unsubscribe_mailto: str | None = _doc(
-        "mailto address for List-Unsubscribe; default: unsubscribe@ the sender's domain.", None
+        "mailto address for List-Unsubscribe; default: unsubscribe@ the sender's domain.",
+        None,
+        _address,
     )
     dkim_key: Path | None = _doc("PEM private key to sign messages with DKIM.", None)
     dkim_selector: str = _doc("DKIM selector.", "broadsheet")

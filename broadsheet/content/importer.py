@@ -259,12 +259,21 @@ def import_articles(
             continue
         accepted.append(checked)
     known = set(stored) | {c.article.id for c in accepted}
+    targets = {t for c in accepted for t in c.article.translations.values()}
+    with store.read() as tx:
+        language_of = tx.articles.languages_of(targets)
+    language_of.update({c.article.id: c.article.language for c in accepted})
     for checked in accepted:
         for code, target in checked.article.translations.items():
             if target not in known:
                 report.warnings.append(
                     f"{checked.raw.shown}: translations: no article "
                     f"{target!r} ({code}) yet; the link appears once it is imported"
+                )
+            elif language_of.get(target, code) != code:
+                report.warnings.append(
+                    f"{checked.raw.shown}: translations: {target!r} is in "
+                    f"{language_of[target]!r}, not {code!r}; check the article or the language"
                 )
     for start in range(0, len(accepted), 500):
         with store.write() as tx:

@@ -228,7 +228,12 @@ def read_feed(location: str) -> Iterator[RawArticle | ContentError]:
                 location, "entry has neither a link nor an id", field=f"entry {number}"
             )
             continue
-        published = _utc(entry, "published_parsed") or _utc(entry, "updated_parsed")
+        published: datetime | str | None = _utc(entry, "published_parsed") or _utc(
+            entry, "updated_parsed"
+        )
+        if published is None:
+            # Present but unreadable: the field check names it as it is.
+            published = entry.get("published") or entry.get("updated") or None
         updated = _utc(entry, "updated_parsed")
         section: str | None = None
         tags: list[str] = []
@@ -267,7 +272,11 @@ def read_feed(location: str) -> Iterator[RawArticle | ContentError]:
             "section": section,
             "tags": tags,
             "published": published,
-            "updated": updated if updated and published and updated > published else None,
+            "updated": (
+                updated
+                if updated and isinstance(published, datetime) and updated > published
+                else None
+            ),
             "url": link or None,
             "image": image,
             "translations": {k: v for k, v in translations.items() if k != language},

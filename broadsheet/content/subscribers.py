@@ -14,6 +14,7 @@ is reported as skipped and stays as it is.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,6 +126,9 @@ def check_subscriber(
         raise FieldProblem("email", f"{email!r} is not a valid address: {exc}") from None
     if any(c in name for c in "\r\n\x00"):
         raise FieldProblem("name", "cannot hold a line break")
+    name = name.replace("\t", " ")
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise FieldProblem("name", "cannot hold control characters")
     name = " ".join(name.split())
     language = language or settings.site.default_language
     if language not in settings.site.languages:

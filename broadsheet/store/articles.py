@@ -168,6 +168,19 @@ class Articles:
         """Remove articles (and their views)."""
         self.conn.execute(table.delete().where(table.c.id.in_(list(ids))))
 
+    def languages_of(self, ids: Iterable[str]) -> dict[str, str]:
+        """id -> language of those of ``ids`` that are stored."""
+        wanted = sorted(set(ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            rows = self.conn.execute(
+                select(table.c.id, table.c.language).where(
+                    table.c.id.in_(wanted[start : start + 500])
+                )
+            )
+            found.update({row.id: row.language for row in rows})
+        return found
+
     def all_sections(self) -> list[str]:
         """The sections of published (non-draft) articles in any language, by name."""
         query = (

@@ -256,3 +256,18 @@ def test_what_the_input_does_not_give_an_existing_subscriber_keeps(
     with store.read() as tx:
         fresh = tx.subscribers.by_email("new@example.org")
     assert fresh is not None and (fresh.language, str(fresh.frequency)) == ("en", "weekly")
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [("Ctrl\x07Name\x1b[31m", "cannot hold control characters"), ("A\nB", "line break")],
+)
+def test_names_with_control_characters_are_refused(
+    settings: Settings, name: str, problem: str
+) -> None:
+    from broadsheet.content.subscribers import FieldProblem, check_subscriber
+
+    with pytest.raises(FieldProblem, match=problem):
+        check_subscriber(settings, email="a@example.org", name=name)
+    tabbed = check_subscriber(settings, email="a@example.org", name="Anna\tK.")
+    assert tabbed.name == "Anna K."

@@ -211,3 +211,15 @@ def test_relative_image_and_url_resolve_inside_a_site_under_a_path(
     assert inside.url == "https://host.example/mag/pieces/with-path.html"
     assert rooted.image == "https://host.example/images/cover.jpg"
     assert rooted.url == "https://host.example/mag/en/from-root/"
+
+
+def test_a_translation_into_the_wrong_language_is_warned_about(
+    store: Store, settings: Settings, tmp_path: Path, write_md: Callable[..., Path]
+) -> None:
+    write_md("english", front(title="English"))
+    write_md("pair", front(title="Pair", translations="{ru: english}"))
+    report = run(store, settings, tmp_path)
+    assert sorted(report.added) == ["english", "pair"]
+    assert any(
+        "translations: 'english' is in 'en', not 'ru'" in warning for warning in report.warnings
+    ), report.warnings

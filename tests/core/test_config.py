@@ -137,3 +137,28 @@ def test_section_names_per_language(make_settings: Callable[..., Settings]) -> N
     assert settings.site.section_in("Economy", "ru") == "Экономика"
     assert settings.site.section_in("Economy", "en") == "Economy"
     assert settings.site.section_in("Society", "ru") == "Society"
+
+
+def test_sender_addresses_are_checked(make_settings: Callable[..., Settings]) -> None:
+    from tests.conftest import BASE_CONFIG
+
+    base = BASE_CONFIG.replace('email = "letters@news.example"', 'email = "not-an-email"')
+    assert base != BASE_CONFIG
+    with pytest.raises(ConfigError) as caught:
+        make_settings('reply_to = "also wrong"\n', base=base)
+    problems = "\n".join(caught.value.problems)
+    assert "sender.email: 'not-an-email' is not an e-mail address" in problems
+    assert "sender.reply_to: 'also wrong' is not an e-mail address" in problems
+
+
+def test_a_bad_site_does_not_also_blame_the_donation_tables(
+    make_settings: Callable[..., Settings],
+) -> None:
+    from tests.conftest import BASE_CONFIG
+
+    base = BASE_CONFIG.replace('languages = ["en", "ru"]', 'languages = "en"')
+    assert base != BASE_CONFIG
+    with pytest.raises(ConfigError) as caught:
+        make_settings(base=base)
+    assert [p for p in caught.value.problems if p.startswith("site.languages")]
+    assert not [p for p in caught.value.problems if p.startswith("donation")]
