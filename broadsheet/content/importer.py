@@ -107,7 +107,11 @@ def _raw_records(location: str, fmt: Format, root: Path) -> Iterator[RawArticle 
         yield ContentError(location, "no such file or folder")
         return
     if fmt == "jsonl":
-        files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.rglob("*.jsonl") if not _hidden(p.relative_to(path)))
+            if path.is_dir()
+            else [path]
+        )
         for file in files:
             try:
                 for record in read_jsonl(file, str(file.resolve())):
@@ -120,7 +124,11 @@ def _raw_records(location: str, fmt: Format, root: Path) -> Iterator[RawArticle 
                 yield _relabel(exc, file)
         return
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".md", ".markdown"))
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix.lower() in (".md", ".markdown") and not _hidden(p.relative_to(path))
+        )
     else:
         files = [path]
     for file in files:
@@ -132,6 +140,15 @@ def _raw_records(location: str, fmt: Format, root: Path) -> Iterator[RawArticle 
         record.label = record.source
         record.source = stored_source(file, root)
         yield record
+
+
+def _hidden(relative: Path) -> bool:
+    """Whether a file in a folder being imported is hidden, or in a hidden folder.
+
+    ``.git/``, editors' ``.#x.md`` locks and macOS's ``._x.md`` companions are
+    not articles.
+    """
+    return any(part.startswith(".") for part in relative.parts)
 
 
 def _relabel(record: RawArticle | ContentError, file: Path) -> RawArticle | ContentError:

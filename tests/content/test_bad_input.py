@@ -213,3 +213,14 @@ def test_an_at_time_out_of_range_is_a_usage_error(settings: Settings, at: str) -
     assert result.exit_code == 2
     assert "outside the years 1900 to 9000" in result.output
     assert "Traceback" not in result.output
+
+
+def test_hidden_files_and_folders_are_not_articles(
+    in_tmp: Path, store: Store, settings: Settings, write_md: Callable[..., Path]
+) -> None:
+    write_md("visible", front(title="Visible"))
+    (in_tmp / "content" / "._visible.md").write_bytes(b"\x00\x05\x16\x07 Mac OS X resource fork")
+    (in_tmp / "content" / ".git").mkdir()
+    (in_tmp / "content" / ".git" / "notes.md").write_text("not an article\n", encoding="utf-8")
+    report = import_articles(store, settings, "content", now=NOW)
+    assert report.added == ["visible"] and report.ok
