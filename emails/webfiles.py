@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,7 +64,17 @@ class PublishedFiles(StaticFiles):
     async def get_response(self, path: str, scope: Scope) -> Response:
         if any(part.startswith(".") for part in Path(path).parts):
             return PlainTextResponse("Not Found", status_code=404)
-        return await super().get_response(path, scope)
+        response = await super().get_response(path, scope)
+        if isinstance(response, RedirectResponse) and not scope["path"].endswith("/"):
+            # A folder asked for without its slash. Starlette answers with an
+            # absolute URL built from this request, which loses the prefix a
+            # proxy strips (/newsletter/editions/en -> /editions/en/); a
+            # relative reference (RFC 9110) resolves against what the browser
+            # asked for, prefix and all.
+            last = scope["path"].rstrip("/").rsplit("/", 1)[-1]
+            query = scope.get("query_string", b"").decode("latin-1")
+            response.headers["location"] = quote(last) + "/" + (f"?{query}" if query else "")
+        return response
 
 
 def _media_type(path: Path, accept: str) -> tuple[str | None, bool]:

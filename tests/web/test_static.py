@@ -113,3 +113,21 @@ def test_missing_folders_are_404_not_errors(
     web = serve(settings, store)
     assert web.client.get("/feeds/all.rss").status_code == 404
     assert web.client.get("/editions/en/").status_code == 404
+
+
+def test_a_folder_without_its_slash_redirects_relative_to_what_was_asked(
+    serve: Callable[..., Web], settings: Settings, store: Store
+) -> None:
+    _publish(settings)
+    web = serve(settings, store)
+    moved = web.client.get(
+        "/editions/en/weekly-en-2026-11-23",
+        headers={"host": "example.org", "x-forwarded-proto": "https"},
+        follow_redirects=False,
+    )
+    assert moved.status_code in (301, 302, 307, 308)
+    # Relative: behind a proxy serving /newsletter/, the browser goes to
+    # /newsletter/editions/en/weekly-en-2026-11-23/, not /editions/….
+    assert moved.headers["location"] == "weekly-en-2026-11-23/"
+    followed = web.client.get("/editions/en/weekly-en-2026-11-23", follow_redirects=True)
+    assert followed.status_code == 200 and "<title>Edition</title>" in followed.text
