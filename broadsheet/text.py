@@ -2,8 +2,9 @@
 
 - :func:`strip_illegal` removes what XML 1.0 forbids (C0 controls but tab and
   newlines, U+FFFE/U+FFFF, lone surrogates) and says how many it removed.
-- :func:`render_markdown` is CommonMark (markdown-it-py) with tables and
-  strikethrough; raw HTML passes through to the sanitiser.
+- :func:`render_markdown` is CommonMark (markdown-it-py) with tables,
+  strikethrough and footnotes (``[^1]``); raw HTML passes through to the
+  sanitiser.
 - :func:`sanitise_html` is nh3 (ammonia) with an allow-list fit for articles:
   no script, style, event handlers, ``javascript:`` URLs or forms; every
   link and image URL made absolute against the article's URL.
@@ -65,9 +66,18 @@ def xml_safe(text: str) -> str:
 
 @cache
 def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False}).enable(
-        ["table", "strikethrough"]
+    from mdit_py_plugins.footnote import footnote_plugin
+
+    md = (
+        MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False})
+        .enable(["table", "strikethrough"])
+        .use(footnote_plugin)
     )
+    # The "back to the text" arrow after each note only works on a page that
+    # keeps the ids, which the sanitiser removes (an entry shares its
+    # document with others): the notes end without it.
+    md.add_render_rule("footnote_anchor", lambda *args: "")
+    return md
 
 
 def render_markdown(source: str) -> str:

@@ -223,3 +223,21 @@ def test_a_translation_into_the_wrong_language_is_warned_about(
     assert any(
         "translations: 'english' is in 'en', not 'ru'" in warning for warning in report.warnings
     ), report.warnings
+
+
+def test_footnotes_become_numbered_notes(
+    store: Store, settings: Settings, tmp_path: Path, write_md: Callable[..., Path]
+) -> None:
+    body = front(title="Noted").replace(
+        "Body text.\n",
+        "A claim.[^source] Another.[^2]\n\n[^source]: Where it comes from.\n[^2]: More.\n",
+    )
+    write_md("noted", body)
+    run(store, settings, tmp_path)
+    with store.read() as tx:
+        article = tx.articles.get("noted")
+    assert article is not None
+    html = article.body_html
+    assert '<sup><a href="https://news.example/en/noted/#fn1" rel="noopener">[1]</a></sup>' in html
+    assert "<li><p>Where it comes from.</p>" in html and "[^" not in html
+    assert "↩" not in html
