@@ -15,7 +15,8 @@ Sets (``[feeds] sets`` chooses among them):
     in (``en/section/economy``), so a reader can follow a topic in the
     language they read.
 
-Slugs are ASCII: Cyrillic is transliterated, accents are dropped, anything
+Slugs are ASCII: Cyrillic is transliterated, accents are dropped (ß is ss,
+ø is o, ł is l and so on), anything
 else (emoji, other scripts) falls back to a short hash of the name. Two names
 with the same slug ("Russia - World", "Russia World") stay apart: the name
 first used (by publication time) keeps the plain slug, later ones get a
@@ -53,6 +54,11 @@ _LATIN = (
     "i", "yi", "ye", "g", "u",
 )  # fmt: skip
 _CYRILLIC = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґў", _LATIN, strict=True))
+# Latin letters Unicode does not decompose into a base letter and an accent.
+_SPELLED = {
+    **_CYRILLIC,
+    "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "þ": "th", "ı": "i",
+}  # fmt: skip
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {
@@ -100,7 +106,7 @@ def _short_hash(name: str, size: int = 8) -> str:
 def base_slug(name: str) -> str:
     """``name`` as a lower-case ASCII slug; a hash of the name when nothing is left."""
     lowered = unicodedata.normalize("NFC", name).lower()
-    spelled = "".join(_CYRILLIC.get(ch, ch) for ch in lowered)
+    spelled = "".join(_SPELLED.get(ch, ch) for ch in lowered)
     ascii_only = unicodedata.normalize("NFKD", spelled).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_only).strip("-")
     if len(slug) > SLUG_LENGTH:

@@ -116,6 +116,8 @@ def test_helpers() -> None:
 def test_slugs_are_ascii_stable_and_collision_free() -> None:
     assert base_slug("Внешняя политика") == "vneshnyaya-politika"
     assert base_slug("Stefan Vuksanović") == "stefan-vuksanovic"
+    assert base_slug("Jürgen Weiß") == "jurgen-weiss"
+    assert base_slug("Łukasz Sørensen") == "lukasz-sorensen"
     assert base_slug("Russia - World") == "russia-world"
     emoji = base_slug("🔥🔥")
     assert emoji.isascii() and emoji and emoji == base_slug("🔥🔥")
