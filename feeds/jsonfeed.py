@@ -28,8 +28,9 @@ def _item(entry: Entry, doc: FeedDoc) -> dict[str, Any]:
         "url": entry.url,
         "title": entry.title,
         "content_html": entry.content_html,
-        "summary": entry.summary,
     }
+    if entry.summary:  # optional in JSON Feed: no empty string for a missing standfirst
+        item["summary"] = entry.summary
     if entry.image is not None:
         item["image"] = entry.image.url
     item["date_published"] = rfc3339(entry.published)

@@ -121,6 +121,13 @@ def _text(p: _Problems, name: str, value: Any, *, required: bool = False) -> str
     return text
 
 
+def _split_commas(value: Any) -> Any:
+    """``tags: Economy, Energy`` (one YAML string) as the two tags it means."""
+    if isinstance(value, str) and "," in value:
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 def _text_list(p: _Problems, name: str, value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -322,7 +329,7 @@ def check_article(raw: RawArticle, settings: Settings) -> Checked:
         body_html=sanitise_html(html, base_url=url),
         authors=_text_list(p, "authors", f.get("authors")),
         section=_text(p, "section", f.get("section")) or None,
-        tags=_text_list(p, "tags", f.get("tags")),
+        tags=_text_list(p, "tags", _split_commas(f.get("tags"))),
         translations=types.MappingProxyType(translations),
         published=published,
         updated=updated,

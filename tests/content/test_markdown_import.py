@@ -241,3 +241,13 @@ def test_footnotes_become_numbered_notes(
     assert '<sup><a href="https://news.example/en/noted/#fn1" rel="noopener">[1]</a></sup>' in html
     assert "<li><p>Where it comes from.</p>" in html and "[^" not in html
     assert "↩" not in html
+
+
+def test_tags_written_as_one_line_with_commas_are_several(
+    store: Store, settings: Settings, tmp_path: Path, write_md: Callable[..., Path]
+) -> None:
+    write_md("commas", front(tags="Economy, Energy,  Oil"))
+    run(store, settings, tmp_path)
+    with store.read() as tx:
+        article = tx.articles.get("commas")
+    assert article is not None and article.tags == ("Economy", "Energy", "Oil")
