@@ -33,9 +33,13 @@ def read_csv(
     names = [h.strip().lower() for h in header]
     missing = [c for c in required if c not in names]
     if missing:
+        hint = ""
+        if len(header) == 1 and any(mark in header[0] for mark in ";\t"):
+            hint = " (columns are separated by commas, not semicolons or tabs)"
         raise ContentError(
             source,
-            f"the header lacks {', '.join(missing)}; expected {','.join([*required, *optional])}",
+            f"the header lacks {', '.join(missing)}; expected "
+            f"{','.join([*required, *optional])}{hint}",
             line=1,
         )
     while True:

@@ -183,7 +183,8 @@ class Store:
             with self.write() as tx:
                 return migrations.migrate(tx.conn)
         except OperationalError as exc:
-            raise StoreError(f"cannot open the store: {exc.orig}") from None
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"cannot open the store {where}: {exc.orig}") from None
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
