@@ -38,6 +38,12 @@ def build(language: str, frequency: str, config_path: str, at: str | None) -> No
     from scheduler.editions import build_edition
 
     settings = load(config_path)
+    if language not in settings.site.languages:
+        raise click.BadParameter(
+            f"{language!r} is not one of site.languages in {settings.path} "
+            f"({', '.join(settings.site.languages)})",
+            param_hint="--language",
+        )
     now = now_or(at, settings)
     store = open_store(settings)
     try:

@@ -252,8 +252,10 @@ def test_cli_reports_a_bad_language_in_one_line(demo_settings: Settings) -> None
             str(demo_settings.path),
         ],
     )
-    assert result.exit_code == 1
-    assert result.output.count("error:") == 1 and "site.languages" in result.output
+    # A usage error, naming the option.
+    assert result.exit_code == 2
+    assert "--language" in result.output and "'fr' is not one of site.languages" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_every_language_of_one_slot(demo_settings: Settings, demo_store: Store) -> None:
