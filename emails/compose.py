@@ -141,6 +141,11 @@ class PreparedEdition:
         personal = self.personal(subscriber)
         message_id = self.message_id(subscriber)
         unsubscribe_token = personal.unsubscribe_url.rpartition("token=")[2]
+        if not subscriber.email.isascii():
+            raise ValueError(
+                f"the address {subscriber.email} is not plain ASCII before the @ "
+                "(an internationalised mailbox needs SMTPUTF8, which these messages do not use)"
+            )
         per_reader = (
             headers.fold("To", headers.address_tokens(subscriber.name, subscriber.email))
         ).encode("ascii")

@@ -317,7 +317,23 @@ def _deliver_batch(
                     continue
             item = items[position]
             person = item.subscriber
-            message = factory(person)
+            try:
+                message = factory(person)
+            except ValueError as exc:
+                # One address or name no message can carry (e.g. stored before
+                # such addresses were refused) must not hold up the rest.
+                position += 1
+                recorder.wait()
+                reason = f"no message can be written to this subscriber: {exc}"
+                with session.write() as tx:
+                    tx.ledger.mark(
+                        edition_id, person.id, SendState.SKIPPED, now=clock(), reply=reason
+                    )
+                log.error("%s skipped: %s", person.email, reason)
+                tally.count("skipped")
+                report("skipped")
+                budget.give(1)
+                continue
             result = transport.deliver(
                 message, recipient=person.email, resumed=item.resumed, barrier=recorder.wait
             )

@@ -12,6 +12,7 @@ the stored edition with ``emails.compose.PreparedEdition`` (:func:`edition_facto
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -39,6 +40,8 @@ __all__ = [
     "sent_per_language",
     "wants_edition",
 ]
+
+log = logging.getLogger(__name__)
 
 _PAGE = 1000
 """Subscribers read (and ledger rows written) per transaction while enqueueing."""
@@ -205,7 +208,14 @@ def _dry_run(
             elif limit is not None and report.sent >= limit:
                 report.stopped = True
             else:
-                factory(person)  # rendered to prove it can be, then dropped
+                try:
+                    factory(person)  # rendered to prove it can be, then dropped
+                except ValueError as exc:
+                    log.error(
+                        "%s would be skipped: no message can be written: %s", person.email, exc
+                    )
+                    report.skipped += 1
+                    continue
                 report.sent += 1
         if len(page) < _PAGE:
             return

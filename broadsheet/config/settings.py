@@ -65,7 +65,7 @@ def _address(value: str | None) -> str | None:
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        validate_email(value, check_deliverability=False, allow_smtputf8=True)
+        validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         return f"{value!r} is not an e-mail address: {exc}"
     return None

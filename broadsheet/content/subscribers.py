@@ -51,17 +51,23 @@ def normalise_email(address: str) -> str:
 
     The domain is IDNA-encoded and the whole address lower-cased: mailbox
     providers treat local parts case-insensitively, and two rows differing
-    only in case are one reader.
+    only in case are one reader. The part before the ``@`` must be ASCII:
+    an internationalised mailbox (RFC 6531) needs SMTPUTF8 end to end, which
+    the messages and their headers here do not use.
     """
     address = address.strip()
     if any(c in address for c in "\r\n"):
         raise ValueError("an address cannot hold a line break")
     try:
-        valid = validate_email(address, check_deliverability=False, allow_smtputf8=True)
+        valid = validate_email(address, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from None
     domain = valid.ascii_domain or valid.domain
     return f"{valid.local_part}@{domain}".lower()
+
+
+MAX_NAME = 200
+"""The longest subscriber name accepted (it becomes the To header's display name)."""
 
 
 class SectionNames:
@@ -130,6 +136,8 @@ def check_subscriber(
     if any(unicodedata.category(c) == "Cc" for c in name):
         raise FieldProblem("name", "cannot hold control characters")
     name = " ".join(name.split())
+    if len(name) > MAX_NAME:
+        raise FieldProblem("name", f"is {len(name)} characters long; at most {MAX_NAME} are kept")
     language = language or settings.site.default_language
     if language not in settings.site.languages:
         raise FieldProblem(

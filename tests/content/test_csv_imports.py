@@ -100,6 +100,12 @@ def test_bad_addresses_are_refused(bad: str) -> None:
         normalise_email(bad)
 
 
+def test_an_internationalised_local_part_is_refused_with_the_reason() -> None:
+    # Mail to юзер@… needs SMTPUTF8 end to end; the headers written here are ASCII.
+    with pytest.raises(ValueError, match="before the @-sign"):
+        normalise_email("юзер@example.org")
+
+
 def test_subscribers_import_merges_checks_and_never_reactivates(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:
@@ -271,3 +277,11 @@ def test_names_with_control_characters_are_refused(
         check_subscriber(settings, email="a@example.org", name=name)
     tabbed = check_subscriber(settings, email="a@example.org", name="Anna\tK.")
     assert tabbed.name == "Anna K."
+
+
+def test_a_name_longer_than_a_header_should_carry_is_refused(settings: Settings) -> None:
+    from broadsheet.content.subscribers import MAX_NAME, FieldProblem, check_subscriber
+
+    assert check_subscriber(settings, email="a@example.org", name="Я" * MAX_NAME).name
+    with pytest.raises(FieldProblem, match=f"at most {MAX_NAME}"):
+        check_subscriber(settings, email="a@example.org", name="x" * (MAX_NAME + 1))

@@ -149,6 +149,34 @@ def test_unsubscribed_after_queueing_is_not_mailed(
     assert entry is not None and entry.state is SendState.SKIPPED
 
 
+def test_a_subscriber_no_message_can_carry_is_skipped_and_the_rest_go_out(
+    settings: Settings, store: Store, fixed_now: datetime
+) -> None:
+    # Stored before such addresses were refused: the To header cannot carry it.
+    save_edition(store, now=fixed_now)
+    add_subscribers(store, 3, now=fixed_now)
+    with store.write() as tx:
+        tx.subscribers.upsert_active(
+            SubscriberDetails("юзер@example.org", "", "en", Frequency.WEEKLY),
+            source="old",
+            now=fixed_now,
+        )
+        stored = tx.subscribers.by_email("юзер@example.org")
+    assert stored is not None
+    odd = stored.id
+    add_subscribers(store, 3, now=fixed_now, prefix="later")
+    dry = send_edition(store, settings, EDITION, now=fixed_now, dry_run=True)
+    assert (dry.sent, dry.skipped) == (6, 1)
+    report = send_edition(store, settings, EDITION, now=fixed_now)
+    assert (report.sent, report.skipped, report.remaining) == (6, 1, 0)
+    assert len(maildir_recipients(settings.delivery.maildir)) == 6
+    with store.read() as tx:
+        entry = tx.ledger.get(EDITION, odd)
+    assert entry is not None and entry.state is SendState.SKIPPED
+    assert "no message can be written" in entry.last_reply
+    assert "not plain ASCII" in entry.last_reply
+
+
 def test_limit_and_dry_run(settings: Settings, store: Store, fixed_now: datetime) -> None:
     save_edition(store, now=fixed_now)
     add_subscribers(store, 12, now=fixed_now)
