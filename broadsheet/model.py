@@ -142,6 +142,7 @@ class Subscriber:
         frequency: daily or weekly.
         topics: sections of interest; empty means everything.
         status: see :class:`SubscriberStatus`.
+        unsubscribed: when the subscriber last unsubscribed.
     """
 
     id: int
@@ -153,6 +154,7 @@ class Subscriber:
     status: SubscriberStatus = SubscriberStatus.ACTIVE
     created: datetime | None = None
     confirmed: datetime | None = None
+    unsubscribed: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,13 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
 from broadsheet.config import Settings
-from broadsheet.content.subscribers import SectionNames, check_subscriber
+from broadsheet.content.subscribers import FieldProblem, SectionNames, check_subscriber
+from broadsheet.errors import DeliveryError
 from broadsheet.model import Frequency, Subscriber, SubscriberStatus
 from broadsheet.store import Store, Tx
 from emails import labels, links, pagetext, render, tokens
 from emails.compose import OutgoingMessage
+from emails.transport_protocol import DeliveryStatus
 from emails.transports import Transport, make_transport
 
 log = logging.getLogger(__name__)
@@ -190,11 +192,15 @@ class Subscriptions:
 
         An address already active stays as it is and is mailed a link to its
         preferences instead, so the answer never tells a stranger whether an
-        address is subscribed.
+        address is subscribed. An unsubscribed address also stays as it is
+        until its owner follows the confirmation link (which brings back its
+        earlier preferences); a bounced one is never mailed again, and the
+        request is answered as any other.
 
         Raises:
-            FieldProblem: a field fails its check (nothing is stored).
-            DeliveryError: the confirmation could not be sent.
+            FieldProblem: a field fails its check (nothing is stored), or the
+                mail server refused the address for good.
+            DeliveryError: the confirmation could not be sent now.
         """
         row = check_subscriber(
             self.settings,
@@ -208,25 +214,42 @@ class Subscriptions:
         now = self.clock()
         with self._write() as tx:
             person = tx.subscribers.add_pending(row, source="web", now=now)
-        message = confirmation_message(self.settings, person, secret=self.secret, now=now)
+        if person.status is SubscriberStatus.BOUNCED:
+            log.info("no confirmation to %s: the address bounced earlier", person.email)
+            return Outcome(person, "pending")
+        addressed = person
+        if person.status is SubscriberStatus.UNSUBSCRIBED:
+            # Written to the requester as asked; stored only once confirmed.
+            addressed = replace(person, name=row.name, language=row.language)
+        message = confirmation_message(self.settings, addressed, secret=self.secret, now=now)
         transport = self._transport()
         try:
-            transport.deliver(message, recipient=person.email)
+            result = transport.deliver(message, recipient=person.email)
         finally:
             transport.close()
+        if result.status is DeliveryStatus.BOUNCED:
+            log.info("confirmation to %s refused: %s", person.email, result.reply)
+            raise FieldProblem("email", f"the mail server refused this address ({result.reply})")
+        if result.status is DeliveryStatus.FAILED:
+            raise DeliveryError(f"the confirmation to {person.email} failed: {result.reply}")
         log.info("confirmation sent to %s", person.email)
         return Outcome(person, "already" if person.status is SubscriberStatus.ACTIVE else "pending")
 
     def confirm(self, token: str) -> Outcome:
         """Activate the pending subscriber a confirm token is for.
 
-        An address unsubscribed (or bounced) since the link was sent stays
-        so: only a new request and its own confirmation bring it back.
+        An address that unsubscribed after the link was sent stays so, as
+        does a bounced one; a link sent after the unsubscription (the answer
+        to a new request) brings the address back.
         """
         person = self.subscriber(token, "confirm")
         with self._write() as tx:
             current = tx.subscribers.get(person.id) or person
-            if current.status is SubscriberStatus.PENDING:
+            if current.status is SubscriberStatus.PENDING or (
+                current.status is SubscriberStatus.UNSUBSCRIBED
+                and current.unsubscribed is not None
+                and tokens.signed_at(token) > current.unsubscribed.timestamp()
+            ):
                 tx.subscribers.set_status(
                     person.id, SubscriberStatus.ACTIVE, now=self.clock(), reason="confirmed"
                 )

@@ -26,6 +26,8 @@ CLOCK_SKEW = 300
 """Seconds a token may seem to come from the future (another machine's clock)."""
 
 _NUMBER = re.compile(r"[0-9a-z]{1,13}")
+_SIGNATURE = re.compile(r"[A-Za-z0-9_-]{43}")
+_LARGEST_ID = 2**63 - 1
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -88,7 +90,11 @@ def verify(secret: str, token: str, purpose: str, max_age: int) -> int:
     """
     key = _key(secret, purpose)
     parts = token.split(".")
-    if len(parts) != 3 or not all(_NUMBER.fullmatch(part) for part in parts[:2]):
+    if (
+        len(parts) != 3
+        or not all(_NUMBER.fullmatch(part) for part in parts[:2])
+        or not _SIGNATURE.fullmatch(parts[2])
+    ):
         raise BadToken(f"this {purpose} link is not valid")
     body = f"{parts[0]}.{parts[1]}"
     if not hmac.compare_digest(_signature(key, body), parts[2]):
@@ -96,4 +102,12 @@ def verify(secret: str, token: str, purpose: str, max_age: int) -> int:
     age = time.time() - int(parts[1], 36)
     if age > max_age or age < -CLOCK_SKEW:
         raise BadToken(f"this {purpose} link has expired: ask for a new one")
-    return int(parts[0], 36)
+    subscriber_id = int(parts[0], 36)
+    if subscriber_id > _LARGEST_ID:  # signed, yet no store holds such an id
+        raise BadToken(f"this {purpose} link is not valid")
+    return subscriber_id
+
+
+def signed_at(token: str) -> int:
+    """When a token (already verified) was signed, in seconds since the epoch."""
+    return int(token.split(".")[1], 36)

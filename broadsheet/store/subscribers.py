@@ -32,6 +32,7 @@ def subscriber_from_row(row: Row[Any]) -> Subscriber:
         status=SubscriberStatus(row.status),
         created=row.created,
         confirmed=row.confirmed,
+        unsubscribed=row.unsubscribed,
     )
 
 
@@ -120,8 +121,11 @@ class Subscribers:
     def add_pending(self, details: SubscriberDetails, *, source: str, now: datetime) -> Subscriber:
         """Record a request to subscribe that waits for confirmation.
 
-        An active subscriber is left as it is (the request changes nothing
-        until confirmed); anyone else becomes pending with the new details.
+        A new address becomes pending with ``details``, and a pending one
+        takes the new details. Anyone else is left as it is: an active
+        subscriber until it confirms, an unsubscribed or bounced one because
+        anybody can type an address into a form, and only its owner may
+        bring it back (by confirming, or on its preferences page).
         """
         email = details.email
         current = self.by_email(email)
@@ -137,7 +141,7 @@ class Subscribers:
                     **values,
                 )
             )
-        elif current.status is not SubscriberStatus.ACTIVE:
+        elif current.status is SubscriberStatus.PENDING:
             self.conn.execute(
                 table.update()
                 .where(table.c.id == current.id)

@@ -6,7 +6,7 @@ import email.policy
 import mailbox
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -130,6 +130,9 @@ def _forgeries(secret: str, purpose: str, person: int) -> dict[str, str]:
         "garbage": "not-a-token",
         "empty": "",
         "truncated": good[:-5],
+        "non-ASCII signature": f"{payload}.{'é' * len(signature)}",
+        # Signed with the secret, yet no store holds such an id.
+        "id beyond any store": tokens.sign(secret, purpose, 2**64),
     }
     for other in sorted(tokens.PURPOSES - {purpose}):
         forged[f"{other} purpose"] = tokens.sign(secret, other, person)
@@ -168,7 +171,7 @@ def test_bad_tokens_get_400_and_change_nothing(
             assert response.status_code == 400, (kind, method, path)
             assert "This link does not work" in response.text
             tried += 1
-    assert tried == 5 * 8
+    assert tried == 5 * 10
     with store.read() as tx:
         people = [tx.subscribers.get(i) for i in ids]
         still_pending = tx.subscribers.get(pending.id)
@@ -369,13 +372,64 @@ def test_confirm_after_unsubscribing_does_not_resubscribe(
     web.client.post("/subscribe", data={"email": "dora@example.org"})
     (message,) = _mail_to(settings, "dora@example.org")
     confirm = _link(message, "confirm")
+    after_the_link = datetime.now(UTC) + timedelta(seconds=2)
     with store.write() as tx:
         dora = tx.subscribers.by_email("dora@example.org")
         assert dora is not None
-        tx.subscribers.set_status(dora.id, SubscriberStatus.UNSUBSCRIBED, now=dora.created)  # type: ignore[arg-type]
+        tx.subscribers.set_status(dora.id, SubscriberStatus.UNSUBSCRIBED, now=after_the_link)
     stale = web.client.get("/confirm", params={"token": confirm})
     assert stale.status_code == 200 and "This subscription was cancelled" in stale.text
     assert _status(store, "dora@example.org") is SubscriberStatus.UNSUBSCRIBED
+
+
+def test_a_stranger_cannot_rewrite_an_unsubscribed_or_bounced_address(
+    serve: Callable[..., Web], settings: Settings, store: Store, fixed_now: datetime
+) -> None:
+    gone, bounced = add_subscribers(store, 2, now=fixed_now, language="ru", prefix="old")
+    with store.write() as tx:
+        tx.subscribers.set_status(gone, SubscriberStatus.UNSUBSCRIBED, now=fixed_now)
+        tx.subscribers.set_status(bounced, SubscriberStatus.BOUNCED, now=fixed_now)
+    web = serve(settings, store)
+    for address in ("old0@example.org", "old1@example.org"):
+        answer = web.client.post(
+            "/subscribe", json={"email": address, "name": "Mallory", "language": "en"}
+        )
+        assert answer.status_code == 202 and answer.json() == {"status": "pending"}
+    with store.read() as tx:
+        kept = tx.subscribers.get(gone)
+        still_bounced = tx.subscribers.get(bounced)
+    assert kept is not None and (kept.status, kept.name, kept.language) == (
+        SubscriberStatus.UNSUBSCRIBED,
+        "Reader 0",
+        "ru",
+    )
+    assert still_bounced is not None and still_bounced.status is SubscriberStatus.BOUNCED
+    assert _mail_to(settings, "old1@example.org") == []  # a bounced address is never mailed
+    # The owner's resume on the preferences page still works...
+    prefs = tokens.sign(SECRET, "preferences", gone)
+    resumed = web.client.post(
+        "/preferences",
+        params={"token": prefs},
+        data={"language": "ru", "frequency": "weekly", "resume": "yes"},
+    )
+    assert resumed.status_code == 200 and _status(store, "old0@example.org") is (
+        SubscriberStatus.ACTIVE
+    )
+
+
+def test_a_new_request_and_its_confirmation_bring_an_unsubscribed_address_back(
+    serve: Callable[..., Web], settings: Settings, store: Store, fixed_now: datetime
+) -> None:
+    (gone,) = add_subscribers(store, 1, now=fixed_now, prefix="back")
+    with store.write() as tx:
+        tx.subscribers.set_status(gone, SubscriberStatus.UNSUBSCRIBED, now=fixed_now)
+    web = serve(settings, store)
+    web.client.post("/subscribe", data={"email": "back0@example.org"})
+    assert _status(store, "back0@example.org") is SubscriberStatus.UNSUBSCRIBED
+    (message,) = _mail_to(settings, "back0@example.org")
+    confirmed = web.client.get("/confirm", params={"token": _link(message, "confirm")})
+    assert confirmed.status_code == 200
+    assert _status(store, "back0@example.org") is SubscriberStatus.ACTIVE
 
 
 def test_subscribe_topics_must_name_sections(
