@@ -55,6 +55,21 @@ _PAGE_HEADERS = {
 }
 
 
+_JSON_HEADERS = {
+    key: _PAGE_HEADERS[key]
+    for key in ("Referrer-Policy", "Cache-Control", "X-Content-Type-Options")
+}
+
+
+def _json(
+    content: Any, *, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """A JSON answer of the subscription endpoints: never cached, never a Referer."""
+    return JSONResponse(
+        content, status_code=status_code, headers={**_JSON_HEADERS, **(headers or {})}
+    )
+
+
 class Pages:
     """Request handlers bound to one publication."""
 
@@ -131,7 +146,7 @@ class Pages:
         language = self._language(request)
         words = pagetext.words(language)
         if wants_json(request):
-            return JSONResponse({"error": "bad-token", "message": str(exc)}, status_code=400)
+            return _json({"error": "bad-token", "message": str(exc)}, status_code=400)
         return self._message(
             language,
             "bad_link_title",
@@ -205,7 +220,7 @@ class Pages:
         if wait:
             retry = {"Retry-After": str(max(1, round(wait)))}
             if as_json:
-                return JSONResponse(
+                return _json(
                     {"error": "rate-limited", "retry_after": max(1, round(wait))},
                     status_code=429,
                     headers=retry,
@@ -237,7 +252,7 @@ class Pages:
             )
         except FieldProblem as exc:
             if as_json:
-                return JSONResponse(
+                return _json(
                     {"error": "invalid", "field": exc.field, "message": exc.reason},
                     status_code=400,
                 )
@@ -248,7 +263,7 @@ class Pages:
         except DeliveryError as exc:
             log.error("could not send a confirmation message: %s", exc)
             if as_json:
-                return JSONResponse(
+                return _json(
                     {"error": "unavailable", "message": "try again later"}, status_code=503
                 )
             return self._message(
@@ -258,7 +273,7 @@ class Pages:
 
     def _pending_response(self, as_json: bool, language: str, email: str) -> Response:
         if as_json:
-            return JSONResponse({"status": "pending"}, status_code=202)
+            return _json({"status": "pending"}, status_code=202)
         return self._message(
             language,
             "check_inbox_title",
@@ -281,7 +296,7 @@ class Pages:
         language = self._language(request, person.language)
         title = self._title(language)
         if wants_json(request):
-            return JSONResponse({"status": outcome.result})
+            return _json({"status": outcome.result})
         if outcome.result == "stale":
             return self._message(
                 language,
@@ -335,7 +350,7 @@ class Pages:
         except BadToken as exc:
             return self._bad_link(request, exc)
         if wants_json(request):
-            return JSONResponse({"status": "unsubscribed"})
+            return _json({"status": "unsubscribed"})
         language = self._language(request, outcome.subscriber.language)
         return self._unsubscribed(language, outcome.subscriber)
 
@@ -389,7 +404,7 @@ class Pages:
             return self._bad_link(request, exc)
         except FieldProblem as exc:
             if wants_json(request):
-                return JSONResponse(
+                return _json(
                     {"error": "invalid", "field": exc.field, "message": exc.reason},
                     status_code=400,
                 )
@@ -404,7 +419,7 @@ class Pages:
                 request, token, person, chosen, [problem], status=400
             )
         if wants_json(request):
-            return JSONResponse({"status": outcome.result})
+            return _json({"status": outcome.result})
         after = outcome.subscriber
         language = self._language(request, after.language)
         return self._message(

@@ -1,13 +1,17 @@
 """Reading what a request sends: the fields of a form or JSON body, and what it asks for.
 
-Bodies are size-limited (:data:`MAX_BODY`); one that cannot be read becomes
-a :class:`BadBody`, answered as plain text or JSON as the client prefers.
+Bodies are size-limited (:data:`MAX_BODY`) as they arrive, whether or not the
+client announced a length; one that cannot be read becomes a
+:class:`BadBody`, answered as plain text or JSON as the client prefers.
+Text must be UTF-8: a form or JSON body that is not is refused rather than
+stored with replacement characters.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -18,6 +22,9 @@ __all__ = ["MAX_BODY"]
 MAX_BODY = 64 * 1024
 """Largest request body accepted by the forms, in bytes."""
 
+MAX_FIELDS = 100
+"""Most fields a form may send."""
+
 
 class BadBody(Exception):
     def __init__(self, status: int, message: str) -> None:
@@ -26,9 +33,12 @@ class BadBody(Exception):
 
 
 def body_error(exc: BadBody, as_json: bool) -> Response:
+    headers = {"Cache-Control": "no-store"}
     if as_json:
-        return JSONResponse({"error": "bad-request", "message": str(exc)}, status_code=exc.status)
-    return PlainTextResponse(str(exc), status_code=exc.status)
+        return JSONResponse(
+            {"error": "bad-request", "message": str(exc)}, status_code=exc.status, headers=headers
+        )
+    return PlainTextResponse(str(exc), status_code=exc.status, headers=headers)
 
 
 def wants_json(request: Request) -> bool:
@@ -59,34 +69,94 @@ def form_topics(value: Any) -> list[str]:
     return []
 
 
-async def submitted(request: Request) -> dict[str, Any]:
-    """The fields of a form or JSON body (repeated form fields become lists)."""
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with 413 once it passes :data:`MAX_BODY`.
+
+    The announced length is checked first; a chunked body (no length) is
+    counted as it arrives, so no client can make the server hold more.
+    """
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
         raise BadBody(413, "request body too large")
-    kind = request.headers.get("content-type", "")
-    if kind.startswith("application/json"):
-        body = await request.body()
-        if len(body) > MAX_BODY:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
             raise BadBody(413, "request body too large")
-        try:
-            data = json.loads(body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise BadBody(400, "the body is not valid JSON") from None
-        if not isinstance(data, dict):
-            raise BadBody(400, "expected a JSON object")
-        return data
-    if not kind:
-        return {}
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json_fields(body: bytes) -> dict[str, Any]:
     try:
-        form: FormData = await request.form(max_files=0, max_fields=100)
-    except Exception as exc:  # malformed multipart / urlencoded bodies
+        data = json.loads(body.decode("utf-8") if body else "{}")
+    except UnicodeDecodeError:
+        raise BadBody(400, "the body is not UTF-8") from None
+    except RecursionError:
+        raise BadBody(400, "the JSON is nested too deeply") from None
+    except ValueError:
+        raise BadBody(400, "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadBody(400, "expected a JSON object")
+    return data
+
+
+def _urlencoded_fields(body: bytes) -> list[tuple[str, str]]:
+    try:
+        text = body.decode("ascii")
+    except UnicodeDecodeError:
+        raise BadBody(400, "the form is not URL-encoded: it holds raw non-ASCII bytes") from None
+    try:
+        return parse_qsl(
+            text,
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise BadBody(400, "the form is not UTF-8") from None
+    except ValueError:
+        raise BadBody(400, f"the form has more than {MAX_FIELDS} fields") from None
+
+
+async def _multipart_fields(request: Request, body: bytes) -> list[tuple[str, str]]:
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    again = Request(request.scope, receive=replay)
+    try:
+        form: FormData = await again.form(max_files=0, max_fields=MAX_FIELDS)
+    except Exception as exc:  # malformed multipart bodies
         raise BadBody(400, f"the form could not be read: {exc}") from None
     try:
-        out: dict[str, Any] = {}
-        for key in form:
-            items = [v for v in form.getlist(key) if isinstance(v, str)]
-            out[key] = items if key == "topics" else (items[0] if items else "")
-        return out
+        pairs = [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
     finally:
         await form.close()
+    if any("\ufffd" in value for _key, value in pairs):
+        raise BadBody(400, "the form is not UTF-8")
+    return pairs
+
+
+async def submitted(request: Request) -> dict[str, Any]:
+    """The fields of a form or JSON body (repeated form fields become lists)."""
+    body = await read_body(request)
+    kind = request.headers.get("content-type", "").lower()
+    if kind.startswith("application/json"):
+        return _json_fields(body)
+    if kind.startswith("multipart/form-data"):
+        pairs = await _multipart_fields(request, body)
+    elif kind.startswith("application/x-www-form-urlencoded"):
+        pairs = _urlencoded_fields(body)
+    elif not kind:
+        return {}
+    else:
+        raise BadBody(415, f"expected a form or JSON, not {kind.split(';')[0]}")
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key == "topics":
+            out.setdefault(key, []).append(value)
+        else:
+            out.setdefault(key, value)
+    return out
