@@ -208,3 +208,9 @@ def send(
             f"{report.remaining} messages still to send: run `broadsheet send {edition}` again",
             err=True,
         )
+    if report.given_up and not dry_run:
+        click.echo(
+            f"{report.given_up} messages failed every try and will not be sent again: "
+            f"`broadsheet send --status {edition}` lists them",
+            err=True,
+        )

@@ -79,7 +79,10 @@ class SendReport:
             active when their turn came).
         already_sent: messages found delivered before this run.
         queued: ledger rows this run added.
-        remaining: rows still to send after this run (queued, sending, failed).
+        remaining: rows still to send after this run (queued, sending, and
+            failed ones with tries left).
+        given_up: failed rows tried ``delivery.retries + 1`` times; no run
+            sends them again.
         ledger: rows per state after the run.
         stopped: the run ended early (stop requested, or ``limit`` reached).
         dry_run: nothing was delivered or recorded.
@@ -95,6 +98,7 @@ class SendReport:
     already_sent: int = 0
     queued: int = 0
     remaining: int = 0
+    given_up: int = 0
     ledger: dict[str, int] = field(default_factory=dict)
     stopped: bool = False
     dry_run: bool = False
@@ -271,8 +275,9 @@ def send_edition(
         report.seconds = time.monotonic() - started
         return report
     report.queued, report.skipped = enqueue_edition(store, edition, now=now)
+    max_attempts = settings.delivery.retries + 1
     with store.write() as tx:
-        tx.ledger.requeue_failed(edition.id, max_attempts=settings.delivery.retries + 1, now=now)
+        tx.ledger.requeue_failed(edition.id, max_attempts=max_attempts, now=now)
         before = tx.ledger.counts(edition.id)
     report.already_sent = before[SendState.SENT]
     total = before[SendState.QUEUED] + before[SendState.SENDING]
@@ -313,6 +318,7 @@ def send_edition(
             secret=secret,
             make_factory=make_factory,
             workers=workers,
+            batch_size=max(1, min(settings.delivery.batch_size, -(-tally.total // workers))),
             start=now,
             start_monotonic=started,
             parent=os.getpid(),
@@ -321,8 +327,14 @@ def send_edition(
     report.add(tally)
     with store.read() as tx:
         after = tx.ledger.counts(edition.id)
+        report.given_up = tx.ledger.given_up(edition.id, max_attempts=max_attempts)
     report.ledger = {str(state): count for state, count in after.items()}
-    report.remaining = after[SendState.QUEUED] + after[SendState.SENDING] + after[SendState.FAILED]
+    report.remaining = (
+        after[SendState.QUEUED]
+        + after[SendState.SENDING]
+        + after[SendState.FAILED]
+        - report.given_up
+    )
     report.stopped = bool(stop and stop.is_set()) or (
         limit is not None and after[SendState.QUEUED] > 0
     )

@@ -47,6 +47,9 @@ class SendJob:
     secret: str
     make_factory: FactoryMaker
     workers: int
+    batch_size: int
+    """Rows a worker claims at a time: no more than its share of the send,
+    so a small send is spread over every worker instead of the first one."""
     start: datetime
     start_monotonic: float
     parent: int
@@ -107,7 +110,7 @@ def _child_main(job: SendJob, events: Any, shared_stop: Any, shared_budget: Any)
                 factory,
                 transport,
                 clock=send_clock(job.start, job.start_monotonic),
-                batch_size=settings.delivery.batch_size,
+                batch_size=job.batch_size,
                 claim_timeout=settings.delivery.claim_timeout_seconds,
                 stop=stop,
                 budget=Budget(None, shared_budget),

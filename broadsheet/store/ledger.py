@@ -41,7 +41,7 @@ _CHUNK = 500
 # more than the database takes to run the update. Times are converted by the
 # column type itself, so they are stored exactly as every other write does.
 _MARK_SQL = (
-    "UPDATE send_ledger SET state = ?, last_reply = ?, "
+    "UPDATE send_ledger SET state = ?, last_reply = ?, attempts = attempts + 1, "
     "message_id = COALESCE(NULLIF(?, ''), message_id), claimed_by = NULL, claimed_at = NULL, "
     "changed = ?, sent = COALESCE(?, sent) "
     "WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'"
@@ -84,7 +84,8 @@ class Claimed:
 
     Attributes:
         subscriber: the subscriber as stored now (still active).
-        attempts: claims of this row so far, this one included.
+        attempts: the delivery this one will be: 1 + the outcomes recorded
+            before (a claim its worker died with, untried, does not count).
         resumed: the row was ``sending`` under a worker that died: an earlier
             attempt may already have delivered the message.
     """
@@ -319,7 +320,6 @@ class Ledger:
                 .where(table.c.edition_id == edition_id, table.c.subscriber_id.in_(list(chunk)))
                 .values(
                     state=str(SendState.SENDING),
-                    attempts=table.c.attempts + 1,
                     claimed_by=worker,
                     claimed_at=now,
                     changed=now,
@@ -376,7 +376,6 @@ class Ledger:
                 )
                 .values(
                     state=str(SendState.QUEUED),
-                    attempts=table.c.attempts - 1,
                     claimed_by=None,
                     claimed_at=None,
                     changed=now,
@@ -415,6 +414,18 @@ class Ledger:
             ),
         )
         return done.rowcount == 1
+
+    def given_up(self, edition_id: str, *, max_attempts: int) -> int:
+        """``failed`` rows tried ``max_attempts`` times: no run sends them again."""
+        return int(
+            self.conn.execute(
+                select(func.count()).where(
+                    table.c.edition_id == edition_id,
+                    table.c.state == str(SendState.FAILED),
+                    table.c.attempts >= max_attempts,
+                )
+            ).scalar_one()
+        )
 
     def requeue_failed(self, edition_id: str, *, max_attempts: int, now: datetime) -> int:
         """Queue ``failed`` rows again for a new run, unless tried ``max_attempts`` times."""

@@ -312,6 +312,28 @@ def test_temporary_failure_is_recorded_and_retried_by_the_next_run(
         store.close()
 
 
+def test_a_row_that_failed_every_try_is_given_up_not_left_to_send(
+    make_settings: Callable[..., Settings], smtp_server: SmtpServer, fixed_now: datetime
+) -> None:
+    settings = make_settings(smtp_config(smtp_server.port, retries=1))
+    store = Store.open(settings.store.url)
+    try:
+        save_edition(store, now=fixed_now)
+        ids = add_subscribers(store, 2, now=fixed_now)
+        smtp_server.handler.greylist = {"reader1@example.org": 1000}
+        first = send_edition(store, settings, EDITION, now=fixed_now)
+        assert (first.failed, first.remaining, first.given_up) == (1, 1, 0)
+        second = send_edition(store, settings, EDITION, now=fixed_now + timedelta(hours=1))
+        assert (second.failed, second.remaining, second.given_up) == (1, 0, 1)
+        third = send_edition(store, settings, EDITION, now=fixed_now + timedelta(hours=2))
+        assert (third.sent, third.failed, third.remaining, third.given_up) == (0, 0, 0, 1)
+        with store.read() as tx:
+            entry = tx.ledger.get(EDITION, ids[1])
+        assert entry is not None and (entry.state, entry.attempts) == (SendState.FAILED, 2)
+    finally:
+        store.close()
+
+
 def test_server_away_stops_the_send_and_keeps_the_queue(
     make_settings: Callable[..., Settings], fixed_now: datetime
 ) -> None:
