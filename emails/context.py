@@ -16,6 +16,7 @@ from typing import Literal, TypedDict
 
 from broadsheet.config import Settings
 from broadsheet.model import Article, Frequency
+from broadsheet.text import as_uri
 from emails import labels as words
 from emails import links
 from emails.personalize import GREETING, PREFERENCES_URL, UNSUBSCRIBE_URL, defuse
@@ -152,7 +153,7 @@ def _item(article: Article, content: EditionContent, settings: Settings) -> Item
         byline=defuse(byline),
         standfirst=defuse(article.standfirst),
         date=words.format_day(day, language),
-        image=article.image,
+        image=as_uri(article.image) if article.image else None,
         image_alt=defuse(article.image_alt or article.title),
         translations=translations,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from broadsheet.config import Settings
+from broadsheet.text import as_uri
 
 
 def absolute(settings: Settings, ref: str) -> str:
@@ -23,6 +24,7 @@ def with_utm(url: str, settings: Settings, *, edition_id: str) -> str:
     Parameters already in the URL are kept; an empty ``emails.utm_source``
     turns UTM off, and URLs on other hosts are left alone.
     """
+    url = as_uri(url)
     config = settings.emails
     if not config.utm_source:
         return url

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from broadsheet.model import Article
-from broadsheet.text import plain_text
+from broadsheet.text import as_uri, plain_text
 from feeds.model import Entry, Image, Link
 
 SUMMARY_LIMIT = 280
@@ -101,7 +101,7 @@ def translation_links(article: Article, by_id: Mapping[str, Article]) -> tuple[L
             continue
         links.append(
             Link(
-                href=clean(target.url),
+                href=as_uri(clean(target.url).strip()),
                 rel="alternate",
                 type="text/html",
                 hreflang=language,
@@ -154,7 +154,7 @@ def entry_digest(article: Article, translations: Sequence[Link]) -> str:
 def _lead_image(article: Article) -> Image | None:
     if not article.image:
         return None
-    url = clean(article.image).strip()
+    url = as_uri(clean(article.image).strip())
     if not url:
         return None
     return Image(url=url, type=image_type(url), alt=one_line(article.image_alt))
@@ -195,7 +195,7 @@ def make_entry(article: Article, translations: tuple[Link, ...], digest: str) ->
     published = utc(article.published)
     return Entry(
         id=one_line(article.guid) or clean(article.url),
-        url=clean(article.url).strip(),
+        url=as_uri(clean(article.url).strip()),
         title=title,
         language=one_line(article.language),
         content_html=_content(body, image),

@@ -387,6 +387,13 @@ def _generator(fg: FeedGenerator, doc: FeedDoc, rss: bool) -> None:
         fg.generator(doc.generator, version=doc.generator_version, uri=doc.generator_uri)
 
 
+def _rss_image(url: str) -> bool:
+    """Whether RSS 2.0 allows ``url`` as the channel image (GIF, JPEG or PNG only)."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path.lower().endswith((".gif", ".jpg", ".jpeg", ".png"))
+
+
 def _feed(doc: FeedDoc) -> FeedGenerator:
     fg = FeedGenerator()
     fg.register_extension(_EXT, _FeedExtension, _EntryExtension, atom=True, rss=True)
@@ -403,8 +410,9 @@ def _feed(doc: FeedDoc) -> FeedGenerator:
         fg.link(href=doc.url, rel="self", type=MEDIA_TYPES["rss"])
         fg.link(href=doc.home, rel="alternate")
         fg.lastBuildDate(doc.updated)
-        if doc.logo:
-            fg.image(url=doc.logo, title=doc.title, link=doc.home)
+        image = next((url for url in (doc.logo, doc.icon) if url and _rss_image(url)), None)
+        if image:
+            fg.image(url=image, title=doc.title, link=doc.home)
     else:
         fg.id(doc.feed_id)
         fg.updated(doc.updated)

@@ -159,10 +159,12 @@ class SiteSettings:
         return local.sections.get(section, section) if local else section
 
     def absolute(self, ref: str) -> str:
-        """``ref`` made absolute against ``url``."""
+        """``ref`` made absolute against ``url`` (and written as a URI)."""
         from urllib.parse import urljoin
 
-        return urljoin(self.url.rstrip("/") + "/", ref)
+        from broadsheet.text import as_uri
+
+        return as_uri(urljoin(self.url.rstrip("/") + "/", ref))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from broadsheet.config import Settings
 from broadsheet.errors import ContentError
 from broadsheet.model import Article
-from broadsheet.text import plain_text, render_markdown, sanitise_html, strip_illegal
+from broadsheet.text import as_uri, plain_text, render_markdown, sanitise_html, strip_illegal
 
 KNOWN_FIELDS = frozenset(
     {
@@ -189,11 +189,14 @@ def _url(p: _Problems, name: str, value: Any, base: str) -> str:
     from urllib.parse import urljoin
 
     text = _text(p, name, value)
-    absolute = urljoin(base, text)
-    parts = urlsplit(absolute)
+    try:
+        absolute = urljoin(base, text)
+        parts = urlsplit(absolute)
+    except ValueError as exc:
+        raise p.error(name, f"{text!r} is not a URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise p.error(name, f"expected an http(s) URL, got {text!r}")
-    return absolute
+    return as_uri(absolute)
 
 
 def content_hash(article: Article) -> str:

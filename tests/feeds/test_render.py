@@ -285,3 +285,29 @@ def test_drafts_never_appear(feed_settings: Callable[..., Settings], tmp_path: P
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert b"Secret draft" not in path.read_bytes(), path
+
+
+def test_urls_with_spaces_and_cyrillic_are_written_as_uris(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    from tests.conftest import BASE_CONFIG
+
+    settings = make_settings(
+        base=BASE_CONFIG.replace(
+            "[site]\n", '[site]\nlogo = "/img/our logo.svg"\nicon = "/img/наш значок.png"\n', 1
+        )
+    )
+    article = make_article(id="spaced", image="https://news.example/img/lead photo.jpg")
+    out = tmp_path / "feeds"
+    build_feeds([article], settings, out=out, ping=False)
+    atom = etree.parse(str(out / "all.atom")).getroot()
+    assert atom.findtext(f"{ATOM}logo") == "https://news.example/img/our%20logo.svg"
+    icon = "https://news.example/img/%D0%BD%D0%B0%D1%88%20%D0%B7%D0%BD%D0%B0%D1%87%D0%BE%D0%BA.png"
+    assert atom.findtext(f"{ATOM}icon") == icon
+    rss = etree.parse(str(out / "all.rss")).getroot()
+    # RSS 2.0 allows only GIF, JPEG and PNG as the channel image: the icon stands in.
+    assert rss.findtext("channel/image/url") == icon
+    (enclosure,) = rss.iter("enclosure")
+    assert enclosure.get("url") == "https://news.example/img/lead%20photo.jpg"
+    (content,) = items(out / "all.atom", f"{MEDIA}content")
+    assert content.get("url") == "https://news.example/img/lead%20photo.jpg"
