@@ -87,7 +87,12 @@ def create_app(
         Route("/unsubscribe", pages.unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe", pages.unsubscribe, methods=["POST"]),
         Route("/preferences", pages.preferences, methods=["GET", "POST"]),
-        Mount("/feeds", app=PublishedFiles(settings.feeds.out, max_age=feeds_max_age)),
+        Mount(
+            "/feeds",
+            app=PublishedFiles(
+                settings.feeds.out, max_age=feeds_max_age, json_type="application/feed+json"
+            ),
+        ),
         Mount("/editions", app=PublishedFiles(settings.emails.out, max_age=editions_max_age)),
     ]
     middleware = [

@@ -7,6 +7,8 @@ weak when the body is compressed on the way out.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -30,9 +32,22 @@ class PublishedFiles(StaticFiles):
     Dot files (publisher state) are never served.
     """
 
-    def __init__(self, directory: Path, *, max_age: int) -> None:
+    def __init__(
+        self, directory: Path, *, max_age: int, json_type: str = "application/json"
+    ) -> None:
         super().__init__(directory=directory, html=True, check_dir=False)
         self.max_age = max_age
+        self.json_type = json_type
+
+    def is_not_modified(self, response_headers: Headers, request_headers: Headers) -> bool:
+        since = request_headers.get("if-modified-since")
+        if since and "if-none-match" not in request_headers:
+            when = parsedate_to_datetime_or_none(since)
+            if when is None or when > datetime.now(UTC):
+                # RFC 9110 13.1.3: an invalid date, and one later than the
+                # server's clock is invalid, is ignored.
+                return False
+        return bool(super().is_not_modified(response_headers, request_headers))
 
     def file_response(
         self,
@@ -43,7 +58,7 @@ class PublishedFiles(StaticFiles):
     ) -> Response:
         path = Path(full_path)
         accept = Headers(scope=scope).get("accept", "")
-        media_type, vary = _media_type(path, accept)
+        media_type, vary = _media_type(path, accept, self.json_type)
         response = FileResponse(
             full_path, status_code=status_code, stat_result=stat_result, media_type=media_type
         )
@@ -77,7 +92,16 @@ class PublishedFiles(StaticFiles):
         return response
 
 
-def _media_type(path: Path, accept: str) -> tuple[str | None, bool]:
+def parsedate_to_datetime_or_none(value: str) -> datetime | None:
+    """An HTTP date as an aware datetime, or ``None`` when it is not one."""
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _media_type(path: Path, accept: str, json_type: str) -> tuple[str | None, bool]:
     """The media type of a published file, and whether it depends on Accept."""
     suffix = path.suffix.lower().lstrip(".")
     if suffix in _FEED_TYPES:
@@ -86,7 +110,7 @@ def _media_type(path: Path, accept: str) -> tuple[str | None, bool]:
     if suffix == "json":
         if path.name == "index.json":
             return "application/json", False
-        return "application/feed+json", False
+        return json_type, False
     if suffix == "xsl":
         return "text/xsl; charset=utf-8", False
     return None, False

@@ -28,6 +28,7 @@ def _publish(settings: Settings) -> None:
     write_file(feeds / ".broadsheet-feeds.json", '{"secret": "state"}\n')
     editions = settings.emails.out
     write_file(editions / "en" / "index.html", "<!DOCTYPE html><title>Archive</title>\n")
+    write_file(editions / "en" / "weekly-en-2026-11-23" / "edition.json", '{"id": "x"}\n')
     write_file(
         editions / "en" / "weekly-en-2026-11-23" / "index.html",
         "<!DOCTYPE html><title>Edition</title>" + "<p>Text.</p>" * 200 + "\n",
@@ -47,6 +48,8 @@ def test_feeds_have_their_media_types(
         "/feeds/index.json": "application/json",
         "/feeds/feed.xsl": "text/xsl; charset=utf-8",
         "/editions/en/": "text/html; charset=utf-8",
+        # Not a feed: plain JSON.
+        "/editions/en/weekly-en-2026-11-23/edition.json": "application/json",
     }
     for path, media_type in expected.items():
         response = web.client.get(path, headers=reader)
@@ -80,6 +83,13 @@ def test_conditional_get_and_gzip(
     )
     by_date = web.client.get("/feeds/all.rss", headers={**plain, "if-modified-since": modified})
     assert by_date.status_code == 304 and by_date.content == b""
+    # RFC 9110: a date later than the server's clock is invalid, and ignored.
+    future = web.client.get(
+        "/feeds/all.rss", headers={**plain, "if-modified-since": "Fri, 01 Jan 2100 00:00:00 GMT"}
+    )
+    assert future.status_code == 200
+    nonsense = web.client.get("/feeds/all.rss", headers={**plain, "if-modified-since": "soon"})
+    assert nonsense.status_code == 200
     # A changed file has a new validator, so the old one no longer matches.
     path = settings.feeds.out / "all.rss"
     path.write_text(RSS.replace("An item", "A new item"), encoding="utf-8")
