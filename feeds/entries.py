@@ -198,7 +198,9 @@ def make_entry(article: Article, translations: tuple[Link, ...], digest: str) ->
         url=as_uri(clean(article.url).strip()),
         title=title,
         language=one_line(article.language),
-        content_html=_content(body, image),
+        # An article without a body still has content (a blank element is
+        # flagged by validators): its standfirst, or its title.
+        content_html=_content(body, image) or f"<p>{html.escape(summary or title)}</p>",
         summary=summary,
         authors=_names(article.authors),
         section=section or None,

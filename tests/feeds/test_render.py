@@ -311,3 +311,22 @@ def test_urls_with_spaces_and_cyrillic_are_written_as_uris(
     assert enclosure.get("url") == "https://news.example/img/lead%20photo.jpg"
     (content,) = items(out / "all.atom", f"{MEDIA}content")
     assert content.get("url") == "https://news.example/img/lead%20photo.jpg"
+
+
+def test_an_empty_body_gets_the_standfirst_as_content_not_a_blank_element(
+    feed_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    from tests.conftest import atom_schema_path
+
+    out = tmp_path / "feeds"
+    build_feeds([make_article(id="bare", body_html="")], feed_settings(), out=out, ping=False)
+    (entry,) = items(out / "all.atom", f"{ATOM}entry")
+    assert entry.findtext(f"{ATOM}content") == "<p>What the article is about.</p>"
+    (item,) = items(out / "all.rss", "item")
+    encoded = item.findtext("{http://purl.org/rss/1.0/modules/content/}encoded")
+    assert encoded == "<p>What the article is about.</p>"
+    feed = json.loads((out / "all.json").read_text("utf-8"))
+    assert feed["items"][0]["content_html"] == "<p>What the article is about.</p>"
+    schema = etree.RelaxNG(etree.parse(str(atom_schema_path())))
+    assert schema.validate(etree.parse(str(out / "all.atom"))), schema.error_log
+    assert not feedparser.parse((out / "all.atom").read_bytes()).bozo
