@@ -70,7 +70,10 @@ def create_skeleton(directory: Path) -> list[Path]:
     config = directory / "broadsheet.toml"
     if config.exists():
         raise BroadsheetError(f"{config}: already exists; not overwriting it")
-    (directory / "content").mkdir(parents=True, exist_ok=True)
+    try:
+        (directory / "content").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BroadsheetError(f"{directory}: cannot create it: {exc.strerror or exc}") from None
     files = {
         config: CONFIG,
         directory / "content" / "hello-readers.md": ARTICLE,

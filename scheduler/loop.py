@@ -25,6 +25,7 @@ from types import FrameType
 import schedule
 
 from broadsheet.config import Settings
+from broadsheet.errors import BroadsheetError
 from broadsheet.store import Store
 from scheduler.actions import Action
 from scheduler.jobs import jobs_from_settings, local_time
@@ -109,6 +110,9 @@ def run_forever(
     def tick() -> None:
         try:
             report = run_due(store, settings, now=clock(), stop=stop, actions=actions)
+        except BroadsheetError as exc:
+            log.error("the scheduler tick failed: %s; trying again in %ds", exc, every)
+            return
         except Exception:
             log.exception("the scheduler tick failed; trying again in %ds", every)
             return

@@ -234,7 +234,8 @@ def _execute(ctx: JobContext, run: JobRun, action: Action) -> JobOutcome:
             duration,
             error,
             local_time(job.next_slot(ctx.now), tz),
-            exc_info=True,
+            # A mistake in the publication is said in words; a bug gets its traceback.
+            exc_info=not isinstance(exc, BroadsheetError),
         )
         return _finish(
             ctx.store, run, status=RunStatus.FAILED, now=ctx.now, duration=duration, error=error

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from broadsheet.cli.common import console, handle_errors
+from broadsheet.errors import BroadsheetError
 
 REFERENCE_TIME = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 """Monday 23 November 2026, 08:00 in Moscow: the demo's "now"."""
@@ -30,13 +31,18 @@ def copy_example(target: Path) -> None:
     from broadsheet.resources import example_dir
 
     source = example_dir()
-    target.mkdir(parents=True, exist_ok=True)
-    for name in _COPIED:
-        path = source / name
-        if path.is_dir():
-            shutil.copytree(path, target / name, dirs_exist_ok=True)
-        elif path.is_file():
-            shutil.copy2(path, target / name)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in _COPIED:
+            path = source / name
+            if path.is_dir():
+                shutil.copytree(path, target / name, dirs_exist_ok=True)
+            elif path.is_file():
+                shutil.copy2(path, target / name)
+    except OSError as exc:
+        raise BroadsheetError(
+            f"{target}: cannot write the demo there: {exc.strerror or exc}"
+        ) from None
 
 
 def run_demo(target: Path) -> dict[str, Any]:

@@ -201,12 +201,12 @@ _DEFAULT_NEWSLETTERS = {
 def _check_site(site: SiteSettings, problems: list[str]) -> None:
     try:
         ZoneInfo(site.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         problems.append(f"site.timezone: unknown time zone {site.timezone!r}")
     if not site.languages:
         problems.append("site.languages: expected at least one language")
     for i, code in enumerate(site.languages):
-        if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", code):
+        if len(code) > 16 or not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", code):
             problems.append(
                 f"site.languages[{i}]: expected a language code like 'en', got {code!r}"
             )
@@ -217,7 +217,7 @@ def _check_site(site: SiteSettings, problems: list[str]) -> None:
             problems.append(f"site.localized.{code}: language not in site.languages")
     try:
         site.article_url.format(site_url="", language="", id="")
-    except (KeyError, IndexError, ValueError) as exc:
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
         problems.append(
             f"site.article_url: only {{site_url}}, {{language}} and {{id}} may be used ({exc})"
         )

@@ -38,9 +38,15 @@ def _doc(text: str, default: Any = dataclasses.MISSING, check: Check | None = No
 
 
 def _http_url(value: str) -> str | None:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError as exc:
+        return f"not a URL: {value!r} ({exc})"
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return f"expected an absolute http(s) URL, got {value!r}"
+    if any(c.isspace() for c in parts.netloc):
+        return f"a host name cannot hold a space: {value!r}"
     return None
 
 
@@ -135,8 +141,12 @@ class SiteSettings:
 
     @property
     def domain(self) -> str:
-        """Host name of ``url`` (for Message-IDs and tag URIs)."""
-        return urlsplit(self.url).hostname or "localhost"
+        """Host name of ``url`` (for Message-IDs and tag URIs), in IDNA (ASCII)."""
+        host = urlsplit(self.url).hostname or "localhost"
+        try:
+            return host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return host
 
     def title_in(self, language: str) -> str:
         """Site title in ``language``, falling back to ``title``."""

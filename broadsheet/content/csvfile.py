@@ -13,12 +13,15 @@ from broadsheet.errors import ContentError
 
 def read_csv(
     path: Path, source: str, *, required: Sequence[str], optional: Sequence[str] = ()
-) -> Iterator[tuple[int, dict[str, str]]]:
+) -> Iterator[tuple[int, dict[str, str] | ContentError]]:
     """Rows of a CSV file as (line number, column -> stripped text).
+
+    A row with more cells than the header comes back as a ContentError in
+    place of its values, and the rows after it are read on.
 
     Raises:
         ContentError: when the file cannot be read or its header lacks a
-            required column (row problems are the caller's to report).
+            required column (other row problems are the caller's to report).
     """
     text = decode_utf8(read_bytes(path, source), source)
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -51,11 +54,15 @@ def read_csv(
             raise ContentError(source, f"not valid CSV: {exc}", line=reader.line_num) from None
         if not any(cell.strip() for cell in row):
             continue
-        if len(row) > len(names):
-            raise ContentError(
-                source,
-                f"{len(row)} columns where the header has {len(names)}",
-                line=reader.line_num,
+        if len(row) > len(names) and any(cell.strip() for cell in row[len(names) :]):
+            yield (
+                reader.line_num,
+                ContentError(
+                    source,
+                    f"{len(row)} columns where the header has {len(names)}",
+                    line=reader.line_num,
+                ),
             )
+            continue
         values = {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(names)}
         yield reader.line_num, values

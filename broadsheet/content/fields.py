@@ -105,7 +105,7 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _text(p: _Problems, name: str, value: Any, *, required: bool = False) -> str:
+def _text(p: _Problems, name: str, value: Any, *, required: bool = False, longest: int = 0) -> str:
     if value is None:
         if required:
             raise p.error(name, "missing")
@@ -118,6 +118,8 @@ def _text(p: _Problems, name: str, value: Any, *, required: bool = False) -> str
     text = " ".join(text.split())
     if required and not text:
         raise p.error(name, "is empty")
+    if longest and len(text) > longest:
+        raise p.error(name, f"is {len(text)} characters long; at most {longest} are kept")
     return text
 
 
@@ -158,6 +160,10 @@ def _when(p: _Problems, name: str, value: Any, tz: ZoneInfo) -> datetime:
             ) from None
     else:
         raise p.error(name, f"expected a date and time, got {_kind(value)}")
+    if not 1000 <= moment.year <= 9000:
+        # Far enough from the ends of the calendar that no time zone and no
+        # date arithmetic (editions, archives) can step outside it.
+        raise p.error(name, f"{moment.isoformat()} is outside the years 1000 to 9000")
     try:
         return _in_utc(p, name, moment, tz)
     except OverflowError:
@@ -241,9 +247,11 @@ def check_article(raw: RawArticle, settings: Settings) -> Checked:
         if name not in KNOWN_FIELDS:
             p.warn(name, "unknown field, ignored")
 
-    article_id = _text(p, "id", f.get("id")) or (raw.default_id or "")
+    article_id = _text(p, "id", f.get("id"), longest=200) or (raw.default_id or "")
     if not article_id:
         raise p.error("id", "missing")
+    if len(article_id) > 200:
+        raise p.error("id", f"is {len(article_id)} characters long; at most 200 are kept")
     if not _ID.fullmatch(article_id):
         raise p.error(
             "id",
@@ -325,13 +333,14 @@ def check_article(raw: RawArticle, settings: Settings) -> Checked:
 
     article = Article(
         id=article_id,
-        guid=_text(p, "guid", f.get("guid")) or tag_uri(site.domain, published, article_id),
+        guid=_text(p, "guid", f.get("guid"), longest=500)
+        or tag_uri(site.domain, published, article_id),
         language=language,
         title=title,
         standfirst=plain_text(_text(p, "standfirst", f.get("standfirst"))),
         body_html=sanitise_html(html, base_url=url),
         authors=_text_list(p, "authors", f.get("authors")),
-        section=_text(p, "section", f.get("section")) or None,
+        section=_text(p, "section", f.get("section"), longest=200) or None,
         tags=_text_list(p, "tags", _split_commas(f.get("tags"))),
         translations=types.MappingProxyType(translations),
         published=published,

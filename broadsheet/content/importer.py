@@ -197,6 +197,7 @@ def check_all(
     """Check every record; rejects go to ``report``, duplicates within the batch too."""
     valid: list[Checked] = []
     seen: dict[str, str] = {}
+    seen_guids: dict[str, str] = {}
     for done, record in enumerate(records, start=1):
         if progress:
             progress(done, total)
@@ -222,7 +223,21 @@ def check_all(
                 )
             )
             continue
+        if article.guid in seen_guids:
+            report.rejected.append(
+                str(
+                    ContentError(
+                        record.shown,
+                        f"{article.guid!r} is already the guid of {seen_guids[article.guid]}; "
+                        "guids must be unique",
+                        line=record.field_lines.get("guid", record.line),
+                        field="guid",
+                    )
+                )
+            )
+            continue
         seen[article.id] = record.shown
+        seen_guids[article.guid] = record.shown
         report.warnings.extend(checked.warnings)
         valid.append(checked)
     return valid
@@ -256,9 +271,25 @@ def import_articles(
     valid = check_all(records, settings, report, progress, len(records))
     with store.read() as tx:
         stored = tx.articles.fingerprints()
+        guid_owners = tx.articles.guid_owners()
     accepted: list[Checked] = []
     for checked in valid:
         article = checked.article
+        owner_id = guid_owners.get(article.guid)
+        if owner_id is not None and owner_id != article.id and article.id not in stored:
+            raw = checked.raw
+            report.rejected.append(
+                str(
+                    ContentError(
+                        raw.shown,
+                        f"{article.guid!r} is already the guid of the stored article "
+                        f"{owner_id!r}; guids must be unique",
+                        line=raw.field_lines.get("guid", raw.line),
+                        field="guid",
+                    )
+                )
+            )
+            continue
         previous = stored.get(article.id)
         if previous is not None and _conflict(previous[0], article.source, settings.root):
             raw = checked.raw

@@ -111,7 +111,8 @@ def read_markdown(path: Path, source: str) -> RawArticle:
 def read_jsonl(path: Path, source: str) -> Iterator[RawArticle | ContentError]:
     """Articles from a JSON Lines file: one JSON object per line."""
     text = decode_utf8(read_bytes(path, source), source)
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: U+2028 or U+0085 inside a JSON string is text.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -120,6 +121,9 @@ def read_jsonl(path: Path, source: str) -> Iterator[RawArticle | ContentError]:
             yield ContentError(
                 source, f"not valid JSON: {exc.msg} (column {exc.colno})", line=number
             )
+            continue
+        except RecursionError:
+            yield ContentError(source, "not valid JSON: nested too deeply", line=number)
             continue
         if not isinstance(fields, dict):
             yield ContentError(source, "expected a JSON object per line", line=number)
@@ -218,6 +222,12 @@ def read_feed(location: str) -> Iterator[RawArticle | ContentError]:
     parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=True)
     if parsed.bozo and not parsed.entries:
         raise ContentError(location, f"not a readable RSS or Atom feed: {parsed.bozo_exception}")
+    problem = str(parsed.get("bozo_exception", "")) if parsed.bozo else ""
+    if "no element found" in problem or "unclosed token" in problem:
+        # Cut off: its last entry would come in without the rest of its text.
+        raise ContentError(
+            location, f"the feed ends before its XML does ({problem}); nothing imported from it"
+        )
     feed_language = _language(parsed.feed.get("language"))
     for number, entry in enumerate(parsed.entries, start=1):
         language = _language(entry.get("language")) or feed_language

@@ -186,6 +186,9 @@ def import_subscribers(
         for line, values in read_csv(
             path, shown, required=("email",), optional=("name", "language", "frequency", "topics")
         ):
+            if isinstance(values, ContentError):
+                report.rejected.append(str(values))
+                continue
             try:
                 row = check_subscriber(
                     settings,

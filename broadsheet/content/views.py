@@ -35,8 +35,8 @@ class ViewsReport:
         return not self.rejected
 
 
-MAX_VIEWS = 10**12
-"""The most views one row may give an article in a day (the store keeps 64-bit integers)."""
+MAX_VIEWS = 2**31 - 1
+"""The most views one row may give an article in a day (a 32-bit integer column)."""
 
 
 def import_views(store: Store, path: Path, *, source: str | None = None) -> ViewsReport:
@@ -49,6 +49,9 @@ def import_views(store: Store, path: Path, *, source: str | None = None) -> View
     totals: dict[tuple[str, date], int] = defaultdict(int)
     try:
         for line, row in read_csv(path, shown, required=("article", "date", "views")):
+            if isinstance(row, ContentError):
+                report.rejected.append(str(row))
+                continue
             try:
                 key = _row(row, ids, by_path, shown, line)
             except ContentError as exc:

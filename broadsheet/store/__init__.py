@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 
 from broadsheet.errors import StoreError
 from broadsheet.store import migrations, schema
@@ -182,7 +182,7 @@ class Store:
         try:
             with self.write() as tx:
                 return migrations.migrate(tx.conn)
-        except OperationalError as exc:
+        except DatabaseError as exc:  # unreachable, or a file that is no database
             where = self.engine.url.render_as_string(hide_password=True)
             raise StoreError(f"cannot open the store {where}: {exc.orig}") from None
 

@@ -110,6 +110,11 @@ class Articles:
         rows = self.conn.execute(select(table.c.id, table.c.source, table.c.content_hash))
         return {row.id: (row.source, row.content_hash) for row in rows}
 
+    def guid_owners(self) -> dict[str, str]:
+        """guid -> id of every stored article."""
+        rows = self.conn.execute(select(table.c.guid, table.c.id))
+        return {row.guid: row.id for row in rows}
+
     def ids_by_path(self) -> dict[str, str]:
         """URL path -> id, for resolving view counts given by path."""
         from urllib.parse import urlsplit

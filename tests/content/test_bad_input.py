@@ -54,7 +54,9 @@ CASES = {
     "no-front-matter": ("Just text.\n", "content/no-front-matter.md:1: no front matter"),
     "unclosed": ("---\ntitle: A\n", "content/unclosed.md:1: front matter is not closed"),
     "february-30": (front(published="2026-02-30T00:00:00Z"), "content/february-30.md:4: published: not a date and time: '2026-02-30T00:00:00Z'"),
-    "year-one": (front(published="0001-01-01T00:00:00+05:00"), "content/year-one.md:4: published: 0001-01-01T00:00:00+05:00 is out of the range of dates"),
+    "year-one": (front(published="0001-01-01T00:00:00+05:00"), "content/year-one.md:4: published: 0001-01-01T00:00:00+05:00 is outside the years 1000 to 9000"),
+    "year-9999": (front(published="9999-12-31T23:00:00Z"), "content/year-9999.md:4: published: 9999-12-31T23:00:00+00:00 is outside the years 1000 to 9000"),
+    "long-section": (front(section="x" * 201), "content/long-section.md:5: section: is 201 characters long; at most 200 are kept"),
 }  # fmt: skip
 
 
@@ -185,7 +187,7 @@ def test_values_at_the_edge_of_the_calendar_and_of_integers(
     report = import_articles(store, settings, str(feed), now=NOW)
     assert report.added == ["fine"]
     assert report.rejected == [
-        "articles.jsonl:2: published: 0001-01-01T00:00:00+05:00 is out of the range of dates"
+        "articles.jsonl:2: published: 0001-01-01T00:00:00+05:00 is outside the years 1000 to 9000"
     ]
 
     with store.write() as tx:
@@ -199,7 +201,7 @@ def test_values_at_the_edge_of_the_calendar_and_of_integers(
     assert counted.written == 1
     assert counted.rejected == [
         "views.csv:2: views: 99,999,999,999,999,999,999,999 views in a day is more than the "
-        "1,000,000,000,000 a row may hold"
+        "2,147,483,647 a row may hold"
     ]
 
 
