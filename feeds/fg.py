@@ -32,9 +32,11 @@ the feed itself around the cached entries, written out without being joined.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import feedgen.entry
 import feedgen.feed
@@ -44,6 +46,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree  # type: ignore[import-untyped,unused-ignore]
 
 from broadsheet.errors import RenderError
+from broadsheet.text import as_uri
 from feeds.model import MEDIA_TYPES, Entry, FeedDoc, Link
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -225,6 +228,23 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
 _EXT = "broadsheet"
 
 
+_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+
+
+def atom_id(entry: Entry, home: str) -> str:
+    """The Atom id of ``entry``: its own id when that is an IRI, as RFC 4287 asks.
+
+    An id imported from elsewhere may be anything (``12345``, ``post 17``);
+    RSS takes it as it is, and Atom gets a ``tag:`` URI made from it, which
+    stays the same as long as the id does.
+    """
+    if _IRI.fullmatch(entry.id) and as_uri(entry.id) == entry.id:
+        return entry.id
+    host = urlsplit(as_uri(home)).hostname or "localhost"
+    day = entry.published.strftime("%Y-%m-%d")
+    return f"tag:{host},{day}:guid/{quote(entry.id, safe='')}"
+
+
 def _feedgen_entry(entry: Entry, doc: FeedDoc) -> FeedEntry:
     fe = FeedEntry()
     fe.register_extension(_EXT, _EntryExtension, atom=True, rss=True)
@@ -327,7 +347,12 @@ class EntryCache:
                     fe = built.get(entry.digest)
                     if fe is None:
                         fe = built[entry.digest] = _feedgen_entry(entry, doc)
-                    parent.append(fe.atom_entry() if fmt == "atom" else fe.rss_entry())
+                    if fmt == "atom":
+                        fe.id(atom_id(entry, doc.home))
+                        parent.append(fe.atom_entry())
+                    else:
+                        fe.id(entry.id)
+                        parent.append(fe.rss_entry())
                 except (ValueError, TypeError, UnicodeError, etree.LxmlError) as exc:
                     raise RenderError(f"feed {doc.path}: entry {entry.id!r} {exc}") from exc
         for fmt, other, batch, parent in batches:

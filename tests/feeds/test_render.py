@@ -330,3 +330,27 @@ def test_an_empty_body_gets_the_standfirst_as_content_not_a_blank_element(
     schema = etree.RelaxNG(etree.parse(str(atom_schema_path())))
     assert schema.validate(etree.parse(str(out / "all.atom"))), schema.error_log
     assert not feedparser.parse((out / "all.atom").read_bytes()).bozo
+
+
+def test_an_id_that_is_not_a_uri_gets_a_tag_uri_in_atom_only(
+    feed_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    from tests.conftest import atom_schema_path
+
+    out = tmp_path / "feeds"
+    articles = [
+        make_article(id="plain", guid="12345"),
+        make_article(id="spaced", guid="Custom GUID with spaces"),
+        make_article(id="uri", guid="urn:uuid:0b7a4d2e-4c5f-4e1a-9f3e-1d2c3b4a5e6f"),
+    ]
+    build_feeds(articles, feed_settings(), out=out, ping=False)
+    ids = sorted(e.findtext(f"{ATOM}id") or "" for e in items(out / "all.atom", f"{ATOM}entry"))
+    assert ids == [
+        "tag:news.example,2026-11-22:guid/12345",
+        "tag:news.example,2026-11-22:guid/Custom%20GUID%20with%20spaces",
+        "urn:uuid:0b7a4d2e-4c5f-4e1a-9f3e-1d2c3b4a5e6f",
+    ]
+    guids = sorted(g.text or "" for g in items(out / "all.rss", "guid"))
+    assert guids == ["12345", "Custom GUID with spaces", ids[2]]
+    schema = etree.RelaxNG(etree.parse(str(atom_schema_path())))
+    assert schema.validate(etree.parse(str(out / "all.atom"))), schema.error_log
