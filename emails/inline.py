@@ -43,9 +43,10 @@ def _premailer(html: str) -> str:
             keep_style_tags=False,
             remove_classes=False,
             strip_important=False,
-            # The templates set every width and height attribute Outlook needs;
-            # copying CSS values like "100%" or "auto" into attributes is invalid HTML.
-            disable_basic_attributes=["width", "height"],
+            # The templates set every presentational attribute Outlook needs;
+            # copying CSS into more of them ("100%", or bgcolor on <body>)
+            # makes invalid or obsolete HTML, and css-inline adds none.
+            disable_basic_attributes=["width", "height", "bgcolor", "valign"],
             cssutils_logging_level=logging.CRITICAL,
         )
         result: str = engine.transform(pretty_print=False)

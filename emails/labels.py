@@ -32,7 +32,7 @@ _EN: Final = MappingProxyType(
         "read_more": "Read the article",
         "by": "By {authors}",
         "by_one": "By {authors}",
-        "greeting_named": "Dear {name},",
+        "greeting_named": "Hello {name},",
         "greeting_neutral": "Dear reader,",
         "intro_daily": "Here is what {title} published since yesterday's letter.",
         "intro_weekly": "Here is what {title} published this week, and what readers read most.",
@@ -213,7 +213,7 @@ def text_direction(language: str) -> str:
 
 
 def greeting(language: str, name: str) -> str:
-    """ "Dear Anna," with a name, a neutral greeting without one."""
+    """ "Hello Anna," with a name, a neutral greeting without one."""
     clean = " ".join(name.split())
     if clean:
         return label(language, "greeting_named", name=clean)

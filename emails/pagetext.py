@@ -79,7 +79,7 @@ _EN: Final = MappingProxyType(
         "unavailable_text": "The confirmation message could not be sent just now.",
         "home": "Back to {title}",
         "confirm_subject": "Confirm your subscription to {title}",
-        "confirm_greeting_named": "Dear {name},",
+        "confirm_greeting_named": "Hello {name},",
         "confirm_greeting": "Hello,",
         "confirm_body": (
             "Someone, probably you, asked to receive the {title} newsletter at this address. "

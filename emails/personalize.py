@@ -30,7 +30,7 @@ class Personal:
     """One reader's values for the placeholders.
 
     Attributes:
-        greeting: "Dear Anna," or the neutral greeting.
+        greeting: "Hello Anna," or the neutral greeting.
         unsubscribe_url: the reader's signed one-click unsubscribe link.
         preferences_url: the reader's signed preferences link.
     """

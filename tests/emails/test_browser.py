@@ -101,7 +101,7 @@ def _open(browser: Any, path: Path, *, width: int, scheme: str = "light") -> tup
 
 def _preview(demo: DemoEditions, language: str, folder: Path) -> Path:
     personal = Personal(
-        greeting="Dear Anna," if language == "en" else "Здравствуйте, Анна!",
+        greeting="Hello Anna," if language == "en" else "Здравствуйте, Анна!",
         unsubscribe_url="https://ridl.io/newsletter/unsubscribe?token=preview",
         preferences_url="https://ridl.io/newsletter/preferences?token=preview",
     )

@@ -107,7 +107,7 @@ def test_russian_html_is_base64_and_english_text_quoted_printable(
 @pytest.mark.parametrize(
     ("language", "name", "greeting"),
     [
-        ("en", "Anna", "Dear Anna,"),
+        ("en", "Anna", "Hello Anna,"),
         ("ru", "Анна", "Здравствуйте, Анна!"),
         ("en", "", "Dear reader,"),
         ("ru", "  ", "Здравствуйте!"),
@@ -127,7 +127,7 @@ def test_names_are_escaped_in_html_and_cannot_inject_headers(demo_editions: Demo
     assert message.get_all("Bcc") is None
     html = list(message.iter_parts())[1].get_content()
     assert "<b>Eve</b>" not in html
-    assert "Dear &lt;b&gt;Eve&lt;/b&gt; Bcc: spy@example.org &quot;x&quot;," in html
+    assert "Hello &lt;b&gt;Eve&lt;/b&gt; Bcc: spy@example.org &quot;x&quot;," in html
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
