@@ -93,15 +93,7 @@ class PreparedEdition:
             + headers.unstructured("Feedback-ID", f"{edition.id}:{feedback}")
             + "MIME-Version: 1.0\r\n"
         ).encode("utf-8") + self.body.content_type
-        self._signer: DkimSigner | None = None
-        if settings.sender.dkim_key is not None:
-            sender_domain = settings.sender.email.rpartition("@")[2] or self.domain
-            self._signer = DkimSigner.from_file(
-                settings.sender.dkim_key,
-                selector=settings.sender.dkim_selector,
-                domain=sender_domain,
-                config=settings.path,
-            )
+        self._signer: DkimSigner | None = DkimSigner.for_sender(settings)
 
     @classmethod
     def from_record(

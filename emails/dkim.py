@@ -13,6 +13,7 @@ from typing import Final
 
 import dkim
 
+from broadsheet.config import Settings
 from broadsheet.errors import ConfigError, RenderError
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,18 @@ class DkimSigner:
         pem = key.lstrip().startswith(b"-----")
         self.algorithm = b"rsa-sha256" if pem else b"ed25519-sha256"
         self.headers = [name.lower().encode("ascii") for name in SIGNED_HEADERS]
+
+    @classmethod
+    def for_sender(cls, settings: Settings) -> DkimSigner | None:
+        """The signer ``[sender]`` configures (its ``dkim_key``), or ``None``."""
+        if settings.sender.dkim_key is None:
+            return None
+        return cls.from_file(
+            settings.sender.dkim_key,
+            selector=settings.sender.dkim_selector,
+            domain=settings.sender.email.rpartition("@")[2] or settings.site.domain,
+            config=settings.path,
+        )
 
     @classmethod
     def from_file(cls, path: Path, *, selector: str, domain: str, config: Path) -> DkimSigner:

@@ -26,6 +26,7 @@ from broadsheet.model import Frequency, Subscriber, SubscriberStatus
 from broadsheet.store import Store, Tx
 from emails import labels, links, pagetext, render, tokens
 from emails.compose import OutgoingMessage
+from emails.dkim import DkimSigner
 from emails.transport_protocol import DeliveryStatus
 from emails.transports import Transport, make_transport
 
@@ -97,11 +98,13 @@ def confirmation_message(
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(render.render("emails/confirm.txt.j2", context))
     message.add_alternative(render.render("emails/confirm.html.j2", context), subtype="html")
+    data = message.as_bytes()
+    signer = DkimSigner.for_sender(settings)
     return OutgoingMessage(
         message_id=message_id,
         sender=settings.sender.email,
         recipient=subscriber.email,
-        data=message.as_bytes(),
+        data=signer.sign(data) if signer is not None else data,
     )
 
 

@@ -13,10 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 import dkim
 import pytest
 
-from broadsheet.model import Subscriber
+from broadsheet.model import Subscriber, SubscriberStatus
 from emails import tokens
 from emails.compose import OutgoingMessage, PreparedEdition
 from emails.personalize import Personal, fill_html, fill_text
+from tests.conftest import DEMO_NOW
 from tests.emails.demo import SECRET, DemoEditions
 
 DATA = Path(__file__).parent / "data"
@@ -248,3 +249,25 @@ def test_personal_values_are_only_string_work(demo_editions: DemoEditions) -> No
     assert isinstance(personal, Personal)
     assert personal.unsubscribe_url.startswith("https://ridl.io/newsletter/unsubscribe?token=")
     assert personal.preferences_url.startswith("https://ridl.io/newsletter/preferences?token=")
+
+
+def test_confirmation_messages_are_signed_too(demo_editions: DemoEditions) -> None:
+    from emails.subscriptions import confirmation_message
+
+    settings = dataclasses.replace(
+        demo_editions.settings,
+        sender=dataclasses.replace(
+            demo_editions.settings.sender,
+            dkim_key=DATA / "dkim-test-only.key",
+            dkim_selector="news",
+        ),
+    )
+    public = (DATA / "dkim-test-only.pub").read_text().strip()
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        return f"v=DKIM1; k=rsa; p={public}".encode()
+
+    person = dataclasses.replace(demo_editions.subscriber("en"), status=SubscriberStatus.PENDING)
+    outgoing = confirmation_message(settings, person, secret=SECRET, now=DEMO_NOW)
+    assert outgoing.data.startswith(b"DKIM-Signature:")
+    assert dkim.verify(outgoing.data, dnsfunc=dns)
