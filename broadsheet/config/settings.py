@@ -60,6 +60,17 @@ def _clock_time(value: str) -> str | None:
     return None
 
 
+def _from_to(low: int, high: int) -> Callable[[int], str | None]:
+    """A check that a whole number lies in ``low``..``high``."""
+
+    def check(value: int) -> str | None:
+        if low <= value <= high:
+            return None
+        return f"expected a number from {low} to {high:,}, got {value!r}"
+
+    return check
+
+
 def _positive(value: int | float) -> str | None:
     return None if value > 0 else f"expected a number above 0, got {value!r}"
 
@@ -231,11 +242,15 @@ class NewsletterSettings:
     enabled: bool = _doc("Whether the scheduler builds and sends this edition.", True)
     max_articles: int = _doc("Most new articles in one edition.", 12, _positive)
     top_reads: int = _doc("Entries in the Top reads block.", 5, _not_negative)
-    top_reads_window_days: int = _doc("Days of views that rank Top reads.", 30, _positive)
+    top_reads_window_days: int = _doc(
+        "Days of views that rank Top reads (up to 100 years).", 30, _from_to(1, 36_500)
+    )
     read_also: int = _doc("Entries in the Read also block.", 3, _not_negative)
     skip_if_empty: bool = _doc("Skip the edition when nothing new was published.", True)
     grace_minutes: int = _doc(
-        "An edition more than this late (the scheduler was down) is skipped.", 180, _not_negative
+        "An edition more than this late (the scheduler was down) is skipped (up to a year).",
+        180,
+        _from_to(0, 525_600),
     )
     subject: Mapping[str, str] = _doc(
         "Subject template per language; {title}, {date} and {lead} are filled in.",
@@ -333,9 +348,13 @@ class EmailSettings:
 class SchedulerSettings:
     """``[scheduler]``: the jobs run by `broadsheet run` and `broadsheet schedule`."""
 
-    feeds_every_minutes: int = _doc("Rebuild the feeds this often (0: never).", 15, _not_negative)
+    feeds_every_minutes: int = _doc(
+        "Rebuild the feeds this often (0: never; up to a year).", 15, _from_to(0, 525_600)
+    )
     tick_seconds: int = _doc(
-        "How often the long-running scheduler checks for due jobs.", 30, _positive
+        "How often the long-running scheduler checks for due jobs (up to a day).",
+        30,
+        _from_to(1, 86_400),
     )
     lock_file: Path = _doc(
         "Base name of the per-job lock files used with a SQLite store "

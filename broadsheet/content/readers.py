@@ -141,12 +141,16 @@ def slug_from_url(url: str) -> str:
 
     ``https://x.org/2026/11/ports.html`` gives ``ports``; a query tells
     entries on one page apart (``/?p=123`` gives ``p-123``, ``/story?id=5``
-    ``story-id-5``). A segment with nothing left once reduced to the
+    ``story-id-5``); an ``index.html`` names nothing, so the folder above it
+    is taken (``/posts/first/index.html`` gives ``first``). A segment with
+    nothing left once reduced to the
     characters an id may hold (``/статья``) gives ``entry-`` and a digest of
     the URL, which stays the same on every import.
     """
     split = urlsplit(url)
     parts = [p for p in split.path.split("/") if p]
+    if parts and re.fullmatch(r"(?i)(index|default)\.(html?|php|aspx?)", parts[-1]):
+        parts.pop()
     last = unquote(parts[-1]) if parts else ""
     last = re.sub(r"\.(html?|php|aspx?)$", "", last)
     if split.query:

@@ -175,6 +175,8 @@ def test_ids_from_feed_links_keep_entries_apart() -> None:
 
     assert slug_from_url("https://x.org/2026/11/ports.html") == "ports"
     assert slug_from_url("https://x.org/en/moscow-wary/") == "moscow-wary"
+    assert slug_from_url("https://x.org/posts/first/index.html") == "first"
+    assert slug_from_url("https://x.org/posts/second/Index.HTM") == "second"
     # WordPress's default permalinks, and one page for many stories.
     assert slug_from_url("https://x.org/?p=123") == "p-123"
     assert slug_from_url("https://x.org/story?id=5") != slug_from_url("https://x.org/story?id=6")

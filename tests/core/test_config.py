@@ -59,6 +59,8 @@ def test_relative_paths_resolve_beside_the_file(settings: Settings, tmp_path: Pa
         ("[links]\nsecret_env = 'not a name'\n", "links.secret_env: expected an environment variable"),
         ("[planets]\nx = 1\n", "planets: unknown table"),
         ("[emails]\ninliner = 'magic'\n", "emails.inliner: expected one of 'premailer', 'css-inline'"),
+        ("[scheduler]\ntick_seconds = 99999999999999\n", "scheduler.tick_seconds: expected a number from 1 to 86,400"),
+        ("[newsletters.daily]\ntop_reads_window_days = 1000000\n", "newsletters.daily.top_reads_window_days: expected a number from 1 to 36,500"),
     ],
 )  # fmt: skip
 def test_a_bad_key_is_named_with_the_file(
@@ -162,3 +164,19 @@ def test_a_bad_site_does_not_also_blame_the_donation_tables(
         make_settings(base=base)
     assert [p for p in caught.value.problems if p.startswith("site.languages")]
     assert not [p for p in caught.value.problems if p.startswith("donation")]
+
+
+@pytest.mark.parametrize(
+    ("replace", "substitute", "expected"),
+    [
+        ('timezone = "Europe/Moscow"', 'timezone = "Europe"', "site.timezone: unknown time zone 'Europe'"),
+        ('url = "https://news.example"', 'url = "https://[::1"', "site.url: not a URL: 'https://[::1'"),
+        ('url = "https://news.example"', 'url = "https://news.example:99999"', "site.url: not a URL"),
+        ('url = "https://news.example"', 'url = "https://a b.example"', "site.url: a host name cannot hold a space"),
+    ],
+)  # fmt: skip
+def test_values_that_used_to_raise_are_named(
+    make_settings: Callable[..., Settings], replace: str, substitute: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        make_settings(base=BASE_CONFIG.replace(replace, substitute, 1))
