@@ -50,6 +50,15 @@ def _http_url(value: str) -> str | None:
     return None
 
 
+def _canonical_url(value: str) -> str:
+    from broadsheet.text import as_uri
+
+    parts = urlsplit(as_uri(value))
+    host = parts.netloc.rpartition("@")
+    netloc = host[0] + host[1] + host[2].lower()
+    return parts._replace(scheme=parts.scheme.lower(), netloc=netloc).geturl()
+
+
 def _optional_http_url(value: str | None) -> str | None:
     return None if value is None else _http_url(value)
 
@@ -139,6 +148,12 @@ class SiteSettings:
         "Tables [site.localized.LANG]: title, description and section names per language.",
         types.MappingProxyType({}),
     )
+
+    def __post_init__(self) -> None:
+        # Written as a URI once: a host in IDNA and lower case, a path with
+        # its spaces and non-ASCII letters escaped, as feeds and messages need.
+        if _http_url(self.url) is None:
+            object.__setattr__(self, "url", _canonical_url(self.url))
 
     @property
     def tz(self) -> ZoneInfo:

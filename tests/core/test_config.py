@@ -180,3 +180,13 @@ def test_values_that_used_to_raise_are_named(
 ) -> None:
     with pytest.raises(ConfigError, match=re.escape(expected)):
         make_settings(base=BASE_CONFIG.replace(replace, substitute, 1))
+
+
+def test_the_site_url_is_kept_as_a_canonical_uri(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(
+        base=BASE_CONFIG.replace(
+            'url = "https://news.example"', 'url = "https://Журнал.рф/Our Mag"', 1
+        )
+    )
+    assert settings.site.url == "https://xn--80alqgor.xn--p1ai/Our%20Mag"
+    assert settings.site.domain == "xn--80alqgor.xn--p1ai"
