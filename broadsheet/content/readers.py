@@ -226,6 +226,8 @@ def read_feed(location: str) -> Iterator[RawArticle | ContentError]:
     parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=True)
     if parsed.bozo and not parsed.entries:
         raise ContentError(location, f"not a readable RSS or Atom feed: {parsed.bozo_exception}")
+    if not parsed.version and not parsed.entries:
+        raise ContentError(location, "not an RSS or Atom feed (no <rss>, <feed> or <rdf:RDF> root)")
     problem = str(parsed.get("bozo_exception", "")) if parsed.bozo else ""
     if "no element found" in problem or "unclosed token" in problem:
         # Cut off: its last entry would come in without the rest of its text.

@@ -102,3 +102,17 @@ def test_a_csv_row_with_too_many_cells_is_rejected_alone(
     assert sorted(report.added) == ["a@example.com", "c@example.com"]
     (rejected,) = report.rejected
     assert rejected.endswith("subscribers.csv:3: 6 columns where the header has 5")
+
+
+def test_xml_that_is_not_a_feed_is_named_as_such(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    sitemap = tmp_path / "sitemap.xml"
+    sitemap.write_text(
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<url><loc>https://news.example/</loc></url></urlset>",
+        encoding="utf-8",
+    )
+    report = import_articles(store, settings, str(sitemap), fmt="feed", now=NOW)
+    (rejected,) = report.rejected
+    assert "sitemap.xml: not an RSS or Atom feed" in rejected
