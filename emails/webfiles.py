@@ -42,7 +42,7 @@ class PublishedFiles(StaticFiles):
     def is_not_modified(self, response_headers: Headers, request_headers: Headers) -> bool:
         since = request_headers.get("if-modified-since")
         if since and "if-none-match" not in request_headers:
-            when = parsedate_to_datetime_or_none(since)
+            when = _http_date(since)
             if when is None or when > datetime.now(UTC):
                 # RFC 9110 13.1.3: an invalid date, and one later than the
                 # server's clock is invalid, is ignored.
@@ -92,7 +92,7 @@ class PublishedFiles(StaticFiles):
         return response
 
 
-def parsedate_to_datetime_or_none(value: str) -> datetime | None:
+def _http_date(value: str) -> datetime | None:
     """An HTTP date as an aware datetime, or ``None`` when it is not one."""
     try:
         when = parsedate_to_datetime(value)

@@ -167,12 +167,8 @@ class SiteSettings:
 
     @property
     def domain(self) -> str:
-        """Host name of ``url`` (for Message-IDs and tag URIs), in IDNA (ASCII)."""
-        host = urlsplit(self.url).hostname or "localhost"
-        try:
-            return host.encode("idna").decode("ascii")
-        except UnicodeError:
-            return host
+        """Host name of ``url`` (for Message-IDs and tag URIs); IDNA, as ``url`` is kept."""
+        return urlsplit(self.url).hostname or "localhost"
 
     def title_in(self, language: str) -> str:
         """Site title in ``language``, falling back to ``title``."""

@@ -247,7 +247,7 @@ def check_article(raw: RawArticle, settings: Settings) -> Checked:
         if name not in KNOWN_FIELDS:
             p.warn(name, "unknown field, ignored")
 
-    article_id = _text(p, "id", f.get("id"), longest=200) or (raw.default_id or "")
+    article_id = _text(p, "id", f.get("id")) or (raw.default_id or "")
     if not article_id:
         raise p.error("id", "missing")
     if len(article_id) > 200:

@@ -187,6 +187,18 @@ def _located(source: str, root: Path) -> str:
     return str(root / source)
 
 
+def _taken(raw: RawArticle, field: str, value: str, owner: str) -> str:
+    """The rejection of ``raw`` whose ``field`` (id or guid) ``owner`` already has."""
+    return str(
+        ContentError(
+            raw.shown,
+            f"{value!r} is already the {field} of {owner}; {field}s must be unique",
+            line=raw.field_lines.get(field, raw.line),
+            field=field,
+        )
+    )
+
+
 def check_all(
     records: Iterable[RawArticle | ContentError],
     settings: Settings,
@@ -211,30 +223,10 @@ def check_all(
             continue
         article = checked.article
         if article.id in seen:
-            report.rejected.append(
-                str(
-                    ContentError(
-                        record.shown,
-                        f"{article.id!r} is already the id of {seen[article.id]}; "
-                        "ids must be unique",
-                        line=record.field_lines.get("id", record.line),
-                        field="id",
-                    )
-                )
-            )
+            report.rejected.append(_taken(record, "id", article.id, seen[article.id]))
             continue
         if article.guid in seen_guids:
-            report.rejected.append(
-                str(
-                    ContentError(
-                        record.shown,
-                        f"{article.guid!r} is already the guid of {seen_guids[article.guid]}; "
-                        "guids must be unique",
-                        line=record.field_lines.get("guid", record.line),
-                        field="guid",
-                    )
-                )
-            )
+            report.rejected.append(_taken(record, "guid", article.guid, seen_guids[article.guid]))
             continue
         seen[article.id] = record.shown
         seen_guids[article.guid] = record.shown
@@ -277,33 +269,13 @@ def import_articles(
         article = checked.article
         owner_id = guid_owners.get(article.guid)
         if owner_id is not None and owner_id != article.id and article.id not in stored:
-            raw = checked.raw
-            report.rejected.append(
-                str(
-                    ContentError(
-                        raw.shown,
-                        f"{article.guid!r} is already the guid of the stored article "
-                        f"{owner_id!r}; guids must be unique",
-                        line=raw.field_lines.get("guid", raw.line),
-                        field="guid",
-                    )
-                )
-            )
+            owner = f"the stored article {owner_id!r}"
+            report.rejected.append(_taken(checked.raw, "guid", article.guid, owner))
             continue
         previous = stored.get(article.id)
         if previous is not None and _conflict(previous[0], article.source, settings.root):
-            raw = checked.raw
             owner = _shown(_located(previous[0], settings.root))
-            report.rejected.append(
-                str(
-                    ContentError(
-                        raw.shown,
-                        f"{article.id!r} is already the id of {owner}; ids must be unique",
-                        line=raw.field_lines.get("id", raw.line),
-                        field="id",
-                    )
-                )
-            )
+            report.rejected.append(_taken(checked.raw, "id", article.id, owner))
             continue
         accepted.append(checked)
     known = set(stored) | {c.article.id for c in accepted}

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import dkim
 import pytest
 
+from broadsheet.config import Settings
 from broadsheet.model import Subscriber, SubscriberStatus
 from emails import tokens
 from emails.compose import OutgoingMessage, PreparedEdition
@@ -186,8 +187,9 @@ def test_message_id_is_stable_and_per_subscriber(demo_editions: DemoEditions) ->
     assert edition.message(anna).message_id != edition.message(boris).message_id
 
 
-def test_dkim_signature_verifies_and_covers_list_unsubscribe(demo_editions: DemoEditions) -> None:
-    settings = dataclasses.replace(
+def _signing(demo_editions: DemoEditions) -> Settings:
+    """The demo settings with the test-only DKIM key (selector ``news``)."""
+    return dataclasses.replace(
         demo_editions.settings,
         sender=dataclasses.replace(
             demo_editions.settings.sender,
@@ -195,16 +197,22 @@ def test_dkim_signature_verifies_and_covers_list_unsubscribe(demo_editions: Demo
             dkim_selector="news",
         ),
     )
-    public = (DATA / "dkim-test-only.pub").read_text().strip()
 
-    def dns(name: bytes, timeout: int = 5) -> bytes:
-        assert name == b"news._domainkey.ridl.io."
-        return f"v=DKIM1; k=rsa; p={public}".encode()
+
+def _dns(name: bytes, timeout: int = 5) -> bytes:
+    """The test key's DNS record, where dkimpy looks it up."""
+    assert name == b"news._domainkey.ridl.io."
+    public = (DATA / "dkim-test-only.pub").read_text().strip()
+    return f"v=DKIM1; k=rsa; p={public}".encode()
+
+
+def test_dkim_signature_verifies_and_covers_list_unsubscribe(demo_editions: DemoEditions) -> None:
+    settings = _signing(demo_editions)
 
     edition = PreparedEdition.from_record(demo_editions.record("ru"), settings, secret=SECRET)
     outgoing = edition.message(demo_editions.subscriber("ru"))
     assert outgoing.data.startswith(b"DKIM-Signature:")
-    assert dkim.verify(outgoing.data, dnsfunc=dns)
+    assert dkim.verify(outgoing.data, dnsfunc=_dns)
     signature = parse(outgoing)["DKIM-Signature"]
     signed = re.search(r"h=([^;]+);", str(signature).replace(" ", ""))
     assert signed is not None
@@ -222,7 +230,7 @@ def test_dkim_signature_verifies_and_covers_list_unsubscribe(demo_editions: Demo
     tampered = outgoing.data.replace(
         b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", b"List-Unsubscribe-Post: x"
     )
-    assert not dkim.verify(tampered, dnsfunc=dns)
+    assert not dkim.verify(tampered, dnsfunc=_dns)
 
 
 def test_missing_dkim_key_is_a_config_error(demo_editions: DemoEditions, tmp_path: Path) -> None:
@@ -254,20 +262,7 @@ def test_personal_values_are_only_string_work(demo_editions: DemoEditions) -> No
 def test_confirmation_messages_are_signed_too(demo_editions: DemoEditions) -> None:
     from emails.subscriptions import confirmation_message
 
-    settings = dataclasses.replace(
-        demo_editions.settings,
-        sender=dataclasses.replace(
-            demo_editions.settings.sender,
-            dkim_key=DATA / "dkim-test-only.key",
-            dkim_selector="news",
-        ),
-    )
-    public = (DATA / "dkim-test-only.pub").read_text().strip()
-
-    def dns(name: bytes, timeout: int = 5) -> bytes:
-        return f"v=DKIM1; k=rsa; p={public}".encode()
-
     person = dataclasses.replace(demo_editions.subscriber("en"), status=SubscriberStatus.PENDING)
-    outgoing = confirmation_message(settings, person, secret=SECRET, now=DEMO_NOW)
+    outgoing = confirmation_message(_signing(demo_editions), person, secret=SECRET, now=DEMO_NOW)
     assert outgoing.data.startswith(b"DKIM-Signature:")
-    assert dkim.verify(outgoing.data, dnsfunc=dns)
+    assert dkim.verify(outgoing.data, dnsfunc=_dns)
