@@ -7,7 +7,7 @@ Run from the checkout::
 The demo publication (examples/riddle) is imported into a temporary folder
 and this week's editions are built. Then, on one core:
 
-- **prepared**: :class:`emails.compose.PreparedEdition` (render and inline
+- **prepared**: :class:`broadsheet.emails.edition.compose.PreparedEdition` (render and inline
   once, encode the shared parts once, splice each reader's values in);
 - **naive**: per message, render the template, inline its CSS with
   premailer, and build an ``EmailMessage`` from scratch; timed on ``--naive``
@@ -79,7 +79,7 @@ def prepared_run(
     record: EditionRecord, settings: Settings, readers: Sequence[Subscriber]
 ) -> tuple[float, int]:
     """Seconds for every message (preparation included) and the bytes made."""
-    from emails.compose import PreparedEdition
+    from broadsheet.emails.edition.compose import PreparedEdition
 
     start = time.perf_counter()
     edition = PreparedEdition.from_record(record, settings, secret=SECRET)
@@ -93,10 +93,10 @@ def naive_message(
     content: Any, settings: Settings, record: EditionRecord, reader: Subscriber, backend: str
 ) -> bytes:
     """Everything per message: render, inline, build an EmailMessage."""
-    from emails import labels, links, tokens
-    from emails.context import build_context
-    from emails.inline import inline
-    from emails.render import render
+    from broadsheet.emails.edition import labels, links, tokens
+    from broadsheet.emails.edition.context import build_context
+    from broadsheet.emails.edition.inline import inline
+    from broadsheet.emails.edition.render import render
 
     context: dict[str, Any] = dict(build_context(content, settings, mode="email"))
     context["greeting"] = labels.greeting(record.language, reader.name)
@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
 
-    from scheduler.editions import build_edition, gather
+    from broadsheet.scheduler.editions import build_edition, gather
 
     rows: list[tuple[str, ...]] = []
     with tempfile.TemporaryDirectory() as temporary:

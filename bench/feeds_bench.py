@@ -63,11 +63,11 @@ from feedgen.feed import FeedGenerator  # noqa: E402
 
 from broadsheet.config import Settings, load_settings  # noqa: E402
 from broadsheet.content.fields import content_hash  # noqa: E402
+from broadsheet.feeds import archive  # noqa: E402
+from broadsheet.feeds.build import build_feeds  # noqa: E402
+from broadsheet.feeds.entries import live  # noqa: E402
+from broadsheet.feeds.sets import ARCHIVED_SCOPES, feed_sets  # noqa: E402
 from broadsheet.model import Article  # noqa: E402
-from feeds import archive  # noqa: E402
-from feeds.build import build_feeds  # noqa: E402
-from feeds.entries import live  # noqa: E402
-from feeds.sets import ARCHIVED_SCOPES, feed_sets  # noqa: E402
 
 CONFIG = """\
 [site]

@@ -34,12 +34,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from broadsheet.config import Settings, load_settings  # noqa: E402
+from broadsheet.scheduler.actions import ActionResult, JobContext  # noqa: E402
+from broadsheet.scheduler.jobs import jobs_from_settings  # noqa: E402
+from broadsheet.scheduler.runner import run_due  # noqa: E402
 from broadsheet.store import Store  # noqa: E402
 from broadsheet.store.jobs import RunStatus  # noqa: E402
 from broadsheet.store.schema import job_runs  # noqa: E402
-from scheduler.actions import ActionResult, JobContext  # noqa: E402
-from scheduler.jobs import jobs_from_settings  # noqa: E402
-from scheduler.runner import run_due  # noqa: E402
 
 CONFIG = """\
 [site]

@@ -134,7 +134,7 @@ def prepare(folder: Path) -> Path:
     from broadsheet.config import load_settings
     from broadsheet.content.importer import import_articles
     from broadsheet.content.views import import_views
-    from scheduler.editions import build_edition
+    from broadsheet.scheduler.editions import build_edition
 
     target = folder / "riddle"
     shutil.copytree(
@@ -197,7 +197,7 @@ def add_subscribers(store: Store, count: int) -> None:
 
 def baseline(store: Store, settings: Settings, edition: EditionRecord, port: int) -> float:
     """Messages per second of smtplib sending pre-rendered messages over one connection."""
-    from emails.compose import PreparedEdition
+    from broadsheet.emails.edition.compose import PreparedEdition
 
     prepared = PreparedEdition.from_record(edition, settings, secret=SECRET)
     with store.read() as tx:
@@ -212,7 +212,7 @@ def baseline(store: Store, settings: Settings, edition: EditionRecord, port: int
 
 def ours(store: Store, settings: Settings, edition_id: str) -> tuple[float, int]:
     """Messages per second of send_edition, and how many it sent."""
-    from emails.sender import send_edition
+    from broadsheet.emails.delivery.sender import send_edition
 
     start = time.perf_counter()
     report = send_edition(store, settings, edition_id, now=NOW, transport="smtp")
@@ -387,8 +387,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _sample_message(settings: Settings, edition: EditionRecord) -> Any:
+    from broadsheet.emails.edition.compose import PreparedEdition
     from broadsheet.model import Subscriber
-    from emails.compose import PreparedEdition
 
     prepared = PreparedEdition.from_record(edition, settings, secret=SECRET)
     return prepared.message(

@@ -1,7 +1,8 @@
 """Where the shipped templates and the demo publication are.
 
-Installed, they are package data inside ``broadsheet``; in a source checkout
-they are the top-level ``templates/`` and ``examples/`` folders.
+Both are package data inside ``broadsheet`` (in a source checkout,
+``broadsheet/templates`` and ``broadsheet/examples`` link to the top-level
+folders).
 """
 
 from __future__ import annotations
@@ -11,18 +12,11 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 
 
-def _find(name: str) -> Path:
-    installed = _HERE / name
-    if installed.is_dir():
-        return installed
-    return _HERE.parent / name
-
-
 def templates_dir() -> Path:
     """The folder holding ``emails/``, ``web/`` and the feed stylesheet."""
-    return _find("templates")
+    return _HERE / "templates"
 
 
 def example_dir(name: str = "riddle") -> Path:
     """A shipped example publication."""
-    return _find("examples") / name
+    return _HERE / "examples" / name

@@ -8,7 +8,8 @@ or Russian can reword any of them. What the file leaves out stays in the
 built-in table of the language, or in English.
 
 Loading the settings installs their words (:func:`use`); the tables in
-:mod:`emails.labels`, :mod:`emails.pagetext` and :mod:`feeds.sets` consult
+:mod:`broadsheet.emails.edition.labels`, :mod:`broadsheet.emails.subscriptions.pagetext`
+and :mod:`broadsheet.feeds.sets` consult
 :func:`overrides` on every lookup.
 """
 
@@ -54,14 +55,14 @@ def has_words(language: str) -> bool:
 def built_in(group: str) -> Mapping[str, Mapping[str, str]]:
     """The built-in tables of ``group``, by language."""
     if group == "newsletter":
-        from emails.labels import TABLES as newsletter
+        from broadsheet.emails.edition.labels import TABLES as newsletter
 
         return newsletter
     if group == "pages":
-        from emails.pagetext import TABLES as pages
+        from broadsheet.emails.subscriptions.pagetext import TABLES as pages
 
         return pages
-    from feeds.sets import WORDS as feeds
+    from broadsheet.feeds.sets import WORDS as feeds
 
     return feeds
 

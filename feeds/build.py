@@ -15,8 +15,9 @@ The output folder (``[feeds] out``, public at ``[feeds] url``) holds::
 
 Every feed comes in each configured format (``.rss``, ``.atom``, ``.json``).
 Gather, then write: the sets and their documents are decided first
-(:mod:`feeds.sets`, :mod:`feeds.archive`), rendered (:mod:`feeds.fg`,
-:mod:`feeds.jsonfeed`), then written (:mod:`feeds.publish`). A document whose
+(:mod:`broadsheet.feeds.sets`, :mod:`broadsheet.feeds.archive`), rendered
+(:mod:`broadsheet.feeds.fg`,
+:mod:`broadsheet.feeds.jsonfeed`), then written (:mod:`broadsheet.feeds.publish`). A document whose
 inputs (its entries' digests, its own metadata and the code that renders it)
 are unchanged since the last build is not rendered again.
 """
@@ -36,13 +37,13 @@ from typing import Any
 from broadsheet import __version__
 from broadsheet.config import Settings
 from broadsheet.errors import RenderError
+from broadsheet.feeds import archive, fg, jsonfeed, websub
+from broadsheet.feeds.entries import entry_digest, live, make_entry, translation_links, utc
+from broadsheet.feeds.model import MEDIA_TYPES, Entry, FeedDoc, Format, Link
+from broadsheet.feeds.publish import Writer
+from broadsheet.feeds.sets import ARCHIVED_SCOPES, FeedSet, feed_sets, words
 from broadsheet.model import Article
 from broadsheet.resources import templates_dir
-from feeds import archive, fg, jsonfeed, websub
-from feeds.entries import entry_digest, live, make_entry, translation_links, utc
-from feeds.model import MEDIA_TYPES, Entry, FeedDoc, Format, Link
-from feeds.publish import Writer
-from feeds.sets import ARCHIVED_SCOPES, FeedSet, feed_sets, words
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """From stored articles to feed entries.
 
-An :class:`~feeds.model.Entry` is what every format shows of one article: the
+An :class:`~broadsheet.feeds.model.Entry` is what every format shows of one article: the
 guid as its id (never the URL, which may change), absolute URLs, text without
 characters XML forbids, the lead image opening the content (readers that
 ignore enclosures still show it), and translation links only to translations
@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from broadsheet.feeds.model import Entry, Image, Link
 from broadsheet.model import Article
 from broadsheet.text import as_uri, plain_text
-from feeds.model import Entry, Image, Link
 
 SUMMARY_LIMIT = 280
 """Characters of body text used as the summary when an article has no standfirst."""

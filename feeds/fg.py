@@ -19,7 +19,7 @@ each is worked around here, where nothing else has to know:
 - RSS dates go through ``locale.setlocale``, which is not thread-safe: the
   formatter is replaced by :func:`rfc822`, which uses no locale.
 - Characters XML forbids raise ``ValueError`` or ``UnicodeEncodeError``:
-  :mod:`feeds.entries` strips them from every field first, and anything
+  :mod:`broadsheet.feeds.entries` strips them from every field first, and anything
   feedgen still raises becomes a :class:`~broadsheet.errors.RenderError`
   naming the feed.
 
@@ -46,8 +46,8 @@ from feedgen.feed import FeedGenerator
 from lxml import etree  # type: ignore[import-untyped,unused-ignore]
 
 from broadsheet.errors import RenderError
+from broadsheet.feeds.model import MEDIA_TYPES, Entry, FeedDoc, Link
 from broadsheet.text import as_uri
-from feeds.model import MEDIA_TYPES, Entry, FeedDoc, Link
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"

@@ -1,6 +1,6 @@
 """JSON Feed 1.1 (https://jsonfeed.org/version/1.1), built from the same entries.
 
-feedgen has no JSON Feed, so this writes it from :class:`~feeds.model.FeedDoc`
+feedgen has no JSON Feed, so this writes it from :class:`~broadsheet.feeds.model.FeedDoc`
 directly. Required fields (``version``, ``title``, ``items``; each item's
 ``id`` and ``content_html``) are always present. The section comes first
 among an item's ``tags``; JSON Feed has no place for a section or for
@@ -16,8 +16,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from feeds.fg import rfc3339
-from feeds.model import Entry, FeedDoc
+from broadsheet.feeds.fg import rfc3339
+from broadsheet.feeds.model import Entry, FeedDoc
 
 VERSION = "https://jsonfeed.org/version/1.1"
 

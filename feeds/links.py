@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from broadsheet.errors import RenderError
-from feeds.model import MEDIA_TYPES
+from broadsheet.feeds.model import MEDIA_TYPES
 
 
 def read_index(out: Path) -> list[dict[str, Any]]:

@@ -2,8 +2,8 @@
 
 Everything here is plain data, already cleaned: text is free of characters
 XML forbids, every URL is absolute, every time is aware and in UTC with whole
-seconds. The renderers (:mod:`feeds.fg` for RSS and Atom,
-:mod:`feeds.jsonfeed` for JSON Feed) only serialise these values, so the three
+seconds. The renderers (:mod:`broadsheet.feeds.fg` for RSS and Atom,
+:mod:`broadsheet.feeds.jsonfeed` for JSON Feed) only serialise these values, so the three
 formats always say the same thing.
 """
 

@@ -35,8 +35,8 @@ from functools import cache
 
 from broadsheet import wording
 from broadsheet.config import Settings
+from broadsheet.feeds.model import Scope
 from broadsheet.model import Article
-from feeds.model import Scope
 
 SCOPES: tuple[Scope, ...] = ("site", "language", "section", "tag", "author")
 FOLDERS: dict[Scope, str] = {"section": "section", "tag": "tag", "author": "author"}

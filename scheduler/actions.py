@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from broadsheet.config import Settings
+from broadsheet.scheduler.jobs import EditionJob, FeedsJob, Job
 from broadsheet.store import Store
-from scheduler.jobs import EditionJob, FeedsJob, Job
 
 SEND_COUNTS = ("sent", "failed", "bounced", "skipped", "already_sent")
 """The counts of a send report that a run records."""
@@ -75,7 +75,7 @@ Action = Callable[[JobContext], ActionResult]
 
 def build_feeds(ctx: JobContext) -> ActionResult:
     """The ``feeds`` job: every feed rebuilt from the articles live at the tick's time."""
-    from feeds.build import build_feeds as build
+    from broadsheet.feeds.build import build_feeds as build
 
     with ctx.store.read() as tx:
         articles = tx.articles.live(ctx.now)
@@ -95,8 +95,8 @@ def send_edition(ctx: JobContext) -> ActionResult:
     ledger skips every subscriber already sent to, so taking up an
     interrupted run finishes the same edition without repeating a message.
     """
-    from emails.sender import send_edition as send
-    from scheduler.editions import build_edition
+    from broadsheet.emails.delivery.sender import send_edition as send
+    from broadsheet.scheduler.editions import build_edition
 
     job = ctx.job
     if not isinstance(job, EditionJob):

@@ -1,7 +1,7 @@
 """Build one newsletter edition: gather, select, render once, write, record.
 
 :func:`build_edition` reads what it needs from the store, lets
-:mod:`scheduler.selection` decide what goes in, has :mod:`emails` render and
+:mod:`broadsheet.scheduler.selection` decide what goes in, has :mod:`emails` render and
 inline it once, writes the files atomically and saves the
 :class:`~broadsheet.model.EditionRecord` that senders personalise from.
 
@@ -31,17 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from broadsheet.config import Settings
+from broadsheet.emails.edition import labels as words
+from broadsheet.emails.edition import links
+from broadsheet.emails.edition.context import EditionContent, build_context
+from broadsheet.emails.edition.headers import subject as make_subject
+from broadsheet.emails.edition.inline import inline
+from broadsheet.emails.edition.personalize import Personal, fill_html, fill_text
+from broadsheet.emails.edition.render import render
 from broadsheet.errors import BroadsheetError, RenderError
 from broadsheet.model import Article, EditionRecord, Frequency
+from broadsheet.scheduler.selection import Selection, select, views_window, window_start
 from broadsheet.store import Store, Tx
-from emails import labels as words
-from emails import links
-from emails.context import EditionContent, build_context
-from emails.headers import subject as make_subject
-from emails.inline import inline
-from emails.personalize import Personal, fill_html, fill_text
-from emails.render import render
-from scheduler.selection import Selection, select, views_window, window_start
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The long-running scheduler: ``broadsheet schedule``.
 
 The ``schedule`` library is only the trigger: a private
-``schedule.Scheduler()`` calls :func:`~scheduler.runner.run_due` every
+``schedule.Scheduler()`` calls :func:`~broadsheet.scheduler.runner.run_due` every
 ``scheduler.tick_seconds`` with the time read from ``clock``. It keeps no
 state; what ran is in the store, so a restart catches up by itself (the
 first tick runs at start), and a second scheduler is harmless.
@@ -26,10 +26,10 @@ import schedule
 
 from broadsheet.config import Settings
 from broadsheet.errors import BroadsheetError
+from broadsheet.scheduler.actions import Action
+from broadsheet.scheduler.jobs import jobs_from_settings, local_time
+from broadsheet.scheduler.runner import RunReport, run_due
 from broadsheet.store import Store
-from scheduler.actions import Action
-from scheduler.jobs import jobs_from_settings, local_time
-from scheduler.runner import RunReport, run_due
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def run_forever(
         settings: its settings.
         stop: set it to make the loop return (after the message in flight).
         clock: the time each tick runs at.
-        actions: passed to :func:`~scheduler.runner.run_due` (tests count calls).
+        actions: passed to :func:`~broadsheet.scheduler.runner.run_due` (tests count calls).
         on_tick: called with each tick's report.
     """
     every = settings.scheduler.tick_seconds

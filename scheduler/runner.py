@@ -13,7 +13,7 @@ recorded and is later than every slot the job has settled (``ok`` or
   recorded as skipped, with a warning, instead of being sent late;
 - a job that raises is logged with its traceback, recorded as failed with
   its error, and runs again at its next slot (not at the next tick);
-- each job runs under its own lock (:mod:`scheduler.locks`); a job locked
+- each job runs under its own lock (:mod:`broadsheet.scheduler.locks`); a job locked
   by another process is left to it.
 
 Every run logs one line with its duration and counts.
@@ -33,11 +33,11 @@ from datetime import UTC, datetime, timedelta
 
 from broadsheet.config import Settings
 from broadsheet.errors import BroadsheetError
+from broadsheet.scheduler.actions import DEFAULT_ACTIONS, Action, ActionResult, JobContext, kind
+from broadsheet.scheduler.jobs import EditionJob, Job, jobs_from_settings, local_time
+from broadsheet.scheduler.locks import JobLock, holding, job_lock
 from broadsheet.store import Store
 from broadsheet.store.jobs import RESUMABLE, JobRun, RunStatus
-from scheduler.actions import DEFAULT_ACTIONS, Action, ActionResult, JobContext, kind
-from scheduler.jobs import EditionJob, Job, jobs_from_settings, local_time
-from scheduler.locks import JobLock, holding, job_lock
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """What goes into an edition: pure functions over values, the clock passed in.
 
 Nothing here reads the store or the clock. :func:`select` takes what
-:mod:`scheduler.editions` gathered and returns a :class:`Selection`:
+:mod:`broadsheet.scheduler.editions` gathered and returns a :class:`Selection`:
 
 - **new**: live articles in the edition's language published after the
   previous edition of the same language and frequency (the first edition

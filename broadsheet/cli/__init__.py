@@ -20,13 +20,21 @@ _COMMANDS = {
     "import": ("broadsheet.cli.core", "import_", "Import articles (Markdown, JSON Lines, feed)."),
     "views": ("broadsheet.cli.core", "views", "Import daily page views."),
     "subscribers": ("broadsheet.cli.subscribers", "subscribers", "Manage subscribers."),
-    "feeds": ("feeds.cli", "feeds", "Build feeds; print autodiscovery links."),
-    "edition": ("scheduler.cli_edition", "edition", "Build a newsletter edition."),
-    "send": ("emails.cli_send", "send", "Send an edition to its subscribers."),
-    "serve": ("emails.cli_serve", "serve", "Serve feeds, the web archive and subscription pages."),
-    "run": ("scheduler.cli", "run", "One scheduler tick: run every job due, then exit."),
-    "schedule": ("scheduler.cli", "schedule", "The long-running scheduler."),
-    "status": ("scheduler.cli", "status", "Each job's last run, next run and last error."),
+    "feeds": ("broadsheet.cli.feeds", "feeds", "Build feeds; print autodiscovery links."),
+    "edition": ("broadsheet.cli.edition", "edition", "Build a newsletter edition."),
+    "send": ("broadsheet.cli.send", "send", "Send an edition to its subscribers."),
+    "serve": (
+        "broadsheet.cli.serve",
+        "serve",
+        "Serve feeds, the web archive and subscription pages.",
+    ),
+    "run": ("broadsheet.cli.schedule", "run", "One scheduler tick: run every job due, then exit."),
+    "schedule": ("broadsheet.cli.schedule", "schedule", "The long-running scheduler."),
+    "status": (
+        "broadsheet.cli.schedule",
+        "status",
+        "Each job's last run, next run and last error.",
+    ),
 }
 
 

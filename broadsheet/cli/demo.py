@@ -51,8 +51,8 @@ def run_demo(target: Path) -> dict[str, Any]:
     from broadsheet.content.importer import import_articles
     from broadsheet.content.subscribers import import_subscribers
     from broadsheet.content.views import import_views
+    from broadsheet.scheduler.runner import run_due
     from broadsheet.store import Store
-    from scheduler.runner import run_due
 
     copy_example(target)
     settings = load_settings(target / "broadsheet.toml")

@@ -102,10 +102,10 @@ def test_sigterm_finishes_the_message_in_flight(
 
 
 def test_progress_bar_on_a_terminal(ready: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    import emails.cli_send
+    import broadsheet.cli.send
 
     updates: list[dict[str, object]] = []
-    monkeypatch.setattr(emails.cli_send, "interactive", lambda: True)
+    monkeypatch.setattr(broadsheet.cli.send, "interactive", lambda: True)
     from rich.progress import Progress
 
     original = Progress.update

@@ -12,9 +12,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from broadsheet.config import Settings
+from broadsheet.emails.delivery.sender import edition_factory
+from broadsheet.emails.delivery.transports import MaildirTransport
 from broadsheet.model import Frequency, Subscriber
-from emails.sender import edition_factory
-from emails.transports import MaildirTransport
 from tests.delivery.helpers import EDITION_HTML, EDITION_TEXT
 
 PIECES = st.sampled_from(

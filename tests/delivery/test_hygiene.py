@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from broadsheet.cli import cli
 from broadsheet.config import Settings
 from broadsheet.content.subscribers import import_subscribers, normalise_email
+from broadsheet.emails.delivery.sender import send_edition
 from broadsheet.model import SendState, SubscriberStatus
 from broadsheet.store import Store
-from emails.sender import send_edition
 from tests.delivery.helpers import SmtpServer, maildir_recipients, save_edition, smtp_config
 
 pytestmark = pytest.mark.usefixtures("secret_env")

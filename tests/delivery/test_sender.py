@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 import pytest
 
 from broadsheet.config import Settings
+from broadsheet.emails.delivery.claimants import dead_workers
+from broadsheet.emails.delivery.sender import Progress, send_edition, wants_edition
+from broadsheet.emails.delivery.transports import maildir_name
 from broadsheet.errors import DeliveryError
 from broadsheet.model import Frequency, SendState, SubscriberDetails, SubscriberStatus
 from broadsheet.store import Store
-from emails.claimants import dead_workers
-from emails.sender import Progress, send_edition, wants_edition
-from emails.transports import maildir_name
 from tests.delivery.helpers import (
     SmtpServer,
     add_subscribers,
@@ -353,7 +353,7 @@ def test_server_away_stops_the_send_and_keeps_the_queue(
 def test_claims_of_a_dead_local_sender_are_taken_over_at_once(
     settings: Settings, store: Store, fixed_now: datetime
 ) -> None:
-    from emails.claimants import _MACHINE
+    from broadsheet.emails.delivery.claimants import _MACHINE
 
     save_edition(store, now=fixed_now)
     ids = add_subscribers(store, 6, now=fixed_now)
@@ -464,7 +464,7 @@ def test_progress_reports_totals(settings: Settings, store: Store, fixed_now: da
 def test_send_all_counts_per_language(
     settings: Settings, store: Store, fixed_now: datetime
 ) -> None:
-    from emails.sender import send_all, sent_per_language
+    from broadsheet.emails.delivery.sender import send_all, sent_per_language
 
     save_edition(store, now=fixed_now)
     save_edition(store, now=fixed_now, edition_id="weekly-ru-2026-11-23", language="ru")

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from broadsheet.errors import DeliveryError
-from emails.transports import (
+from broadsheet.emails.delivery.transports import (
     DeliveryStatus,
     MaildirTransport,
     SMTPTransport,
@@ -20,6 +19,7 @@ from emails.transports import (
     maildir_name,
     make_transport,
 )
+from broadsheet.errors import DeliveryError
 from tests.delivery.helpers import (
     PlainMessage,
     RecordingHandler,

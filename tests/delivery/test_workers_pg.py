@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from broadsheet.config import Settings
+from broadsheet.emails.delivery.sender import send_edition
 from broadsheet.model import SendState
 from broadsheet.store import Store
-from emails.sender import send_edition
 from tests.conftest import BASE_CONFIG
 from tests.delivery.helpers import (
     SmtpServer,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from broadsheet.config import Settings, load_settings
 from broadsheet.model import EditionRecord, Frequency, Subscriber
+from broadsheet.scheduler.editions import EditionOutcome, build_edition
 from broadsheet.store import Store
-from scheduler.editions import EditionOutcome, build_edition
 from tests.conftest import DEMO_NOW
 
 SECRET = "demo-link-secret"

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from broadsheet.emails.edition.personalize import Personal, fill_html
 from broadsheet.resources import example_dir
-from emails.personalize import Personal, fill_html
 from tests.emails.demo import DemoEditions
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from emails.compose import PreparedEdition
+from broadsheet.emails.edition.compose import PreparedEdition
 from tests.emails.demo import SECRET, DemoEditions
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,10 +14,10 @@ import dkim
 import pytest
 
 from broadsheet.config import Settings
+from broadsheet.emails.edition import tokens
+from broadsheet.emails.edition.compose import OutgoingMessage, PreparedEdition
+from broadsheet.emails.edition.personalize import Personal, fill_html, fill_text
 from broadsheet.model import Subscriber, SubscriberStatus
-from emails import tokens
-from emails.compose import OutgoingMessage, PreparedEdition
-from emails.personalize import Personal, fill_html, fill_text
 from tests.conftest import DEMO_NOW
 from tests.emails.demo import SECRET, DemoEditions
 
@@ -260,7 +260,7 @@ def test_personal_values_are_only_string_work(demo_editions: DemoEditions) -> No
 
 
 def test_confirmation_messages_are_signed_too(demo_editions: DemoEditions) -> None:
-    from emails.subscriptions import confirmation_message
+    from broadsheet.emails.subscriptions.flows import confirmation_message
 
     person = dataclasses.replace(demo_editions.subscriber("en"), status=SubscriberStatus.PENDING)
     outgoing = confirmation_message(_signing(demo_editions), person, secret=SECRET, now=DEMO_NOW)

@@ -11,12 +11,12 @@ import lxml.html
 import pytest
 
 from broadsheet.config import Settings
+from broadsheet.emails.edition import labels
+from broadsheet.emails.edition.context import EditionContent, build_context
+from broadsheet.emails.edition.personalize import Personal, Template, fill_html, fill_text
+from broadsheet.emails.edition.render import TEXT_WIDTH, render
 from broadsheet.errors import RenderError
 from broadsheet.model import Frequency
-from emails import labels
-from emails.context import EditionContent, build_context
-from emails.personalize import Personal, Template, fill_html, fill_text
-from emails.render import TEXT_WIDTH, render
 from tests.conftest import DEMO_NOW, make_article
 from tests.emails.demo import DemoEditions
 

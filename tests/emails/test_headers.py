@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from broadsheet.config import Settings
+from broadsheet.emails.edition import headers
 from broadsheet.errors import RenderError
 from broadsheet.model import Frequency
-from emails import headers
 
 hostile = st.lists(
     st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)

@@ -12,9 +12,9 @@ import lxml.html
 import premailer
 import pytest
 
+from broadsheet.emails.edition.inline import inline
+from broadsheet.emails.edition.render import environment
 from broadsheet.errors import RenderError
-from emails.inline import inline
-from emails.render import environment
 from tests.emails.demo import DemoEditions
 
 Structure = list[tuple[str, tuple[tuple[str, str], ...], str]]

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emails.mime import Alternative, EncodedPart, choose_encoding, crlf
-from emails.personalize import SLOTS, Template
+from broadsheet.emails.edition.mime import Alternative, EncodedPart, choose_encoding, crlf
+from broadsheet.emails.edition.personalize import SLOTS, Template
 
 texts = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),

@@ -9,7 +9,7 @@ import time_machine
 from hypothesis import given
 from hypothesis import strategies as st
 
-from emails.tokens import BadToken, sign, verify
+from broadsheet.emails.edition.tokens import BadToken, sign, verify
 
 SECRET = "a-secret-for-tests"
 DAY = 86_400

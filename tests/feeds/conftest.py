@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from broadsheet.config import Settings, load_settings
+from broadsheet.feeds.build import FeedBuildReport, build_feeds
 from broadsheet.model import Article
 from broadsheet.store import Store
-from feeds.build import FeedBuildReport, build_feeds
 from tests.conftest import DEMO_NOW
 
 

@@ -22,9 +22,9 @@ import pytest
 from lxml import etree
 
 from broadsheet.content.importer import import_articles
+from broadsheet.feeds.build import build_feeds
 from broadsheet.model import Article
 from broadsheet.store import Store
-from feeds.build import build_feeds
 from tests.conftest import DEMO_NOW, atom_schema_path
 from tests.feeds.conftest import DemoBuild
 

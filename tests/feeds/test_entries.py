@@ -8,9 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from broadsheet.config import Settings
-from broadsheet.model import Article
-from feeds.archive import current_size, page_entries, pages
-from feeds.entries import (
+from broadsheet.feeds.archive import current_size, page_entries, pages
+from broadsheet.feeds.entries import (
     clean,
     entry_digest,
     excerpt,
@@ -20,7 +19,8 @@ from feeds.entries import (
     one_line,
     translation_links,
 )
-from feeds.sets import assign_slugs, base_slug, feed_sets
+from broadsheet.feeds.sets import assign_slugs, base_slug, feed_sets
+from broadsheet.model import Article
 from tests.conftest import DEMO_NOW, make_article
 
 

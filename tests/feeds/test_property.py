@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from broadsheet.config import Settings
-from feeds.build import build_feeds
-from feeds.entries import clean
+from broadsheet.feeds.build import build_feeds
+from broadsheet.feeds.entries import clean
 from tests.conftest import make_article
 
 # Any code point, lone surrogates included, plus the awkward cases drawn more often.

@@ -11,8 +11,8 @@ import pytest
 
 from broadsheet.config import Settings
 from broadsheet.errors import RenderError
-from feeds.build import build_feeds
-from feeds.publish import STATE_FILE, Writer, write_atomic
+from broadsheet.feeds.build import build_feeds
+from broadsheet.feeds.publish import STATE_FILE, Writer, write_atomic
 from tests.conftest import DEMO_NOW, make_article
 
 

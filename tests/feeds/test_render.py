@@ -15,10 +15,10 @@ from lxml import etree
 
 from broadsheet.config import Settings
 from broadsheet.errors import RenderError
+from broadsheet.feeds import fg
+from broadsheet.feeds.build import build_feeds
+from broadsheet.feeds.model import Entry, FeedDoc
 from broadsheet.model import Article
-from feeds import fg
-from feeds.build import build_feeds
-from feeds.model import Entry, FeedDoc
 from tests.conftest import DEMO_NOW, make_article
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -217,7 +217,7 @@ def test_feedgen_failure_is_a_render_error_naming_the_feed() -> None:
 def test_entries_serialised_together_are_the_entries_serialised_alone() -> None:
     # EntryCache serialises a document's entries in one lxml call and cuts the
     # result at each entry: the pieces must be what each entry alone gives.
-    from feeds.entries import make_entry
+    from broadsheet.feeds.entries import make_entry
 
     articles = [
         *two_languages(),

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from broadsheet.config import Settings
-from feeds.build import build_feeds
-from feeds.websub import PENDING_FILE, load_pending
+from broadsheet.feeds.build import build_feeds
+from broadsheet.feeds.websub import PENDING_FILE, load_pending
 from tests.conftest import DEMO_NOW, make_article
 
 

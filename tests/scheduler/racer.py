@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from broadsheet.config import load_settings
+from broadsheet.scheduler.runner import run_due
 from broadsheet.store import Store
-from scheduler.runner import run_due
 from tests.scheduler.support import Recorder
 
 

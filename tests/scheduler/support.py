@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from scheduler.actions import Action, ActionResult, JobContext
+from broadsheet.scheduler.actions import Action, ActionResult, JobContext
 
 
 @dataclass(frozen=True)

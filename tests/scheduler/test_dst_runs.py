@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from broadsheet.config import Settings
+from broadsheet.scheduler.jobs import local_time
+from broadsheet.scheduler.runner import run_due
 from broadsheet.store import Store
-from scheduler.jobs import local_time
-from scheduler.runner import run_due
 from tests.conftest import BASE_CONFIG
 from tests.scheduler.support import Recorder, ticks
 

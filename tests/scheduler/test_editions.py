@@ -14,11 +14,11 @@ from click.testing import CliRunner
 
 from broadsheet.cli import cli
 from broadsheet.config import Settings
+from broadsheet.emails.edition.personalize import SLOTS, Template
 from broadsheet.errors import BroadsheetError
 from broadsheet.model import DailyViews, Frequency
+from broadsheet.scheduler.editions import build_edition, build_editions, edition_id
 from broadsheet.store import Store
-from emails.personalize import SLOTS, Template
-from scheduler.editions import build_edition, build_editions, edition_id
 from tests.conftest import DEMO_NOW, make_article
 
 DAY = timedelta(days=1)
@@ -149,7 +149,7 @@ def test_nothing_new_is_skipped_with_a_logged_reason(
     settings: Settings, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     _publication(store, DEMO_NOW - 20 * DAY)
-    with caplog.at_level(logging.INFO, logger="scheduler.editions"):
+    with caplog.at_level(logging.INFO, logger="broadsheet.scheduler.editions"):
         outcome = build_edition(
             store, settings, language="en", frequency=Frequency.DAILY, now=DEMO_NOW
         )
@@ -302,7 +302,7 @@ def test_an_edition_in_a_language_of_its_own_words(
                     ),
                     now=DEMO_NOW,
                 )
-        with caplog.at_level(logging.WARNING, logger="scheduler.editions"):
+        with caplog.at_level(logging.WARNING, logger="broadsheet.scheduler.editions"):
             outcome = build_edition(
                 store, settings, language="de", frequency=Frequency.WEEKLY, now=DEMO_NOW
             )
@@ -345,8 +345,8 @@ def test_bad_labels_are_named(
 
 
 def test_labels_reword_pages_and_feeds(make_settings: Callable[..., Settings]) -> None:
-    from emails import pagetext
-    from feeds.sets import words
+    from broadsheet.emails.subscriptions import pagetext
+    from broadsheet.feeds.sets import words
 
     make_settings(
         """

@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 
 from broadsheet.config import Settings
-from broadsheet.store import Store
-from broadsheet.store.jobs import RunStatus
-from scheduler.locks import (
+from broadsheet.scheduler.locks import (
     AdvisoryJobLock,
     FileJobLock,
     advisory_key,
@@ -24,7 +22,9 @@ from scheduler.locks import (
     job_lock,
     lock_path,
 )
-from scheduler.runner import run_due
+from broadsheet.scheduler.runner import run_due
+from broadsheet.store import Store
+from broadsheet.store.jobs import RunStatus
 from tests.conftest import DEMO_NOW
 from tests.scheduler import racer
 from tests.scheduler.support import Recorder, logged_calls, wait_for

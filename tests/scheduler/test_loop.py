@@ -16,11 +16,11 @@ import pytest
 import time_machine
 
 from broadsheet.config import Settings
+from broadsheet.scheduler.actions import ActionResult, JobContext
+from broadsheet.scheduler.loop import run_forever, stop_on_signals
+from broadsheet.scheduler.runner import RunReport
 from broadsheet.store import Store
 from broadsheet.store.jobs import RunStatus
-from scheduler.actions import ActionResult, JobContext
-from scheduler.loop import run_forever, stop_on_signals
-from scheduler.runner import RunReport
 from tests.conftest import DEMO_NOW
 from tests.scheduler.support import Recorder, wait_for
 

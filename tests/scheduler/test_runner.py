@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from broadsheet.config import Settings
+from broadsheet.scheduler.actions import ActionResult, JobContext
+from broadsheet.scheduler.jobs import jobs_from_settings
+from broadsheet.scheduler.runner import run_due
 from broadsheet.store import Store
 from broadsheet.store.jobs import RunStatus
-from scheduler.actions import ActionResult, JobContext
-from scheduler.jobs import jobs_from_settings
-from scheduler.runner import run_due
 from tests.conftest import DEMO_NOW
 from tests.scheduler.support import Recorder, ticks
 
@@ -73,7 +73,7 @@ def test_a_failing_job_is_recorded_logged_and_retried_at_its_next_slot(
     store: Store, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     recorder = Recorder(fail={"edition:weekly:en"})
-    with caplog.at_level(logging.INFO, logger="scheduler"):
+    with caplog.at_level(logging.INFO, logger="broadsheet.scheduler"):
         report = run_due(store, settings, now=DEMO_NOW, actions=recorder.actions)
 
     failed = report.get("edition:weekly:en")
@@ -86,7 +86,7 @@ def test_a_failing_job_is_recorded_logged_and_retried_at_its_next_slot(
     assert len(errors) == 1 and errors[0].exc_info is not None
     assert "runs again at its next slot, 2026-11-30 08:00 MSK" in errors[0].getMessage()
     # One line per run: five jobs, five records.
-    per_run = [r for r in caplog.records if r.name == "scheduler.runner"]
+    per_run = [r for r in caplog.records if r.name == "broadsheet.scheduler.runner"]
     assert len(per_run) == len(ALL)
     with store.read() as tx:
         run = tx.jobs.get("edition:weekly:en", DEMO_NOW)
@@ -108,7 +108,7 @@ def test_an_edition_later_than_its_grace_is_skipped_not_sent(
 ) -> None:
     recorder = Recorder()
     grace = timedelta(minutes=settings.newsletters["weekly"].grace_minutes)
-    with caplog.at_level(logging.WARNING, logger="scheduler"):
+    with caplog.at_level(logging.WARNING, logger="broadsheet.scheduler"):
         report = run_due(
             store, settings, now=DEMO_NOW + grace + timedelta(minutes=1), actions=recorder.actions
         )
@@ -246,7 +246,7 @@ def test_a_run_left_running_by_a_dead_process_is_taken_up_again(
     with store.write() as tx:
         tx.jobs.start("edition:weekly:en", DEMO_NOW, now=DEMO_NOW, host="gone:4242")
     recorder = Recorder()
-    with caplog.at_level(logging.WARNING, logger="scheduler"):
+    with caplog.at_level(logging.WARNING, logger="broadsheet.scheduler"):
         report = run_due(
             store, settings, now=DEMO_NOW + timedelta(minutes=1), actions=recorder.actions
         )

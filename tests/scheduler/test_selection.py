@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from broadsheet.model import Article, Frequency
-from scheduler.selection import (
+from broadsheet.scheduler.selection import (
     new_articles,
     read_also,
     select,

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from broadsheet.config import Settings
 from broadsheet.model import Frequency
-from scheduler.jobs import (
+from broadsheet.scheduler.jobs import (
     EditionJob,
     FeedsJob,
     interval_slot_at_or_before,

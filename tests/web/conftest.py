@@ -67,7 +67,7 @@ class Web:
 @pytest.fixture
 def serve(monkeypatch: pytest.MonkeyPatch, fixed_now: datetime) -> Iterator[Callable[..., Web]]:
     """Serve a publication: ``serve(settings, store, **create_app_options)``."""
-    from emails.web import create_app
+    from broadsheet.web.app import create_app
 
     monkeypatch.setenv("BROADSHEET_SECRET", SECRET)
     running: list[Web] = []

@@ -12,11 +12,11 @@ import pytest
 import time_machine
 
 from broadsheet.config import Settings
+from broadsheet.emails.delivery.sender import send_edition
+from broadsheet.emails.edition import tokens
 from broadsheet.model import Frequency, SubscriberDetails, SubscriberStatus
 from broadsheet.store import Store
-from emails import tokens
-from emails.sender import send_edition
-from emails.web import RateLimit, TokenBucket
+from broadsheet.web.app import RateLimit, TokenBucket
 from tests.delivery.helpers import add_subscribers, save_edition
 from tests.web.conftest import SECRET, Web
 

@@ -8,7 +8,7 @@ import pytest
 
 from broadsheet.config import Settings
 from broadsheet.store import Store
-from emails.webrequests import MAX_BODY
+from broadsheet.web.requests import MAX_BODY
 from tests.delivery.helpers import RecordingHandler, SmtpServer, smtp_config
 from tests.web.conftest import Web
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from broadsheet.config import Settings
+from broadsheet.emails.edition import tokens
 from broadsheet.model import SubscriberStatus
 from broadsheet.store import Store
-from emails import tokens
 from tests.delivery.helpers import add_subscribers
 from tests.web.conftest import SECRET, Web
 

@@ -1,8 +1,8 @@
 """Subscribing, confirming, unsubscribing and preferences, apart from HTTP.
 
 Every personal action is authorised by a signed token (see
-:mod:`emails.tokens`) bound to one subscriber and one purpose; a bad token
-raises :class:`~emails.tokens.BadToken` before anything is read or changed.
+:mod:`broadsheet.emails.edition.tokens`) bound to one subscriber and one purpose; a bad token
+raises :class:`~broadsheet.emails.edition.tokens.BadToken` before anything is read or changed.
 Double opt-in: a request to subscribe records a *pending* subscriber and
 mails a confirmation link; only that link makes the address active.
 """
@@ -21,14 +21,15 @@ from email.utils import format_datetime, make_msgid
 
 from broadsheet.config import Settings
 from broadsheet.content.subscribers import FieldProblem, SectionNames, check_subscriber
+from broadsheet.emails.delivery.protocol import DeliveryStatus
+from broadsheet.emails.delivery.transports import Transport, make_transport
+from broadsheet.emails.edition import labels, links, render, tokens
+from broadsheet.emails.edition.compose import OutgoingMessage
+from broadsheet.emails.edition.dkim import DkimSigner
+from broadsheet.emails.subscriptions import pagetext
 from broadsheet.errors import DeliveryError
 from broadsheet.model import Frequency, Subscriber, SubscriberStatus
 from broadsheet.store import Store, Tx
-from emails import labels, links, pagetext, render, tokens
-from emails.compose import OutgoingMessage
-from emails.dkim import DkimSigner
-from emails.transport_protocol import DeliveryStatus
-from emails.transports import Transport, make_transport
 
 log = logging.getLogger(__name__)
 

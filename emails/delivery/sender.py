@@ -4,10 +4,11 @@
 subscriber of its language and frequency, streamed from the store a page at
 a time; a subscriber with topics gets a ``skipped`` row unless the edition
 holds one of those sections. Then one or more workers *claim* batches of
-rows and deliver them: the loop is :func:`emails.delivery.deliver_queued`,
+rows and deliver them: the loop is :func:`broadsheet.emails.delivery.ledger.deliver_queued`,
 run in this process or, with ``workers`` above one, in worker processes
-(:mod:`emails.workers`). Each process builds its message factory once from
-the stored edition with ``emails.compose.PreparedEdition`` (:func:`edition_factory`).
+(:mod:`broadsheet.emails.delivery.workers`). Each process builds its message factory once from
+the stored edition with ``broadsheet.emails.edition.compose.PreparedEdition``
+(:func:`edition_factory`).
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from broadsheet.config import Settings
+from broadsheet.emails.delivery.ledger import Budget, MessageFactory, Progress, deliver_queued
+from broadsheet.emails.delivery.transports import TransportUnavailable, make_transport
+from broadsheet.emails.delivery.workers import FactoryMaker, SendJob, run_processes, send_clock
 from broadsheet.errors import DeliveryError
 from broadsheet.model import EditionRecord, SendState, Subscriber
 from broadsheet.store import Store
-from emails.delivery import Budget, MessageFactory, Progress, deliver_queued
-from emails.transports import TransportUnavailable, make_transport
-from emails.workers import FactoryMaker, SendJob, run_processes, send_clock
 
 __all__ = [
     "FactoryMaker",
@@ -55,7 +56,7 @@ def edition_factory(
     ``now`` is the start of the send, the messages' Date: an edition sent
     (or finished) a day after it was built says so.
     """
-    from emails.compose import PreparedEdition
+    from broadsheet.emails.edition.compose import PreparedEdition
 
     prepared = PreparedEdition.from_record(edition, settings, secret=secret, now=now)
     factory: MessageFactory = prepared.message

@@ -3,8 +3,9 @@
 A transport delivers one message at a time and says what became of it
 (:class:`DeliveryResult`); when it cannot deliver anything at all it raises
 :class:`TransportUnavailable` instead, so a send stops rather than failing
-message after message. :mod:`emails.maildir` and :mod:`emails.smtp` implement
-the protocol; :func:`emails.transports.make_transport` picks one.
+message after message. :mod:`broadsheet.emails.delivery.maildir` and
+:mod:`broadsheet.emails.delivery.smtp` implement
+the protocol; :func:`broadsheet.emails.delivery.transports.make_transport` picks one.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ __all__ = [
 
 
 class Message(Protocol):
-    """What a transport needs of a message (``emails.compose.OutgoingMessage`` fits)."""
+    """What a transport needs of a message (``OutgoingMessage`` of the edition room fits)."""
 
     @property
     def message_id(self) -> str:

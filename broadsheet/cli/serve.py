@@ -8,7 +8,7 @@ from broadsheet.cli.common import config_option, handle_errors, load, open_store
 
 
 def _limit(_ctx: click.Context, param: click.Parameter, value: str) -> object:
-    from emails.web import RateLimit
+    from broadsheet.web.app import RateLimit
 
     try:
         return RateLimit.parse(value)
@@ -50,7 +50,7 @@ def serve(
     """Serve subscribe/confirm/unsubscribe/preferences pages, /feeds/ and /editions/."""
     import uvicorn
 
-    from emails.web import RateLimit, create_app
+    from broadsheet.web.app import RateLimit, create_app
 
     settings = load(config_path)
     store = open_store(settings)

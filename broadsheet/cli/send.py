@@ -175,7 +175,7 @@ def send(
     Every subscriber gets it at most once, however often this runs, and a
     run cut short (even killed) is finished by running it again.
     """
-    from emails.sender import send_edition
+    from broadsheet.emails.delivery.sender import send_edition
 
     settings = load(config_path)
     store = open_store(settings)

@@ -23,13 +23,13 @@ from broadsheet.cli.common import (
 
 if TYPE_CHECKING:
     from broadsheet.config import Settings
-    from scheduler.runner import RunReport
+    from broadsheet.scheduler.runner import RunReport
 
 
 def _print_report(report: RunReport, settings: Settings) -> None:
     """One line per run; with -q only the failed ones (cron mails what is printed)."""
+    from broadsheet.scheduler.jobs import jobs_from_settings, local_time
     from broadsheet.store.jobs import RunStatus
-    from scheduler.jobs import jobs_from_settings, local_time
 
     quiet = logging.getLogger().getEffectiveLevel() > logging.WARNING
     tz = settings.site.tz
@@ -74,8 +74,8 @@ def run(config_path: str, at: str | None) -> None:
     nothing. Prints one line per run (with -q only failures); exit status 1
     when a job failed. Suits cron and systemd timers.
     """
-    from scheduler.loop import stop_on_signals
-    from scheduler.runner import run_due
+    from broadsheet.scheduler.loop import stop_on_signals
+    from broadsheet.scheduler.runner import run_due
 
     settings = load(config_path)
     store = open_store(settings)
@@ -105,7 +105,7 @@ def schedule(config_path: str, at: str | None) -> None:
     Stops cleanly on SIGTERM or SIGINT: the message in flight is finished,
     state is recorded, and the exit status is 0. Logs one line per job run.
     """
-    from scheduler.loop import run_forever, stop_on_signals, utc_now
+    from broadsheet.scheduler.loop import run_forever, stop_on_signals, utc_now
 
     settings = load(config_path)
     if at is None:
@@ -117,7 +117,7 @@ def schedule(config_path: str, at: str | None) -> None:
             return start + timedelta(seconds=time.monotonic() - origin)
 
     # A service's log should say what ran; -q still silences it.
-    scheduler_log = logging.getLogger("scheduler")
+    scheduler_log = logging.getLogger("broadsheet.scheduler")
     if logging.getLogger().getEffectiveLevel() == logging.WARNING:
         scheduler_log.setLevel(logging.INFO)
     store = open_store(settings)
@@ -145,7 +145,7 @@ def status(config_path: str, at: str | None) -> None:
     """
     from rich.table import Table
 
-    from scheduler.runner import job_states
+    from broadsheet.scheduler.runner import job_states
 
     settings = load(config_path)
     now = now_or(at, settings)

@@ -28,7 +28,7 @@ def feeds() -> None:
 @handle_errors
 def build(out: str | None, no_ping: bool, config_path: str, at: str | None) -> None:
     """Write every feed, its archive pages and index.json."""
-    from feeds.build import build_feeds
+    from broadsheet.feeds.build import build_feeds
 
     settings = load(config_path)
     now = now_or(at, settings)
@@ -81,7 +81,7 @@ def links(
     language: str | None, scope: str | None, name: str | None, out: str | None, config_path: str
 ) -> None:
     """Print the <link rel="alternate"> tags for a page's head."""
-    from feeds.links import link_tags, read_index, select
+    from broadsheet.feeds.links import link_tags, read_index, select
 
     settings = load(config_path)
     folder = Path(out) if out else settings.feeds.out

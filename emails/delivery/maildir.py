@@ -17,14 +17,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from broadsheet.errors import DeliveryError
-from emails.transport_protocol import (
+from broadsheet.emails.delivery.protocol import (
     DeliveryResult,
     DeliveryStatus,
     Message,
     Pacer,
     TransportUnavailable,
 )
+from broadsheet.errors import DeliveryError
 
 __all__ = ["MaildirTransport", "maildir_name"]
 

@@ -15,11 +15,11 @@ from datetime import datetime
 from typing import Literal, TypedDict
 
 from broadsheet.config import Settings
+from broadsheet.emails.edition import labels as words
+from broadsheet.emails.edition import links
+from broadsheet.emails.edition.personalize import GREETING, PREFERENCES_URL, UNSUBSCRIBE_URL, defuse
 from broadsheet.model import Article, Frequency
 from broadsheet.text import as_uri
-from emails import labels as words
-from emails import links
-from emails.personalize import GREETING, PREFERENCES_URL, UNSUBSCRIBE_URL, defuse
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def build_context(content: EditionContent, settings: Settings, *, mode: Mode) ->
         content: the selected articles and the edition's identity.
         settings: the publication's settings.
         mode: ``email`` leaves personal placeholders (greeting, unsubscribe and
-            preferences links) for :mod:`emails.personalize`; ``web`` is the
+            preferences links) for :mod:`broadsheet.emails.edition.personalize`; ``web`` is the
             public web copy, with no personal parts.
     """
     language = content.language

@@ -9,8 +9,9 @@ message in flight undecided:
 - with SMTP, the next run sends it again with the same Message-ID.
 
 The loop itself (:func:`deliver_queued`) is generic over a message factory,
-``Callable[[Subscriber], Message]``; :func:`emails.sender.send_edition` builds
-it once per process from the stored edition with ``emails.compose.PreparedEdition``.
+``Callable[[Subscriber], Message]``; :func:`broadsheet.emails.delivery.sender.send_edition` builds
+it once per process from the stored edition with
+``broadsheet.emails.edition.compose.PreparedEdition``.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from broadsheet.emails.delivery.claimants import LIVE_TOKENS, dead_workers, worker_name
+from broadsheet.emails.delivery.transports import DeliveryResult, DeliveryStatus, Message, Transport
 from broadsheet.model import SendState, Subscriber, SubscriberStatus
 from broadsheet.store import Store, Tx
 from broadsheet.store.ledger import Claimed
-from emails.claimants import LIVE_TOKENS, dead_workers, worker_name
-from emails.transports import DeliveryResult, DeliveryStatus, Message, Transport
 
 log = logging.getLogger(__name__)
 

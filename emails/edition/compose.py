@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from broadsheet.config import Settings
+from broadsheet.emails.edition import headers, labels, links, tokens
+from broadsheet.emails.edition.dkim import DkimSigner
+from broadsheet.emails.edition.mime import Alternative, EncodedPart
+from broadsheet.emails.edition.personalize import Personal, Template
 from broadsheet.model import EditionRecord, Subscriber
-from emails import headers, labels, links, tokens
-from emails.dkim import DkimSigner
-from emails.mime import Alternative, EncodedPart
-from emails.personalize import Personal, Template
 
 
 @dataclass(frozen=True, slots=True)

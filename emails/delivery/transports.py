@@ -2,9 +2,9 @@
 
 :func:`make_transport` sets up the transport the settings name. The protocol,
 the message it takes and the results it gives are defined in
-:mod:`emails.transport_protocol`; :class:`MaildirTransport`
-(:mod:`emails.maildir`) writes each message into a Maildir exactly once, and
-:class:`SMTPTransport` (:mod:`emails.smtp`) hands messages to an SMTP server,
+:mod:`broadsheet.emails.delivery.protocol`; :class:`MaildirTransport`
+(:mod:`broadsheet.emails.delivery.maildir`) writes each message into a Maildir exactly once, and
+:class:`SMTPTransport` (:mod:`broadsheet.emails.delivery.smtp`) hands messages to an SMTP server,
 classifying every reply for the ledger. All of them can be imported from here.
 """
 
@@ -13,10 +13,8 @@ from __future__ import annotations
 import ssl
 from typing import TYPE_CHECKING
 
-from broadsheet.errors import DeliveryError
-from emails.maildir import MaildirTransport, maildir_name
-from emails.smtp import SMTPTransport
-from emails.transport_protocol import (
+from broadsheet.emails.delivery.maildir import MaildirTransport, maildir_name
+from broadsheet.emails.delivery.protocol import (
     DeliveryResult,
     DeliveryStatus,
     Message,
@@ -25,6 +23,8 @@ from emails.transport_protocol import (
     Wait,
     plain_wait,
 )
+from broadsheet.emails.delivery.smtp import SMTPTransport
+from broadsheet.errors import DeliveryError
 
 if TYPE_CHECKING:
     from broadsheet.config import Settings

@@ -30,7 +30,7 @@ import smtplib
 import ssl
 from collections.abc import Callable
 
-from emails.transport_protocol import (
+from broadsheet.emails.delivery.protocol import (
     DeliveryResult,
     DeliveryStatus,
     Message,

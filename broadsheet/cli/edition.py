@@ -35,7 +35,7 @@ def build(language: str, frequency: str, config_path: str, at: str | None) -> No
     An edition that already exists for that day is shown, not rebuilt.
     """
     from broadsheet.model import Frequency
-    from scheduler.editions import build_edition
+    from broadsheet.scheduler.editions import build_edition
 
     settings = load(config_path)
     if language not in settings.site.languages:

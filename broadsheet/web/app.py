@@ -18,8 +18,9 @@
 ==========================  ==================================================
 
 Routes are set up by :func:`create_app`; the handlers are in
-:mod:`emails.webpages`, the published folders are served by
-:mod:`emails.webfiles`, and the subscription limits are :mod:`emails.ratelimit`'s.
+:mod:`broadsheet.web.pages`, the published folders are served by
+:mod:`broadsheet.web.files`, and the subscription limits are
+:mod:`broadsheet.emails.subscriptions.ratelimit`'s.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount, Route
 
 from broadsheet.config import Settings
+from broadsheet.emails.delivery.transports import Transport
+from broadsheet.emails.subscriptions.flows import Subscriptions
+from broadsheet.emails.subscriptions.ratelimit import RateLimit, TokenBucket
 from broadsheet.store import Store
-from emails.ratelimit import RateLimit, TokenBucket
-from emails.subscriptions import Subscriptions
-from emails.transports import Transport
-from emails.webfiles import PublishedFiles, WeakETagWhenEncoded
-from emails.webpages import Pages
+from broadsheet.web.files import PublishedFiles, WeakETagWhenEncoded
+from broadsheet.web.pages import Pages
 
 __all__ = ["RateLimit", "TokenBucket", "create_app"]
 

@@ -1,6 +1,6 @@
 """MIME assembly, fast: the shared body is encoded once, readers' parts are spliced in.
 
-A text part is a :class:`~emails.personalize.Template`: fixed pieces with a
+A text part is a :class:`~broadsheet.emails.edition.personalize.Template`: fixed pieces with a
 few personal values between them. :class:`EncodedPart` transfer-encodes the
 fixed pieces once per edition; per message only the short seams around each
 personal value are encoded, then everything is joined.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from email import quoprimime
 from typing import Final, Literal
 
-from emails.personalize import Template
+from broadsheet.emails.edition.personalize import Template
 
 Encoding = Literal["base64", "quoted-printable"]
 

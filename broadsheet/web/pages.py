@@ -24,13 +24,14 @@ from starlette.responses import (
 
 from broadsheet.config import Settings
 from broadsheet.content.subscribers import FieldProblem
+from broadsheet.emails.edition import labels, render
+from broadsheet.emails.edition.tokens import BadToken
+from broadsheet.emails.subscriptions import pagetext
+from broadsheet.emails.subscriptions.flows import Subscriptions
+from broadsheet.emails.subscriptions.ratelimit import TokenBucket
 from broadsheet.errors import DeliveryError
 from broadsheet.model import Subscriber, SubscriberStatus
-from emails import labels, pagetext, render
-from emails.ratelimit import TokenBucket
-from emails.subscriptions import Subscriptions
-from emails.tokens import BadToken
-from emails.webrequests import (
+from broadsheet.web.requests import (
     BadBody,
     body_error,
     client_address,

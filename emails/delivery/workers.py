@@ -1,7 +1,7 @@
 """Worker processes: several senders of one edition, each a process of its own.
 
 Each worker process reloads the settings from their file, opens the store
-and runs :func:`emails.delivery.deliver_queued`; the parent passes on a stop,
+and runs :func:`broadsheet.emails.delivery.ledger.deliver_queued`; the parent passes on a stop,
 shares the ``--limit`` budget and counts the outcomes the workers report.
 """
 
@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from broadsheet.config import Settings
+from broadsheet.emails.delivery.ledger import Budget, MessageFactory, Progress, deliver_queued
+from broadsheet.emails.delivery.transports import make_transport
 from broadsheet.errors import BroadsheetError, DeliveryError
 from broadsheet.model import EditionRecord
 from broadsheet.store import Store
-from emails.delivery import Budget, MessageFactory, Progress, deliver_queued
-from emails.transports import make_transport
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The HTTP app behind ``broadsheet serve``: feeds, the web archive, subscription pages."""

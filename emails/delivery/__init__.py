@@ -1,0 +1,1 @@
+"""Delivery: the send ledger's use, transports (Maildir, SMTP), worker processes."""

@@ -1,0 +1,1 @@
+"""The edition: render once, inline the CSS once, personalise per reader, build MIME."""

@@ -1,0 +1,1 @@
+"""Subscriptions: the subscribe, confirm, unsubscribe and preferences flows the web app calls."""
