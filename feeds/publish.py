@@ -1,7 +1,9 @@
 """Writing the output folder: atomically, only what changed, each path once.
 
-- A file is written to a temporary file in its own folder and renamed over
-  the old one (``os.replace``), so a reader never sees half a feed.
+- A file is written through :func:`broadsheet.files.write_atomic`: to a
+  temporary file in its own folder, renamed over the old one, with the mode
+  the umask gives; leftovers of a killed build are swept from every folder
+  the build claims.
 - Bytes equal to what is on disk are not written at all: the file keeps its
   mtime, so HTTP caches and ETags stay valid.
 - Writing the same path twice in one build is a bug (two feeds claiming
@@ -20,12 +22,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from broadsheet.errors import RenderError
+from broadsheet.files import Data, sweep, write_atomic
+
+__all__ = ["STATE_FILE", "Data", "Writer", "write_atomic"]
 
 log = logging.getLogger(__name__)
 
@@ -48,89 +52,6 @@ def _same(path: Path, pieces: Sequence[bytes]) -> bool:
         return False
 
 
-Data = bytes | Sequence[bytes]
-"""A file's bytes, whole or as pieces written one after another."""
-
-# Pieces per writev call: POSIX guarantees at least 16, Linux allows 1024.
-try:
-    _IOV_MAX = max(16, min(os.sysconf("SC_IOV_MAX"), 1024))
-except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
-    _IOV_MAX = 16
-
-
-def _pieces(data: Data) -> Sequence[bytes]:
-    return (data,) if isinstance(data, bytes) else data
-
-
-def _write_all(handle: int, pieces: Sequence[bytes]) -> None:
-    """Write ``pieces`` to ``handle`` in order, however the system splits the writes.
-
-    One ``writev`` call takes many pieces, so a document is never joined into
-    one more copy of itself just to be written.
-    """
-    if not hasattr(os, "writev"):  # pragma: no cover - every POSIX system has it
-        view = memoryview(b"".join(pieces))
-        while view:
-            view = view[os.write(handle, view) :]
-        return
-    for start in range(0, len(pieces), _IOV_MAX):
-        batch: list[bytes | memoryview] = list(pieces[start : start + _IOV_MAX])
-        remaining = sum(len(piece) for piece in batch)
-        while remaining:
-            done = os.writev(handle, batch)
-            remaining -= done
-            if not remaining:
-                break
-            # A short write (rare for regular files): resume where it stopped.
-            while done >= len(batch[0]):
-                done -= len(batch.pop(0))
-            batch[0] = memoryview(batch[0])[done:]
-
-
-def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
-    """A new file beside ``folder/name`` that no other writer uses."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    temporary = folder / f".{name}.{os.getpid()}.tmp"
-    try:
-        return os.open(temporary, flags, 0o600), temporary
-    except FileExistsError:  # left by a process that had our pid, or another thread
-        handle, other = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-        return handle, Path(other)
-
-
-def write_atomic(path: Path, data: Data, *, folder_exists: bool = False) -> os.stat_result:
-    """Write ``data`` to ``path`` through a temporary file in the same folder.
-
-    Readers see the old file or the new one, never part of either: the new
-    bytes go to a temporary file that is then renamed over ``path``. (No
-    fsync: the rename alone is what keeps readers from a half-written file.)
-
-    Args:
-        path: the file to write.
-        data: its bytes, whole or in pieces.
-        folder_exists: skip creating ``path``'s folder.
-
-    Returns:
-        The new file's status (size, mtime), as ``os.stat(path)`` would give.
-    """
-    if not folder_exists:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = _create_temporary(path.parent, path.name)
-    try:
-        try:
-            _write_all(handle, _pieces(data))
-            os.fchmod(handle, 0o644)
-            # The rename below keeps the mtime, so this is the file's status.
-            status = os.fstat(handle)
-        finally:
-            os.close(handle)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return status
-
-
 @dataclass
 class Writer:
     """Writes one build's files under ``out``.
@@ -150,10 +71,18 @@ class Writer:
     _previous: dict[str, _Record] = field(default_factory=dict)
     _records: dict[str, _Record] = field(default_factory=dict)
     _folders: set[Path] = field(default_factory=set)
+    _swept: set[Path] = field(default_factory=set)
     previous_build: str | None = None
 
     def __post_init__(self) -> None:
         self._previous = self._load_state()
+        self._sweep(self.out)
+
+    def _sweep(self, folder: Path) -> None:
+        """Delete what a killed build left in ``folder``, once per build."""
+        if folder not in self._swept:
+            self._swept.add(folder)
+            sweep(folder)
 
     def _load_state(self) -> dict[str, _Record]:
         path = self.out / STATE_FILE
@@ -198,7 +127,9 @@ class Writer:
         if name in self._seen:
             raise RenderError(f"{self.out / name}: two feeds were about to write the same file")
         self._seen.add(name)
-        return self.out / name
+        path = self.out / name
+        self._sweep(path.parent)
+        return path
 
     def is_current(self, name: str, inputs: str) -> bool:
         """Whether ``name`` was made from ``inputs`` and is still on disk as written.
@@ -230,7 +161,7 @@ class Writer:
             Whether the file was written.
         """
         path = self._claim(name)
-        pieces = _pieces(data)
+        pieces = (data,) if isinstance(data, bytes) else data
         size = sum(len(piece) for piece in pieces)
         try:
             status: os.stat_result | None = os.stat(path)

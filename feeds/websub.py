@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from broadsheet import __version__
-from broadsheet.feeds.publish import write_atomic
+from broadsheet.files import write_atomic
 
 log = logging.getLogger(__name__)
 
