@@ -28,7 +28,6 @@ from broadsheet.resources import example_dir
 from broadsheet.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 
 # The demo publication's reference time: Monday 2026-11-23, 08:00 in Moscow.
 DEMO_NOW = REFERENCE_TIME
@@ -260,11 +259,8 @@ def pg_settings(make_settings: Callable[..., Settings], pg_url: str) -> Settings
 
 
 def atom_schema_path() -> Path:
-    """../shared/schemas/atom.rng, or a skip saying why it is missing."""
-    path = SHARED / "schemas" / "atom.rng"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (the shared folder beside the checkout holds the schema)")
-    return path
+    """The Atom 1.0 RELAX NG schema of RFC 4287 (see tests/feeds/data/README.md)."""
+    return REPO / "tests" / "feeds" / "data" / "atom.rng"
 
 
 # --- CI strictness -------------------------------------------------------------
