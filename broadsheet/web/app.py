@@ -5,7 +5,9 @@
 ``POST /subscribe``         form or JSON (email, name, language, frequency,
                             topics): a pending subscriber and a confirmation
                             message; rate-limited per client address
-``GET  /confirm?token=``    activates the pending subscriber
+``GET  /confirm?token=``    a page with a button; changes nothing by itself
+                            (mail scanners and link previews follow links)
+``POST /confirm?token=``    activates the pending subscriber (the page's button)
 ``GET  /unsubscribe?token=``  a page with a button; changes nothing by itself
                             (mail scanners follow links)
 ``POST /unsubscribe?token=``  unsubscribes at once and answers 200: RFC 8058
@@ -84,7 +86,8 @@ def create_app(
         Route("/health", pages.health, methods=["GET"]),
         Route("/subscribe", pages.subscribe_form, methods=["GET"]),
         Route("/subscribe", pages.subscribe, methods=["POST"]),
-        Route("/confirm", pages.confirm, methods=["GET"]),
+        Route("/confirm", pages.confirm_page, methods=["GET"]),
+        Route("/confirm", pages.confirm, methods=["POST"]),
         Route("/unsubscribe", pages.unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe", pages.unsubscribe, methods=["POST"]),
         Route("/preferences", pages.preferences, methods=["GET", "POST"]),

@@ -27,7 +27,7 @@ from broadsheet.content.subscribers import FieldProblem
 from broadsheet.emails.edition import labels, render
 from broadsheet.emails.edition.tokens import BadToken
 from broadsheet.emails.subscriptions import pagetext
-from broadsheet.emails.subscriptions.flows import Subscriptions
+from broadsheet.emails.subscriptions.flows import Outcome, Subscriptions
 from broadsheet.emails.subscriptions.ratelimit import TokenBucket
 from broadsheet.errors import DeliveryError
 from broadsheet.model import Subscriber, SubscriberStatus
@@ -288,11 +288,48 @@ class Pages:
 
     # confirm -------------------------------------------------------------------
 
-    async def confirm(self, request: Request) -> Response:
+    async def confirm_page(self, request: Request) -> Response:
+        """GET (and HEAD): the question and a button; the address stays as it is.
+
+        Mail scanners and link previews fetch every link in a message, so
+        opening the link must not subscribe anyone: only the button's POST does.
+        """
+        token = request_token(request)
         try:
-            outcome = await run_in_threadpool(self.subs.confirm, request_token(request))
+            outcome = await run_in_threadpool(self.subs.confirmable, token)
         except BadToken as exc:
             return self._bad_link(request, exc)
+        if outcome.result != "pending":
+            return self._confirmed(request, outcome)
+        person = outcome.subscriber
+        if wants_json(request):
+            return _json({"status": outcome.result})
+        language = self._language(request, person.language)
+        return self._page(
+            "confirm.html.j2",
+            language,
+            pagetext.word(language, "confirm_page_title"),
+            question=pagetext.word(
+                language, "confirm_question", title=self._title(language), email=person.email
+            ),
+            action="confirm?token=" + token,
+        )
+
+    async def confirm(self, request: Request) -> Response:
+        """POST: activates the pending subscriber (the page's button, or an API client)."""
+        token = request_token(request)
+        try:
+            values = await submitted(request)
+        except BadBody as exc:
+            return body_error(exc, wants_json(request))
+        token = token or form_text(values.get("token"))
+        try:
+            outcome = await run_in_threadpool(self.subs.confirm, token)
+        except BadToken as exc:
+            return self._bad_link(request, exc)
+        return self._confirmed(request, outcome)
+
+    def _confirmed(self, request: Request, outcome: Outcome) -> Response:
         person = outcome.subscriber
         language = self._language(request, person.language)
         title = self._title(language)

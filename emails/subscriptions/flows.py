@@ -117,6 +117,15 @@ def _address(name: str, email: str) -> str:
     return str(Address(display_name=" ".join(name.split()), username=local, domain=domain))
 
 
+def _confirms(current: Subscriber, token: str) -> bool:
+    """Whether a confirm ``token`` activates ``current`` (pending, or unsubscribed before it)."""
+    return current.status is SubscriberStatus.PENDING or (
+        current.status is SubscriberStatus.UNSUBSCRIBED
+        and current.unsubscribed is not None
+        and tokens.signed_at(token) > current.unsubscribed.timestamp()
+    )
+
+
 class Subscriptions:
     """The subscription actions of one publication.
 
@@ -239,6 +248,24 @@ class Subscriptions:
         log.info("confirmation sent to %s", person.email)
         return Outcome(person, "already" if person.status is SubscriberStatus.ACTIVE else "pending")
 
+    def confirmable(self, token: str) -> Outcome:
+        """What confirming would do, changing nothing: for the page a confirm link opens.
+
+        The result is ``"pending"`` (the button would confirm), ``"already"``
+        or ``"stale"`` (see :meth:`confirm`). Link scanners and previews fetch
+        every link in a message, so only :meth:`confirm`, behind a POST,
+        may activate an address.
+
+        Raises:
+            BadToken: see :meth:`subscriber`.
+        """
+        person = self.subscriber(token, "confirm")
+        if _confirms(person, token):
+            return Outcome(person, "pending")
+        if person.status is SubscriberStatus.ACTIVE:
+            return Outcome(person, "already")
+        return Outcome(person, "stale")
+
     def confirm(self, token: str) -> Outcome:
         """Activate the pending subscriber a confirm token is for.
 
@@ -249,11 +276,7 @@ class Subscriptions:
         person = self.subscriber(token, "confirm")
         with self._write() as tx:
             current = tx.subscribers.get(person.id) or person
-            if current.status is SubscriberStatus.PENDING or (
-                current.status is SubscriberStatus.UNSUBSCRIBED
-                and current.unsubscribed is not None
-                and tokens.signed_at(token) > current.unsubscribed.timestamp()
-            ):
+            if _confirms(current, token):
                 tx.subscribers.set_status(
                     person.id, SubscriberStatus.ACTIVE, now=self.clock(), reason="confirmed"
                 )

@@ -42,6 +42,8 @@ _EN: Final = MappingProxyType(
         ),
         "confirmed_title": "Subscription confirmed",
         "confirmed_text": "Thank you. {email} will receive the {title} newsletter.",
+        "confirm_page_title": "Confirm your subscription",
+        "confirm_question": "Send the {title} newsletter to {email}?",
         "confirm_stale_title": "This subscription was cancelled",
         "confirm_stale_text": (
             "The address was unsubscribed after this link was sent. "
@@ -125,6 +127,8 @@ _RU: Final = MappingProxyType(
         ),
         "confirmed_title": "Подписка подтверждена",
         "confirmed_text": "Спасибо. Рассылка {title} будет приходить на адрес {email}.",
+        "confirm_page_title": "Подтвердите подписку",
+        "confirm_question": "Присылать рассылку {title} на адрес {email}?",
         "confirm_stale_title": "Эта подписка отменена",
         "confirm_stale_text": (
             "Адрес отписался уже после того, как было отправлено это письмо. "

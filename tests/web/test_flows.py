@@ -69,10 +69,10 @@ def test_subscribe_confirm_receive_and_one_click_unsubscribe(
     # A pending address gets no edition.
     save_edition(store, now=fixed_now)
     assert send_edition(store, settings, "weekly-en-2026-11-23", now=fixed_now).sent == 0
-    confirmed = web.client.get("/confirm", params={"token": token})
+    confirmed = web.client.post("/confirm", params={"token": token})
     assert confirmed.status_code == 200 and "Subscription confirmed" in confirmed.text
     assert _status(store, "anna@example.org") is SubscriberStatus.ACTIVE
-    again = web.client.get("/confirm", params={"token": token})
+    again = web.client.post("/confirm", params={"token": token})
     assert again.status_code == 200
     # Now the edition goes out, with a one-click unsubscribe link.
     save_edition(store, now=fixed_now, edition_id="weekly-en-2026-11-30")
@@ -152,6 +152,7 @@ def test_bad_tokens_get_400_and_change_nothing(
     web = serve(settings, store)
     checks = (
         ("GET", "/confirm", "confirm", pending.id),
+        ("POST", "/confirm", "confirm", pending.id),
         ("GET", "/unsubscribe", "unsubscribe", ids[0]),
         ("POST", "/unsubscribe", "unsubscribe", ids[0]),
         ("GET", "/preferences", "preferences", ids[0]),
@@ -171,7 +172,7 @@ def test_bad_tokens_get_400_and_change_nothing(
             assert response.status_code == 400, (kind, method, path)
             assert "This link does not work" in response.text
             tried += 1
-    assert tried == 5 * 10
+    assert tried == 6 * 10
     with store.read() as tx:
         people = [tx.subscribers.get(i) for i in ids]
         still_pending = tx.subscribers.get(pending.id)
@@ -377,8 +378,9 @@ def test_confirm_after_unsubscribing_does_not_resubscribe(
         dora = tx.subscribers.by_email("dora@example.org")
         assert dora is not None
         tx.subscribers.set_status(dora.id, SubscriberStatus.UNSUBSCRIBED, now=after_the_link)
-    stale = web.client.get("/confirm", params={"token": confirm})
-    assert stale.status_code == 200 and "This subscription was cancelled" in stale.text
+    for method in ("GET", "POST"):
+        stale = web.client.request(method, "/confirm", params={"token": confirm})
+        assert stale.status_code == 200 and "This subscription was cancelled" in stale.text
     assert _status(store, "dora@example.org") is SubscriberStatus.UNSUBSCRIBED
 
 
@@ -427,7 +429,7 @@ def test_a_new_request_and_its_confirmation_bring_an_unsubscribed_address_back(
     web.client.post("/subscribe", data={"email": "back0@example.org"})
     assert _status(store, "back0@example.org") is SubscriberStatus.UNSUBSCRIBED
     (message,) = _mail_to(settings, "back0@example.org")
-    confirmed = web.client.get("/confirm", params={"token": _link(message, "confirm")})
+    confirmed = web.client.post("/confirm", params={"token": _link(message, "confirm")})
     assert confirmed.status_code == 200
     assert _status(store, "back0@example.org") is SubscriberStatus.ACTIVE
 

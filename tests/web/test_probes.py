@@ -1,0 +1,102 @@
+"""What outside probes of ``broadsheet serve`` found, each held down by a test.
+
+Link scanners and previews fetch every link in a message, so no GET or HEAD
+may change anything; malformed fields are 400s naming the field.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from urllib.parse import urljoin
+
+from broadsheet.config import Settings
+from broadsheet.emails.edition import tokens
+from broadsheet.model import Subscriber, SubscriberStatus
+from broadsheet.store import Store
+from tests.web.conftest import SECRET, Web
+from tests.web.test_flows import _link, _mail_to, _status
+
+
+def _form(page: str) -> tuple[str, dict[str, str]]:
+    """The action and the fields of the one POST form on ``page``."""
+    forms = re.findall(r'<form method="post" action="([^"]*)">(.*?)</form>', page, re.S)
+    assert len(forms) == 1, page
+    action, inside = forms[0]
+    fields = {
+        html.unescape(name): html.unescape(value)
+        for name, value in re.findall(
+            r'<input type="hidden" name="([^"]*)" value="([^"]*)">', inside
+        )
+    }
+    assert "<button" in inside
+    return html.unescape(action), fields
+
+
+def _person(store: Store, address: str) -> Subscriber:
+    with store.read() as tx:
+        found = tx.subscribers.by_email(address)
+    assert found is not None
+    return found
+
+
+def test_get_and_head_on_the_confirm_link_leave_the_address_pending(
+    serve: Callable[..., Web], settings: Settings, store: Store
+) -> None:
+    web = serve(settings, store)
+    answer = web.client.post("/subscribe", data={"email": "pat@example.org"})
+    assert answer.status_code == 200
+    (message,) = _mail_to(settings, "pat@example.org")
+    token = _link(message, "confirm")
+    for _ in range(3):  # a mail scanner, a link preview, the reader
+        assert web.client.head("/confirm", params={"token": token}).status_code == 200
+        page = web.client.get("/confirm", params={"token": token})
+        assert page.status_code == 200
+        assert page.headers["cache-control"] == "no-store"
+        assert web.client.get(
+            "/confirm", params={"token": token}, headers={"accept": "application/json"}
+        ).json() == {"status": "pending"}
+    assert _status(store, "pat@example.org") is SubscriberStatus.PENDING
+    assert "pat@example.org" in page.text
+    # The reader presses the button: a plain form POST, no JavaScript.
+    assert "<script" not in page.text
+    action, fields = _form(page.text)
+    target = urljoin(str(page.url), action)
+    pressed = web.client.post(target, data=fields)
+    assert pressed.status_code == 200 and "Subscription confirmed" in pressed.text
+    assert _status(store, "pat@example.org") is SubscriberStatus.ACTIVE
+    # Once confirmed, the link's page says so and offers no button.
+    after = web.client.get("/confirm", params={"token": token})
+    assert after.status_code == 200 and "<form" not in after.text
+    assert "Subscription confirmed" in after.text
+
+
+def test_no_get_or_head_changes_state(
+    serve: Callable[..., Web], settings: Settings, store: Store
+) -> None:
+    """RFC 8058-style: every state-changing route refuses GET and HEAD or ignores them."""
+    from starlette.routing import Route
+
+    web = serve(settings, store)
+    answer = web.client.post("/subscribe", data={"email": "lee@example.org"})
+    assert answer.status_code == 200
+    (message,) = _mail_to(settings, "lee@example.org")
+    token = _link(message, "confirm")
+    app = web.server.server.config.app
+    routes = [r for r in app.routes if isinstance(r, Route)]
+    safe = {r.path for r in routes if r.methods and r.methods <= {"GET", "HEAD"}}
+    changing = {r.path for r in routes if r.methods and "POST" in r.methods}
+    assert changing == {"/subscribe", "/confirm", "/unsubscribe", "/preferences"}
+    with store.read() as tx:
+        lee = tx.subscribers.by_email("lee@example.org")
+    assert lee is not None
+    signed = [token] + [tokens.sign(SECRET, purpose, lee.id) for purpose in sorted(tokens.PURPOSES)]
+    for path in sorted(safe | changing):
+        for method in ("GET", "HEAD"):
+            for each in signed:
+                query = {"token": each, "email": "x@example.org", "frequency": "daily"}
+                assert web.client.request(method, path, params=query).status_code < 500
+    after = _person(store, "lee@example.org")
+    assert after.status is SubscriberStatus.PENDING and after.frequency is lee.frequency
+    assert _status(store, "x@example.org") is None
