@@ -1,1 +1,20 @@
-"""Syndication feeds: RSS 2.0 and Atom 1.0 through feedgen, JSON Feed 1.1, RFC 5005 archives."""
+"""Syndication feeds: RSS 2.0 and Atom 1.0 through feedgen, JSON Feed 1.1, RFC 5005 archives.
+
+What a scheduler or a host application calls is listed in ``__all__``:
+
+    report = build_feeds(articles, settings)          # every feed, archives, index.json
+    print("\\n".join(link_tags(read_index(report.out))))  # <link rel="alternate"> tags
+"""
+
+from broadsheet.feeds.build import FeedBuildReport, build_feeds
+from broadsheet.feeds.links import link_tag, link_tags, read_index
+from broadsheet.feeds.links import select as select_feeds
+
+__all__ = [
+    "FeedBuildReport",
+    "build_feeds",
+    "link_tag",
+    "link_tags",
+    "read_index",
+    "select_feeds",
+]

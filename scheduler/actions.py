@@ -75,7 +75,7 @@ Action = Callable[[JobContext], ActionResult]
 
 def build_feeds(ctx: JobContext) -> ActionResult:
     """The ``feeds`` job: every feed rebuilt from the articles live at the tick's time."""
-    from broadsheet.feeds.build import build_feeds as build
+    from broadsheet.feeds import build_feeds as build
 
     with ctx.store.read() as tx:
         articles = tx.articles.live(ctx.now)
@@ -95,7 +95,7 @@ def send_edition(ctx: JobContext) -> ActionResult:
     ledger skips every subscriber already sent to, so taking up an
     interrupted run finishes the same edition without repeating a message.
     """
-    from broadsheet.emails.delivery.sender import send_edition as send
+    from broadsheet.emails import send_edition as send
     from broadsheet.scheduler.editions import build_edition
 
     job = ctx.job

@@ -1,18 +1,10 @@
-"""Build one newsletter edition: gather, select, render once, write, record.
+"""Build one newsletter edition: gather, select, have it rendered once, record.
 
 :func:`build_edition` reads what it needs from the store, lets
-:mod:`broadsheet.scheduler.selection` decide what goes in, has :mod:`emails` render and
-inline it once, writes the files atomically and saves the
-:class:`~broadsheet.model.EditionRecord` that senders personalise from.
-
-Files, under ``emails.out/LANG/EDITION_ID/``:
-
-- ``email.html``: the inlined HTML with a neutral greeting (a preview);
-- ``email.txt``: the plain-text twin, likewise;
-- ``index.html``: the public web copy ("view in browser"), no personal links;
-- ``edition.json``: id, language, frequency, slot, cutoffs, article ids per block;
-
-and ``emails.out/LANG/index.html``, the archive of every edition in LANG.
+:mod:`broadsheet.scheduler.selection` decide what goes in, has
+:mod:`broadsheet.emails` render and inline it once and write its files, and
+saves the :class:`~broadsheet.model.EditionRecord` that senders personalise
+from. The files are listed in :mod:`broadsheet.emails.edition.build`.
 
 An edition id that already exists is returned as stored: an edition that may
 have begun sending is never rendered again.
@@ -20,38 +12,23 @@ have begun sending is never rendered again.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from broadsheet.config import Settings
-from broadsheet.emails.edition import labels as words
-from broadsheet.emails.edition import links
-from broadsheet.emails.edition.context import EditionContent, build_context
-from broadsheet.emails.edition.headers import subject as make_subject
-from broadsheet.emails.edition.inline import inline
-from broadsheet.emails.edition.personalize import Personal, fill_html, fill_text
-from broadsheet.emails.edition.render import render
-from broadsheet.errors import BroadsheetError, RenderError
+from broadsheet.errors import BroadsheetError
 from broadsheet.model import Article, EditionRecord, Frequency
 from broadsheet.scheduler.selection import Selection, select, views_window, window_start
 from broadsheet.store import Store, Tx
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from broadsheet.emails import EditionContent
 
-FILES = {
-    "html": "email.html",
-    "text": "email.txt",
-    "web": "index.html",
-    "json": "edition.json",
-}
-"""The files of one edition, by role."""
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,43 +53,6 @@ def edition_id(frequency: Frequency, language: str, slot: datetime, settings: Se
     """``weekly-en-2026-11-23``: frequency, language, local date of the slot."""
     day = slot.astimezone(settings.site.tz).date()
     return f"{frequency}-{language}-{day.isoformat()}"
-
-
-def edition_paths(settings: Settings, language: str, identifier: str) -> dict[str, Path]:
-    """Where the files of an edition go."""
-    folder = settings.emails.out / language / identifier
-    paths = {role: folder / name for role, name in FILES.items()}
-    paths["archive"] = settings.emails.out / language / "index.html"
-    paths["folder"] = folder
-    return paths
-
-
-class _Writer:
-    """Writes files atomically, and never the same path twice in one build."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.written: list[Path] = []
-
-    def write(self, path: Path, text: str) -> None:
-        if path in self.written:
-            raise RenderError(f"{path}: written twice in one build")  # a bug here
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        except OSError as exc:
-            raise BroadsheetError(
-                f"cannot write the edition into {path.parent} (emails.out is "
-                f"{self.out}): {exc.strerror or exc}"
-            ) from None
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-                out.write(text)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        self.written.append(path)
 
 
 @dataclass(frozen=True)
@@ -155,6 +95,8 @@ def _other_editions(
     An edition counts when it is stored, or when it will be built for the same
     slot: the other language has something new and its newsletter is on.
     """
+    from broadsheet import emails  # rendering is loaded only when an edition is built
+
     letter = settings.newsletters[frequency]
     out: dict[str, str] = {}
     for other in settings.site.languages:
@@ -167,7 +109,7 @@ def _other_editions(
             fresh = tx.articles.published_between(other, start, until)
             if not letter.enabled or (letter.skip_if_empty and not fresh):
                 continue
-        out[other] = links.edition_url(settings, other, identifier)
+        out[other] = emails.edition_url(settings, other, identifier)
     return out
 
 
@@ -190,6 +132,8 @@ def gather(
         slot: the time the edition belongs to.
         now: the edition's cutoff.
     """
+    from broadsheet import emails  # rendering is loaded only when an edition is built
+
     letter = settings.newsletters[frequency]
     previous = tx.editions.previous(language, frequency, before=slot)
     since = window_start(previous.until if previous else None, frequency, now)
@@ -207,7 +151,7 @@ def gather(
         read_also_count=letter.read_also,
     )
     shown = [*selection.new, *selection.top, *selection.read_also]
-    content = EditionContent(
+    content = emails.EditionContent(
         edition_id=edition_id(frequency, language, slot, settings),
         language=language,
         frequency=frequency,
@@ -215,81 +159,15 @@ def gather(
         new=selection.new,
         top=selection.top,
         read_also=selection.read_also,
+        since=selection.since,
+        until=selection.until,
+        window=selection.window,
         translations=_translations(tx, shown, now),
         other_editions=_other_editions(
             tx, settings, language=language, frequency=frequency, slot=slot, until=now
         ),
     )
     return Gathered(selection=selection, content=content)
-
-
-def _neutral(settings: Settings, language: str) -> Personal:
-    """The personal values of a preview: no name, links without a token."""
-    return Personal(
-        greeting=words.greeting(language, ""),
-        unsubscribe_url=f"{settings.links_url}/unsubscribe",
-        preferences_url=f"{settings.links_url}/preferences",
-    )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def _manifest(record: EditionRecord, selection: Selection, web_url: str) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "language": record.language,
-        "frequency": str(record.frequency),
-        "slot": _iso(record.slot),
-        "since": _iso(record.since),
-        "until": _iso(record.until),
-        "subject": record.subject,
-        "lead": selection.lead.id if selection.lead else None,
-        "new": list(record.new_ids),
-        "top_reads": list(record.top_ids),
-        "read_also": [article.id for article in selection.read_also],
-        "views_window": [day.isoformat() for day in selection.window],
-        "web_url": web_url,
-        "files": dict(FILES),
-    }
-
-
-def write_archive(
-    writer: _Writer | None, settings: Settings, language: str, editions: Sequence[EditionRecord]
-) -> Path:
-    """Write the archive index of ``language`` listing ``editions`` (newest first)."""
-    table = words.labels(language)
-    title = settings.site.title_in(language)
-    rows = []
-    for edition in editions:
-        day = edition.slot.astimezone(settings.site.tz).date()
-        rows.append(
-            {
-                "date": words.format_day(day, language),
-                "date_iso": day.isoformat(),
-                "label": table[f"edition_{edition.frequency}"],
-                "subject": edition.subject,
-                "url": links.edition_url(settings, language, edition.id),
-            }
-        )
-    page = render(
-        "web/archive.html.j2",
-        {
-            "lang": language,
-            "dir": words.text_direction(language),
-            "title": table["archive_title"].format(title=title),
-            "intro": table["archive_intro"],
-            "empty": table["archive_empty"],
-            "site_title": title,
-            "site_url": settings.site.url,
-            "accent": settings.site.accent_color,
-            "editions": rows,
-        },
-    )
-    path = settings.emails.out / language / "index.html"
-    (writer or _Writer(settings.emails.out)).write(path, page)
-    return path
 
 
 def build_edition(
@@ -319,6 +197,8 @@ def build_edition(
         BroadsheetError: ``language`` is not one of the site's languages.
         RenderError: a template or the CSS inliner failed.
     """
+    from broadsheet import emails  # rendering is loaded only when an edition is built
+
     if language not in settings.site.languages:
         known = ", ".join(settings.site.languages)
         raise BroadsheetError(
@@ -327,7 +207,7 @@ def build_edition(
     frequency = Frequency(frequency)
     slot = slot or now
     identifier = edition_id(frequency, language, slot, settings)
-    paths = edition_paths(settings, language, identifier)
+    paths = emails.edition_paths(settings, language, identifier)
     with store.read() as tx:
         existing = tx.editions.get(identifier)
         if existing is not None:
@@ -344,91 +224,36 @@ def build_edition(
         )
         log.info("%s", reason)
         return EditionOutcome(edition=None, skipped=reason)
-    return _render_and_save(store, settings, gathered.content, selection, paths, now=now)
+    return _render_and_save(store, settings, gathered.content, paths, now=now)
 
 
 def _render_and_save(
     store: Store,
     settings: Settings,
     content: EditionContent,
-    selection: Selection,
     paths: Mapping[str, Path],
     *,
     now: datetime,
 ) -> EditionOutcome:
-    backend = settings.emails.inliner
-    untranslated = words.missing(content.language)
-    if untranslated:
-        log.warning(
-            "edition %s: English words stand in for %d labels with no %s text in "
-            "[labels.%s.newsletter] (docs/configuration.md): %s",
-            content.edition_id,
-            len(untranslated),
-            content.language,
-            content.language,
-            ", ".join(untranslated),
-        )
-    email_context = build_context(content, settings, mode="email")
-    web_context = build_context(content, settings, mode="web")
-    html = inline(render("emails/edition.html.j2", email_context), backend=backend)
-    text = render("emails/edition.txt.j2", email_context)
-    web = inline(render("web/edition.html.j2", web_context), backend=backend)
-    lead = selection.lead or (selection.top[0] if selection.top else None)
-    subject = make_subject(
-        settings,
-        language=content.language,
-        frequency=content.frequency,
-        date_text=email_context["date_text"],
-        lead=lead.title if lead else email_context["edition_label"],
-    )
-    web_url = links.edition_url(settings, content.language, content.edition_id)
-    record = EditionRecord(
-        id=content.edition_id,
-        language=content.language,
-        frequency=content.frequency,
-        slot=content.slot,
-        since=selection.since,
-        until=selection.until,
-        new_ids=tuple(article.id for article in selection.new),
-        top_ids=tuple(article.id for article in selection.top),
-        subject=subject,
-        html=html,
-        text=text,
-        sections=tuple(sorted({a.section for a in selection.new if a.section})),
-        path=str(paths["folder"]),
-        built=now,
-        extra={
-            "read_also_ids": [article.id for article in selection.read_also],
-            "lead": selection.lead.id if selection.lead else None,
-            "web_url": web_url,
-            "other_editions": dict(content.other_editions),
-            "views_window": [day.isoformat() for day in selection.window],
-            "inliner": backend,
-        },
-    )
-    neutral = _neutral(settings, content.language)
-    writer = _Writer(settings.emails.out)
+    from broadsheet import emails  # rendering is loaded only when an edition is built
+
+    rendered = emails.render_edition(content, settings, now=now)
+    record = rendered.record
     with store.write() as tx:
         raced = tx.editions.get(record.id)
         if raced is not None:
             # Another process built it meanwhile: theirs stands.
             return EditionOutcome(edition=raced, paths=dict(paths))
         tx.editions.save(record, now=now)
-        writer.write(paths["html"], fill_html(html, neutral))
-        writer.write(paths["text"], fill_text(text, neutral))
-        writer.write(paths["web"], web)
-        manifest = _manifest(record, selection, web_url)
-        writer.write(paths["json"], json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
-        write_archive(
-            writer, settings, content.language, tx.editions.listing(language=content.language)
-        )
+        listing = tx.editions.listing(language=content.language)
+        emails.write_edition(rendered, settings, archive=listing)
         stored = tx.editions.get(record.id) or record
     log.info(
         "edition %s built: %d new, %d top reads, %d read also; %s",
         record.id,
         len(record.new_ids),
         len(record.top_ids),
-        len(selection.read_also),
+        len(content.read_also),
         paths["folder"],
     )
     return EditionOutcome(edition=stored, paths=dict(paths), created=True)

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from broadsheet.config import Settings
 from broadsheet.emails.delivery.ledger import Budget, MessageFactory, Progress, deliver_queued
-from broadsheet.emails.delivery.transports import TransportUnavailable, make_transport
+from broadsheet.emails.delivery.transports import Transport, TransportUnavailable, make_transport
 from broadsheet.emails.delivery.workers import FactoryMaker, SendJob, run_processes, send_clock
 from broadsheet.errors import DeliveryError
 from broadsheet.model import EditionRecord, SendState, Subscriber
@@ -233,7 +233,7 @@ def send_edition(
     edition_id: str,
     *,
     now: datetime,
-    transport: str | None = None,
+    transport: str | Transport | None = None,
     dry_run: bool = False,
     limit: int | None = None,
     workers: int = 1,
@@ -252,7 +252,11 @@ def send_edition(
         settings: the publication's settings.
         edition_id: e.g. ``weekly-en-2026-11-23``.
         now: the current time (the run's timestamps advance from it).
-        transport: ``"maildir"`` or ``"smtp"``; default ``delivery.transport``.
+        transport: ``"maildir"`` or ``"smtp"`` (default ``delivery.transport``),
+            or a transport object such as
+            :class:`~broadsheet.emails.delivery.memory.MemoryTransport` (it is
+            closed at the end; only with one worker, as objects do not cross
+            processes).
         dry_run: render and count, deliver nothing and leave the ledger alone.
         limit: send at most this many messages in this run.
         workers: sending processes; 1 sends from this process.
@@ -267,6 +271,11 @@ def send_edition(
         DeliveryError: no such edition, a transport that cannot deliver
             (the undelivered messages stay queued), or a failed worker.
     """
+    if transport is not None and not isinstance(transport, str) and workers > 1:
+        raise DeliveryError(
+            "a transport object sends from this process only: use workers=1, "
+            "or name the transport ('maildir' or 'smtp')"
+        )
     started = time.monotonic()
     edition = _load(store, edition_id)
     report = SendReport(edition_id=edition.id, language=edition.language, dry_run=dry_run)
@@ -289,7 +298,11 @@ def send_edition(
     if workers <= 1:
         factory = make_factory(edition, settings, secret, now)
         signal_stop = stop or threading.Event()
-        chosen = make_transport(settings, transport, wait=signal_stop.wait)
+        chosen = (
+            make_transport(settings, transport, wait=signal_stop.wait)
+            if transport is None or isinstance(transport, str)
+            else transport
+        )
 
         def counted(outcome: str) -> None:
             tally.count(outcome)
@@ -315,7 +328,7 @@ def send_edition(
         job = SendJob(
             config_path=str(settings.path),
             edition_id=edition.id,
-            transport=transport,
+            transport=transport if isinstance(transport, str) else None,
             secret=secret,
             make_factory=make_factory,
             workers=workers,
@@ -356,7 +369,7 @@ def send_all(
     edition_ids: Iterable[str],
     *,
     now: datetime,
-    transport: str | None = None,
+    transport: str | Transport | None = None,
 ) -> dict[str, SendReport]:
     """Send several editions one after another; reports by edition id.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, TypedDict
 
 from broadsheet.config import Settings
@@ -113,6 +113,9 @@ class EditionContent:
         new: the new articles, lead story first.
         top: the top reads, most read first.
         read_also: articles related to the lead story.
+        since: new articles were published after this.
+        until: ...and at or before this (the edition's cutoff).
+        window: first and last day of the views that ranked the top reads.
         translations: article id -> its live translations.
         other_editions: language -> web copy URL of the same edition in that language.
     """
@@ -124,6 +127,9 @@ class EditionContent:
     new: Sequence[Article]
     top: Sequence[Article]
     read_also: Sequence[Article]
+    since: datetime
+    until: datetime
+    window: tuple[date, date]
     translations: Mapping[str, Sequence[Article]] = field(default_factory=dict)
     other_editions: Mapping[str, str] = field(default_factory=dict)
 

@@ -234,6 +234,9 @@ def content(**overrides: object) -> EditionContent:
         "new": (lead,),
         "top": (),
         "read_also": (),
+        "since": DEMO_NOW - timedelta(days=7),
+        "until": DEMO_NOW,
+        "window": ((DEMO_NOW - timedelta(days=30)).date(), DEMO_NOW.date()),
     }
     values.update(overrides)
     return EditionContent(**values)  # type: ignore[arg-type]
