@@ -288,7 +288,7 @@ def baseline(
 def coverage(articles: list[Article], settings: Settings) -> tuple[int, int, int]:
     """Entries in the current feeds, the distinct articles among them, and all published."""
     published = live(articles)
-    slots, distinct = 0, set()
+    slots, distinct = 0, set[str]()
     for feed in feed_sets(published, settings):
         size = settings.feeds.archive_size if feed.scope in ARCHIVED_SCOPES else None
         shown = feed.articles[

@@ -51,9 +51,9 @@ def write_md(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
-def front(**fields: str) -> str:
+def front(**fields: str | None) -> str:
     """A minimal valid article, with ``fields`` replacing or adding front-matter lines."""
-    base = {
+    base: dict[str, str | None] = {
         "title": "A title",
         "language": "en",
         "published": "2026-11-20T09:00:00+03:00",

@@ -141,7 +141,7 @@ def test_an_atom_file_keeps_translations_and_html_titles_become_text(
 def served(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "feed.xml").write_text(RSS, encoding="utf-8")
     handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined,method-assign]
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

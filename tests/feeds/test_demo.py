@@ -37,7 +37,7 @@ def documents(out: Path, suffix: str) -> list[Path]:
 
 
 def parsed_time(value: Any) -> datetime:
-    return datetime(*value[:6], tzinfo=UTC)
+    return datetime(*value[:6], tzinfo=UTC)  # type: ignore[misc]
 
 
 def test_every_set_is_built_with_index(demo_build: DemoBuild) -> None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from broadsheet.config import Settings
+from broadsheet.model import Frequency
 from broadsheet.scheduler.actions import ActionResult, JobContext
 from broadsheet.scheduler.jobs import jobs_from_settings
 from broadsheet.scheduler.runner import run_due
@@ -107,7 +108,7 @@ def test_an_edition_later_than_its_grace_is_skipped_not_sent(
     store: Store, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     recorder = Recorder()
-    grace = timedelta(minutes=settings.newsletters["weekly"].grace_minutes)
+    grace = timedelta(minutes=settings.newsletters[Frequency.WEEKLY].grace_minutes)
     with caplog.at_level(logging.WARNING, logger="broadsheet.scheduler"):
         report = run_due(
             store, settings, now=DEMO_NOW + grace + timedelta(minutes=1), actions=recorder.actions
@@ -128,7 +129,7 @@ def test_an_edition_later_than_its_grace_is_skipped_not_sent(
 
 def test_an_edition_exactly_at_its_grace_still_goes(store: Store, settings: Settings) -> None:
     recorder = Recorder()
-    grace = timedelta(minutes=settings.newsletters["weekly"].grace_minutes)
+    grace = timedelta(minutes=settings.newsletters[Frequency.WEEKLY].grace_minutes)
     run_due(store, settings, now=DEMO_NOW + grace, actions=recorder.actions)
     assert recorder.slots("edition:weekly:en") == [DEMO_NOW]
 

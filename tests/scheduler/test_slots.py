@@ -34,7 +34,7 @@ MOSCOW = ZoneInfo("Europe/Moscow")
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*args, tzinfo=UTC)  # type: ignore[arg-type,misc]
 
 
 # --- feeds: every N minutes, aligned to the hour in UTC ----------------------------
