@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -95,12 +96,7 @@ def _code_fingerprint() -> str:
     for source in [*sorted(package.glob("*.py")), templates_dir() / "feeds" / STYLESHEET]:
         digest.update(source.name.encode())
         digest.update(source.read_bytes())
-    try:
-        import feedgen.version
-
-        digest.update(str(feedgen.version.version_str).encode())
-    except ImportError:  # pragma: no cover - feedgen is a dependency
-        pass
+    digest.update(metadata.version("feedgen").encode())
     return digest.hexdigest()
 
 

@@ -1,4 +1,4 @@
-"""``broadsheet serve``: subscription pages, feeds and the web archive over HTTP (uvicorn)."""
+"""``broadsheet serve``: subscription pages, feeds and the web archive over HTTP."""
 
 from __future__ import annotations
 
@@ -48,9 +48,8 @@ def serve(
     config_path: str,
 ) -> None:
     """Serve subscribe/confirm/unsubscribe/preferences pages, /feeds/ and /editions/."""
-    import uvicorn
-
     from broadsheet.web.app import RateLimit, create_app
+    from broadsheet.web.server import run
 
     settings = load(config_path)
     store = open_store(settings)
@@ -61,13 +60,4 @@ def serve(
         f"(public URL {settings.links_url}/)",
         err=True,
     )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
-        root_path=root_path,
-        server_header=False,
-        log_level="info",
-    )
+    run(app, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips, root_path=root_path)
