@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +35,8 @@ from broadsheet.emails.edition.headers import subject as make_subject
 from broadsheet.emails.edition.inline import inline
 from broadsheet.emails.edition.personalize import Personal, fill_html, fill_text
 from broadsheet.emails.edition.render import render
-from broadsheet.errors import BroadsheetError, RenderError
+from broadsheet.errors import BroadsheetError
+from broadsheet.files import FileWriter
 from broadsheet.model import EditionRecord
 
 log = logging.getLogger(__name__)
@@ -61,31 +60,23 @@ def edition_paths(settings: Settings, language: str, identifier: str) -> dict[st
 
 
 class _Writer:
-    """Writes files atomically, and never the same path twice in one build."""
+    """Writes files atomically, world-readable, and never the same path twice in one build.
+
+    See :mod:`broadsheet.files`; this adds the error a user can act on.
+    """
 
     def __init__(self, out: Path) -> None:
         self.out = out
-        self.written: list[Path] = []
+        self.files = FileWriter()
 
     def write(self, path: Path, text: str) -> None:
-        if path in self.written:
-            raise RenderError(f"{path}: written twice in one build")  # a bug here
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            self.files.write(path, text)
         except OSError as exc:
             raise BroadsheetError(
                 f"cannot write the edition into {path.parent} (emails.out is "
                 f"{self.out}): {exc.strerror or exc}"
             ) from None
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-                out.write(text)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        self.written.append(path)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,15 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from broadsheet.config import Settings
 from broadsheet.errors import RenderError
 from broadsheet.files import FileWriter, sweep, temporary_name, write_atomic
+from broadsheet.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -141,3 +144,26 @@ def test_feed_builds_sweep_leftovers_in_every_folder_they_write(tmp_path: Path) 
         "en",
         "en/all.atom",
     ]
+
+
+def test_edition_builds_sweep_leftovers_and_write_readable_files(
+    publication: Store, settings: Settings, fixed_now: datetime, umask_022: None
+) -> None:
+    from broadsheet.model import Frequency
+    from broadsheet.scheduler.editions import build_edition
+
+    archive = settings.emails.out / "en"
+    archive.mkdir(parents=True)
+    left = _killed_writer(archive)
+    outcome = build_edition(
+        publication, settings, language="en", frequency=Frequency.WEEKLY, now=fixed_now
+    )
+    assert outcome.created and not left.exists()
+    paths = [outcome.paths[role] for role in ("html", "text", "web", "json", "archive")]
+    assert {p.name: oct(_mode(p)) for p in paths} == {
+        "email.html": "0o644",
+        "email.txt": "0o644",
+        "index.html": "0o644",
+        "edition.json": "0o644",
+    }
+    assert _mode(outcome.paths["archive"]) == 0o644
