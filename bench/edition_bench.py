@@ -99,7 +99,7 @@ def naive_message(
     from broadsheet.emails.edition.render import render
 
     context: dict[str, Any] = dict(build_context(content, settings, mode="email"))
-    context["greeting"] = labels.greeting(record.language, reader.name)
+    context["greeting"] = labels.greeting(settings.words, record.language, reader.name)
     unsubscribe = links.unsubscribe_url(settings, tokens.sign(SECRET, "unsubscribe", reader.id))
     context["unsubscribe_url"] = unsubscribe
     context["preferences_url"] = links.preferences_url(

@@ -215,7 +215,7 @@ def _documents(feed: FeedSet, fmt: Format, plan: _Plan) -> list[_Doc]:
             current=True,
         )
     ]
-    title_words = words(feed.language or settings.site.default_language)
+    title_words = words(settings.words, feed.language or settings.site.default_language)
     for page in full_pages:
         path = page_path(page.number)
         members = archive.page_entries(articles, page)

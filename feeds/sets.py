@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from broadsheet import wording
 from broadsheet.config import Settings
 from broadsheet.feeds.model import Scope
 from broadsheet.model import Article
+from broadsheet.words import Words
 
 SCOPES: tuple[Scope, ...] = ("site", "language", "section", "tag", "author")
 FOLDERS: dict[Scope, str] = {"section": "section", "tag": "tag", "author": "author"}
@@ -60,31 +60,17 @@ _SPELLED = {
     "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "þ": "th", "ı": "i",
 }  # fmt: skip
 
-WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "section": "Articles in {name}, from {site}.",
-        "tag": "Articles tagged “{name}”, from {site}.",
-        "author": "Articles by {name}, from {site}.",
-        "archive": "{title}: archive, page {page}",
-    },
-    "ru": {
-        "section": "Статьи раздела «{name}» — {site}.",
-        "tag": "Материалы с тегом «{name}» — {site}.",
-        "author": "Статьи автора: {name} — {site}.",
-        "archive": "{title}: архив, страница {page}",
-    },
-}
+FEED_WORDS = "feeds"
+"""The group of feed words in :mod:`broadsheet.words` (``[labels.LANG.feeds]``)."""
 
 
-def words(language: str | None) -> Mapping[str, str]:
+def words(all_words: Words, language: str | None) -> Mapping[str, str]:
     """The phrases of feed titles and descriptions in ``language``.
 
     The publication's words (``[labels.LANG.feeds]``) come first, then the
-    built-in ones of the language, then English.
+    catalog of the language, then English.
     """
-    table = WORDS.get(wording.base_language(language), WORDS["en"])
-    own = wording.overrides("feeds", language)
-    return {**table, **own} if own else table
+    return all_words.table(FEED_WORDS, language)
 
 
 @cache
@@ -212,6 +198,7 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
         settings: ``feeds.sets`` chooses the sets; titles come from ``site``.
     """
     site = settings.site
+    phrases = settings.words
     several = len(site.languages) > 1
     wanted = set(settings.feeds.sets)
     site_language = None if several else site.default_language
@@ -278,7 +265,7 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
                     base=folder,
                     archive_base=None,
                     title=f"{site.title} — {shown(name, site.default_language)}",
-                    description=words(site.default_language)[scope].format(
+                    description=words(phrases, site.default_language)[scope].format(
                         name=shown(name, site.default_language), site=site.title
                     ),
                     articles=tuple(members),
@@ -299,7 +286,9 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
                         base=f"{code}/{folder}",
                         archive_base=None,
                         title=f"{local} — {shown(name, code)}{suffix(code)}",
-                        description=words(code)[scope].format(name=shown(name, code), site=local),
+                        description=words(phrases, code)[scope].format(
+                            name=shown(name, code), site=local
+                        ),
                         articles=tuple(local_members),
                     )
                 )

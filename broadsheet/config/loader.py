@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from broadsheet import wording
+from broadsheet import words
 from broadsheet.config.settings import (
     ContentSettings,
     DeliverySettings,
@@ -268,9 +268,7 @@ def load_settings(path: str | os.PathLike[str] = DEFAULT_CONFIG) -> Settings:
         raise ConfigError(shown, [f"not valid UTF-8 at byte {exc.start}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(shown, [f"not valid TOML: {exc}"]) from None
-    settings = settings_from_mapping(data, file)
-    wording.use(settings.labels)
-    return settings
+    return settings_from_mapping(data, file)
 
 
 def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
@@ -316,12 +314,12 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
                     problems.append(
                         f"newsletters.{frequency}.subject.{code}: language not in site.languages"
                     )
-    labels: wording.Labels = types.MappingProxyType({})
+    labels: words.Labels = types.MappingProxyType({})
     given_labels = data.get("labels", {})
     if not isinstance(given_labels, dict):
         problems.append(f"labels: expected a table, got {_type_name(given_labels)}")
     elif site is not None:
-        labels = wording.check(given_labels, tuple(site.languages), problems)
+        labels = words.check(given_labels, tuple(site.languages), problems)
     if built.get("store") is not None:
         _check_store_url(built["store"].url, problems)
     if problems:

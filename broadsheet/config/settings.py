@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from broadsheet.model import Frequency
+from broadsheet.words import Words
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -399,7 +400,12 @@ class Settings:
     labels: Mapping[str, Mapping[str, Mapping[str, str]]] = field(
         default_factory=lambda: types.MappingProxyType({})
     )
-    """``[labels.LANG.GROUP]``: the publication's own words (see :mod:`broadsheet.wording`)."""
+    """``[labels.LANG.GROUP]``: the publication's own words (see :mod:`broadsheet.words`)."""
+
+    @property
+    def words(self) -> Words:
+        """The words readers see: the catalogs, with this publication's ``labels`` over them."""
+        return Words.of(self.labels)
 
     @property
     def feeds_url(self) -> str:

@@ -103,7 +103,8 @@ class Pages:
         full: dict[str, Any] = {
             "lang": language,
             "dir": labels.text_direction(language),
-            "t": pagetext.words(language),
+            "t": pagetext.words(self.settings.words, language),
+            **self.settings.words.gettext_callables(language),
             "site_title": site.title_in(language),
             "site_url": site.url,
             "accent": site.accent_color,
@@ -124,7 +125,7 @@ class Pages:
         link: dict[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> HTMLResponse:
-        heading = pagetext.word(language, title_key)
+        heading = pagetext.word(self.settings.words, language, title_key)
         return self._page(
             "message.html.j2",
             language,
@@ -145,7 +146,7 @@ class Pages:
     def _bad_link(self, request: Request, exc: BadToken) -> Response:
         log.info("refused a link (%s) from %s", exc, client_address(request))
         language = self._language(request)
-        words = pagetext.words(language)
+        words = pagetext.words(self.settings.words, language)
         if wants_json(request):
             return _json({"error": "bad-token", "message": str(exc)}, status_code=400)
         return self._message(
@@ -196,9 +197,9 @@ class Pages:
         return self._page(
             "subscribe.html.j2",
             language,
-            pagetext.word(language, "subscribe_title", title=title),
+            pagetext.word(self.settings.words, language, "subscribe_title", title=title),
             status=status,
-            intro=pagetext.word(language, "subscribe_intro"),
+            intro=pagetext.word(self.settings.words, language, "subscribe_intro"),
             languages=self._languages(language),
             topics=topics,
             topic_names=self._topic_names(topics, language),
@@ -213,7 +214,7 @@ class Pages:
         except BadBody as exc:
             return body_error(exc, as_json)
         language = self._language(request, form_text(values.get("language")))
-        words = pagetext.words(language)
+        words = pagetext.words(self.settings.words, language)
         wait = self.per_client.take(client_address(request))
         if not wait:
             email_key = form_text(values.get("email")).strip().lower()
@@ -258,7 +259,11 @@ class Pages:
                     status_code=400,
                 )
             problem = pagetext.word(
-                language, "bad_field", field=words.get(exc.field, exc.field), reason=exc.reason
+                self.settings.words,
+                language,
+                "bad_field",
+                field=words.get(exc.field, exc.field),
+                reason=exc.reason,
             )
             return await self._subscribe_page(request, language, fields, [problem], status=400)
         except DeliveryError as exc:
@@ -279,6 +284,7 @@ class Pages:
             language,
             "check_inbox_title",
             pagetext.word(
+                self.settings.words,
                 language,
                 "check_inbox_text",
                 email=email.strip(),
@@ -308,9 +314,13 @@ class Pages:
         return self._page(
             "confirm.html.j2",
             language,
-            pagetext.word(language, "confirm_page_title"),
+            pagetext.word(self.settings.words, language, "confirm_page_title"),
             question=pagetext.word(
-                language, "confirm_question", title=self._title(language), email=person.email
+                self.settings.words,
+                language,
+                "confirm_question",
+                title=self._title(language),
+                email=person.email,
             ),
             action="confirm?token=" + token,
         )
@@ -339,16 +349,21 @@ class Pages:
             return self._message(
                 language,
                 "confirm_stale_title",
-                pagetext.word(language, "confirm_stale_text"),
-                link={"url": "subscribe", "label": pagetext.word(language, "subscribe_button")},
+                pagetext.word(self.settings.words, language, "confirm_stale_text"),
+                link={
+                    "url": "subscribe",
+                    "label": pagetext.word(self.settings.words, language, "subscribe_button"),
+                },
             )
         return self._message(
             language,
             "confirmed_title",
-            pagetext.word(language, "confirmed_text", email=person.email, title=title),
+            pagetext.word(
+                self.settings.words, language, "confirmed_text", email=person.email, title=title
+            ),
             link={
                 "url": "preferences?token=" + self.subs.sign("preferences", person),
-                "label": pagetext.word(language, "preferences_title"),
+                "label": pagetext.word(self.settings.words, language, "preferences_title"),
             },
         )
 
@@ -367,9 +382,13 @@ class Pages:
         return self._page(
             "unsubscribe.html.j2",
             language,
-            pagetext.word(language, "unsubscribe_title"),
+            pagetext.word(self.settings.words, language, "unsubscribe_title"),
             question=pagetext.word(
-                language, "unsubscribe_question", title=title, email=person.email
+                self.settings.words,
+                language,
+                "unsubscribe_question",
+                title=title,
+                email=person.email,
             ),
             action="unsubscribe?token=" + token,
         )
@@ -397,11 +416,15 @@ class Pages:
             language,
             "unsubscribed_title",
             pagetext.word(
-                language, "unsubscribed_text", email=person.email, title=self._title(language)
+                self.settings.words,
+                language,
+                "unsubscribed_text",
+                email=person.email,
+                title=self._title(language),
             ),
             link={
                 "url": "preferences?token=" + self.subs.sign("preferences", person),
-                "label": pagetext.word(language, "change_mind"),
+                "label": pagetext.word(self.settings.words, language, "change_mind"),
             },
         )
 
@@ -448,9 +471,10 @@ class Pages:
                 )
             language = self._language(request, person.language)
             problem = pagetext.word(
+                self.settings.words,
                 language,
                 "bad_field",
-                field=pagetext.words(language).get(exc.field, exc.field),
+                field=pagetext.words(self.settings.words, language).get(exc.field, exc.field),
                 reason=exc.reason,
             )
             return await self._preferences_page(
@@ -463,10 +487,10 @@ class Pages:
         return self._message(
             language,
             "saved_title",
-            pagetext.word(language, "saved_text", email=after.email),
+            pagetext.word(self.settings.words, language, "saved_text", email=after.email),
             link={
                 "url": "preferences?token=" + token,
-                "label": pagetext.word(language, "preferences_title"),
+                "label": pagetext.word(self.settings.words, language, "preferences_title"),
             },
         )
 
@@ -495,12 +519,16 @@ class Pages:
         return self._page(
             "preferences.html.j2",
             language,
-            pagetext.word(language, "preferences_title"),
+            pagetext.word(self.settings.words, language, "preferences_title"),
             status=status,
             intro=pagetext.word(
-                language, "preferences_intro", email=person.email, title=self._title(language)
+                self.settings.words,
+                language,
+                "preferences_intro",
+                email=person.email,
+                title=self._title(language),
             ),
-            status_note=pagetext.word(language, note_key) if note_key else "",
+            status_note=pagetext.word(self.settings.words, language, note_key) if note_key else "",
             languages=self._languages(language),
             topics=topics,
             topic_names=self._topic_names(topics, language),

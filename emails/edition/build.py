@@ -97,7 +97,7 @@ class RenderedEdition:
 def _neutral(settings: Settings, language: str) -> Personal:
     """The personal values of a preview: no name, links without a token."""
     return Personal(
-        greeting=words.greeting(language, ""),
+        greeting=words.greeting(settings.words, language, ""),
         unsubscribe_url=f"{settings.links_url}/unsubscribe",
         preferences_url=f"{settings.links_url}/preferences",
     )
@@ -129,7 +129,7 @@ def _manifest(rendered: RenderedEdition) -> dict[str, Any]:
 
 def render_archive(settings: Settings, language: str, editions: Sequence[EditionRecord]) -> str:
     """The archive page of ``language`` listing ``editions`` (newest first)."""
-    table = words.labels(language)
+    table = words.labels(settings.words, language)
     title = settings.site.title_in(language)
     rows = []
     for edition in editions:
@@ -180,7 +180,7 @@ def render_edition(
         RenderError: a template or the CSS inliner failed.
     """
     backend = settings.emails.inliner
-    untranslated = words.missing(content.language)
+    untranslated = words.missing(settings.words, content.language)
     if untranslated:
         log.warning(
             "edition %s: English words stand in for %d labels with no %s text in "

@@ -139,7 +139,7 @@ def _item(article: Article, content: EditionContent, settings: Settings) -> Item
     translations: list[Translation] = [
         Translation(
             language=other.language,
-            label=words.read_in(other.language, language),
+            label=words.read_in(settings.words, other.language, language),
             url=links.with_utm(other.url, settings, edition_id=content.edition_id),
         )
         for other in content.translations.get(article.id, ())
@@ -147,7 +147,9 @@ def _item(article: Article, content: EditionContent, settings: Settings) -> Item
     byline = ""
     if article.authors:
         key = "by_one" if len(article.authors) == 1 else "by"
-        byline = words.label(language, key, authors=words.join_names(article.authors, language))
+        byline = words.label(
+            settings.words, language, key, authors=words.join_names(article.authors, language)
+        )
     day = article.published.astimezone(settings.site.tz).date()
     return Item(
         id=article.id,
@@ -194,7 +196,7 @@ def build_context(content: EditionContent, settings: Settings, *, mode: Mode) ->
             public web copy, with no personal parts.
     """
     language = content.language
-    table = words.labels(language)
+    table = words.labels(settings.words, language)
     title = settings.site.title_in(language)
     local_day = content.slot.astimezone(settings.site.tz).date()
     date_text = words.format_day(local_day, language)
@@ -203,7 +205,7 @@ def build_context(content: EditionContent, settings: Settings, *, mode: Mode) ->
     lead = items[0] if items else None
     lead_title = lead["title"] if lead else title
     others = [
-        OtherEdition(language=code, label=words.this_edition_in(code), url=url)
+        OtherEdition(language=code, label=words.this_edition_in(settings.words, code), url=url)
         for code, url in sorted(content.other_editions.items())
     ]
     logo = settings.site.logo
@@ -223,7 +225,9 @@ def build_context(content: EditionContent, settings: Settings, *, mode: Mode) ->
         site_url=settings.site.url,
         logo_url=links.absolute(settings, logo) if logo else None,
         logo_alt=title,
-        preheader=words.preheader(language, lead_title, max(len(items) - 1, 0), title),
+        preheader=words.preheader(
+            settings.words, language, lead_title, max(len(items) - 1, 0), title
+        ),
         greeting=GREETING if email else "",
         intro=table[f"intro_{content.frequency}"].format(title=title),
         lead=lead,
@@ -237,7 +241,7 @@ def build_context(content: EditionContent, settings: Settings, *, mode: Mode) ->
         archive_url=links.archive_url(settings, language),
         preferences_url=PREFERENCES_URL if email else "",
         unsubscribe_url=UNSUBSCRIBE_URL if email else "",
-        why=words.why(language, content.frequency, title),
+        why=words.why(settings.words, language, content.frequency, title),
         postal_address=settings.sender.postal_address,
         web_copy_note=table["web_copy"].format(title=title),
         labels=table,

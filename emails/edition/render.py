@@ -55,6 +55,9 @@ def environment() -> jinja2.Environment:
             default=True,
         ),
         undefined=jinja2.StrictUndefined,
+        # {% trans %} and _() call gettext, ngettext, pgettext, npgettext from each
+        # render's context (``Words.gettext_callables``): no words live on the environment.
+        extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

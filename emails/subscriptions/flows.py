@@ -64,22 +64,23 @@ def confirmation_message(
         url = links.preferences_url(settings, tokens.sign(secret, "preferences", subscriber.id))
     else:
         url = links.confirm_url(settings, tokens.sign(secret, "confirm", subscriber.id))
-    text = pagetext.words(language)
+    words = settings.words
+    text = pagetext.words(words, language)
     context = {
         "lang": language,
         "dir": labels.text_direction(language),
         "t": text,
         "title": title,
         "subject": pagetext.word(
-            language, "already_subject" if already else "confirm_subject", title=title
+            words, language, "already_subject" if already else "confirm_subject", title=title
         ),
         "greeting": (
-            pagetext.word(language, "confirm_greeting_named", name=subscriber.name)
+            pagetext.word(words, language, "confirm_greeting_named", name=subscriber.name)
             if subscriber.name
             else text["confirm_greeting"]
         ),
         "body": pagetext.word(
-            language, "already_text" if already else "confirm_body", title=title, hours=hours
+            words, language, "already_text" if already else "confirm_body", title=title, hours=hours
         ),
         "already": already,
         "url": url,

@@ -17,6 +17,7 @@ from broadsheet.emails.edition.personalize import Personal, Template, fill_html,
 from broadsheet.emails.edition.render import TEXT_WIDTH, render
 from broadsheet.errors import RenderError
 from broadsheet.model import Frequency
+from broadsheet.words import Words
 from tests.conftest import DEMO_NOW, make_article
 from tests.emails.demo import DemoEditions
 
@@ -300,19 +301,19 @@ def test_dates_in_each_language() -> None:
     ],
 )
 def test_russian_preheader_plurals(more: int, expected: str) -> None:
-    assert labels.preheader("ru", "Лид", more, "Риддл") == expected
+    assert labels.preheader(Words(), "ru", "Лид", more, "Риддл") == expected
 
 
 def test_greetings() -> None:
-    assert labels.greeting("en", "Anna") == "Hello Anna,"
-    assert labels.greeting("ru", "Анна") == "Здравствуйте, Анна!"
-    assert labels.greeting("en", " \n") == "Dear reader,"
-    assert labels.greeting("de", "Anna") == "Hello Anna,"
+    assert labels.greeting(Words(), "en", "Anna") == "Hello Anna,"
+    assert labels.greeting(Words(), "ru", "Анна") == "Здравствуйте, Анна!"
+    assert labels.greeting(Words(), "en", " \n") == "Dear reader,"
+    assert labels.greeting(Words(), "de", "Anna") == "Hello Anna,"
 
 
 def test_read_in_labels() -> None:
-    assert labels.read_in("ru", "en") == "Read in Russian"
-    assert labels.read_in("en", "ru") == "Читать на английском"
+    assert labels.read_in(Words(), "ru", "en") == "Read in Russian"
+    assert labels.read_in(Words(), "en", "ru") == "Читать на английском"
 
 
 def test_sections_are_shown_in_the_edition_language(demo_editions: DemoEditions) -> None:

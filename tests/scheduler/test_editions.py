@@ -348,7 +348,7 @@ def test_labels_reword_pages_and_feeds(make_settings: Callable[..., Settings]) -
     from broadsheet.emails.subscriptions import pagetext
     from broadsheet.feeds.sets import words
 
-    make_settings(
+    settings = make_settings(
         """
         [labels.en.pages]
         subscribe_button = "Sign me up"
@@ -356,11 +356,13 @@ def test_labels_reword_pages_and_feeds(make_settings: Callable[..., Settings]) -
         archive = "{title}, older articles (page {page})"
         """
     )
-    assert pagetext.word("en", "subscribe_button") == "Sign me up"
-    assert pagetext.word("ru", "subscribe_button") != "Sign me up"
-    assert words("en")["archive"].format(title="T", page=2) == "T, older articles (page 2)"
-    make_settings()  # loading another publication's settings replaces the words
-    assert pagetext.word("en", "subscribe_button") == "Subscribe"
+    mine = settings.words
+    assert pagetext.word(mine, "en", "subscribe_button") == "Sign me up"
+    assert pagetext.word(mine, "ru", "subscribe_button") != "Sign me up"
+    assert words(mine, "en")["archive"].format(title="T", page=2) == "T, older articles (page 2)"
+    other = make_settings().words  # another publication's words leave these as they are
+    assert pagetext.word(other, "en", "subscribe_button") == "Subscribe"
+    assert pagetext.word(mine, "en", "subscribe_button") == "Sign me up"
 
 
 def test_an_output_folder_that_is_a_file_is_named(

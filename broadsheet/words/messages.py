@@ -1,0 +1,211 @@
+"""The English source of every built-in word, marked for ``pybabel extract``.
+
+Each word is a message of the ``broadsheet`` gettext domain whose context
+(``msgctxt``) is ``GROUP.KEY``: ``newsletter.lead`` is the key ``lead`` a
+publication rewords in ``[labels.LANG.newsletter]``. The translations live in
+``locale/LANG/LC_MESSAGES/broadsheet.po`` (see ``docs/translations.md``).
+:func:`N_` and :func:`NP_` only mark; :mod:`broadsheet.words` translates.
+
+The groups a publication may reword are :data:`NEWSLETTER` (an edition's
+labels), :data:`PAGES` (the subscription pages and the confirmation message)
+and :data:`FEEDS` (feed descriptions and archive titles); :data:`BUILT_IN`
+holds words the configuration sets elsewhere or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Final, NamedTuple
+
+
+class Message(NamedTuple):
+    """One marked message.
+
+    Attributes:
+        context: ``GROUP.KEY``, the message's ``msgctxt``.
+        singular: the English text (the ``msgid``), a ``str.format`` template.
+        plural: the English plural (``msgid_plural``), or ``None``.
+    """
+
+    context: str
+    singular: str
+    plural: str | None = None
+
+    @property
+    def group(self) -> str:
+        """``newsletter`` of ``newsletter.lead``."""
+        return self.context.partition(".")[0]
+
+    @property
+    def key(self) -> str:
+        """``lead`` of ``newsletter.lead``."""
+        return self.context.partition(".")[2]
+
+
+def N_(context: str, message: str) -> Message:
+    """Mark ``message`` (English) for extraction under ``context``."""
+    return Message(context, message)
+
+
+def NP_(context: str, singular: str, plural: str) -> Message:
+    """Mark a message with plural forms, chosen by a count at render time."""
+    return Message(context, singular, plural)
+
+
+NEWSLETTER: Final = (
+    N_("newsletter.edition_daily", "Daily newsletter"),
+    N_("newsletter.edition_weekly", "Weekly newsletter"),
+    N_("newsletter.new_daily", "New today"),
+    N_("newsletter.new_weekly", "New this week"),
+    N_("newsletter.lead", "Lead story"),
+    N_("newsletter.read_also", "Read also"),
+    N_("newsletter.top_reads", "Top reads"),
+    N_("newsletter.read_more", "Read the article"),
+    N_("newsletter.by", "By {authors}"),
+    N_("newsletter.by_one", "By {authors}"),
+    N_("newsletter.greeting_named", "Hello {name},"),
+    N_("newsletter.greeting_neutral", "Dear reader,"),
+    N_("newsletter.intro_daily", "Here is what {title} published since yesterday's letter."),
+    N_(
+        "newsletter.intro_weekly",
+        "Here is what {title} published this week, and what readers read most.",
+    ),
+    N_("newsletter.preheader_single", "{lead} and one more new article from {title}"),
+    # TRANSLATORS: the preview text when {count} (2 or more) articles follow the lead.
+    NP_(
+        "newsletter.preheader",
+        "{lead} and {count} more new article from {title}",
+        "{lead} and {count} more new articles from {title}",
+    ),
+    N_("newsletter.preheader_alone", "{lead}: new from {title}"),
+    N_("newsletter.this_edition_in", "This edition in English"),
+    N_("newsletter.view_in_browser", "View this email in your browser"),
+    N_(
+        "newsletter.why_daily",
+        "You receive this because you subscribed to the daily {title} newsletter in {language}.",
+    ),
+    N_(
+        "newsletter.why_weekly",
+        "You receive this because you subscribed to the weekly {title} newsletter in {language}.",
+    ),
+    N_("newsletter.preferences", "Change your preferences"),
+    N_("newsletter.unsubscribe", "Unsubscribe"),
+    N_("newsletter.archive", "Past editions"),
+    N_("newsletter.web_copy", "This is the web copy of an edition of the {title} newsletter."),
+    N_("newsletter.subscribe_hint", "Subscribe on {site} to receive it by email."),
+    N_("newsletter.archive_title", "{title} newsletter: past editions"),
+    N_("newsletter.archive_intro", "Every edition of the newsletter in English, newest first."),
+    N_("newsletter.archive_empty", "No edition has been published yet."),
+    N_("newsletter.logo_home", "{title} home page"),
+    N_("newsletter.links", "Links"),
+)
+
+PAGES: Final = (
+    N_("pages.subscribe_title", "Subscribe to the {title} newsletter"),
+    N_(
+        "pages.subscribe_intro",
+        "Our analysis in your inbox, daily or once a week. We send a message to confirm your "
+        "address first.",
+    ),
+    N_("pages.email", "Email address"),
+    N_("pages.name", "Name (optional)"),
+    N_("pages.language", "Language"),
+    N_("pages.frequency", "How often"),
+    N_("pages.frequency_daily", "Every day"),
+    N_("pages.frequency_weekly", "Once a week"),
+    N_("pages.topics", "Topics"),
+    N_("pages.topics_hint", "Leave all unticked to receive every edition."),
+    N_("pages.subscribe_button", "Subscribe"),
+    N_(
+        "pages.privacy",
+        "We use your address only to send the newsletter. Every message has a link to "
+        "unsubscribe at once.",
+    ),
+    N_("pages.check_inbox_title", "Check your inbox"),
+    N_(
+        "pages.check_inbox_text",
+        "If {email} can receive mail, a message is on its way to it now. Open the link inside "
+        "within {hours} hours to confirm your subscription.",
+    ),
+    N_("pages.confirmed_title", "Subscription confirmed"),
+    N_("pages.confirmed_text", "Thank you. {email} will receive the {title} newsletter."),
+    N_("pages.confirm_page_title", "Confirm your subscription"),
+    N_("pages.confirm_question", "Send the {title} newsletter to {email}?"),
+    N_("pages.confirm_stale_title", "This subscription was cancelled"),
+    N_(
+        "pages.confirm_stale_text",
+        "The address was unsubscribed after this link was sent. Subscribe again if you want "
+        "the newsletter.",
+    ),
+    N_("pages.unsubscribe_title", "Unsubscribe"),
+    N_("pages.unsubscribe_question", "Stop sending the {title} newsletter to {email}?"),
+    N_("pages.unsubscribe_button", "Unsubscribe"),
+    N_("pages.unsubscribed_title", "You are unsubscribed"),
+    N_("pages.unsubscribed_text", "{email} will receive no more newsletters from {title}."),
+    N_("pages.change_mind", "Changed your mind? Resume on your preferences page."),
+    N_("pages.preferences_title", "Newsletter preferences"),
+    N_("pages.preferences_intro", "Choose what {email} receives from {title}."),
+    N_("pages.save_button", "Save preferences"),
+    N_("pages.saved_title", "Preferences saved"),
+    N_("pages.saved_text", "{email} will receive the newsletter as you chose."),
+    N_("pages.resume", "Resume my subscription"),
+    N_("pages.status_unsubscribed", "This address is unsubscribed: nothing is sent to it."),
+    N_(
+        "pages.status_bounced",
+        "Mail to this address was refused, so nothing is sent to it. Subscribe again once it "
+        "works.",
+    ),
+    N_("pages.status_pending", "This address is not confirmed yet: open the link we sent to it."),
+    N_("pages.unsubscribe_instead", "Unsubscribe from every newsletter"),
+    N_("pages.bad_link_title", "This link does not work"),
+    N_(
+        "pages.bad_link_text",
+        "It may be incomplete, altered or too old. Open the link from your latest newsletter "
+        "again, or subscribe anew.",
+    ),
+    N_("pages.bad_field_title", "Please check the form"),
+    N_("pages.bad_field", "{field}: {reason}"),
+    N_("pages.too_many_title", "Too many requests"),
+    N_("pages.too_many_text", "Please wait a few minutes and try again."),
+    N_("pages.unavailable_title", "Please try again later"),
+    N_("pages.unavailable_text", "The confirmation message could not be sent just now."),
+    N_("pages.home", "Back to {title}"),
+    N_("pages.confirm_subject", "Confirm your subscription to {title}"),
+    N_("pages.confirm_greeting_named", "Hello {name},"),
+    N_("pages.confirm_greeting", "Hello,"),
+    N_(
+        "pages.confirm_body",
+        "Someone, probably you, asked to receive the {title} newsletter at this address. To "
+        "confirm, open this link within {hours} hours:",
+    ),
+    N_("pages.confirm_button", "Confirm my subscription"),
+    N_("pages.already_subject", "Your {title} newsletter subscription"),
+    N_(
+        "pages.already_text",
+        "This address is already subscribed to the {title} newsletter. To change what you "
+        "receive, or to unsubscribe, open your preferences:",
+    ),
+    N_(
+        "pages.confirm_ignore",
+        "If it was not you, ignore this message: without confirmation nothing more is sent to you.",
+    ),
+)
+
+FEEDS: Final = (
+    N_("feeds.section", "Articles in {name}, from {site}."),
+    N_("feeds.tag", "Articles tagged “{name}”, from {site}."),
+    N_("feeds.author", "Articles by {name}, from {site}."),
+    N_("feeds.archive", "{title}: archive, page {page}"),
+)
+
+BUILT_IN: Final = (
+    N_("read_in.en", "Read in English"),
+    N_("read_in.ru", "Read in Russian"),
+    # TRANSLATORS: the language's name as it stands after "in" (Russian: prepositional case).
+    N_("language_in.en", "English"),
+    N_("language_in.ru", "Russian"),
+    N_("subject.daily", "{title} daily: {lead}"),
+    N_("subject.weekly", "{title} weekly: {lead}"),
+)
+
+MESSAGES: Final = {m.context: m for m in (*NEWSLETTER, *PAGES, *FEEDS, *BUILT_IN)}
+"""Every marked message, by context."""
