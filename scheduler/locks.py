@@ -10,7 +10,9 @@ elsewhere but still does the others: a long send does not hold the feeds up.
   operating system releases it when the process dies.
 - PostgreSQL: a session-level advisory lock (``pg_try_advisory_lock``) taken
   on a connection of its own, held open for the job's whole run; the server
-  releases it when that connection ends, however the process ended.
+  releases it when that connection ends, however the process ended. The
+  store holds it (:meth:`~broadsheet.store.Store.advisory_lock`); this
+  module only names the keys.
 
 A lock that is held means "running right now, elsewhere": the job is left
 alone this tick. A run recorded as ``running`` whose lock is free belonged
@@ -20,7 +22,6 @@ slot)`` row in ``job_runs`` stays the last line of defence.
 
 from __future__ import annotations
 
-import logging
 import re
 import zlib
 from collections.abc import Iterator
@@ -29,14 +30,10 @@ from pathlib import Path
 from typing import Protocol
 
 from filelock import FileLock, Timeout
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError
 
 from broadsheet.config import Settings
 from broadsheet.errors import StoreError
 from broadsheet.store import Store
-
-log = logging.getLogger(__name__)
 
 ADVISORY_CLASS = 0x62736A62  # "bsjb": the first key of every job lock
 """The first of the two advisory-lock keys, shared by all job locks."""
@@ -102,43 +99,16 @@ class AdvisoryJobLock:
     """A job lock held as a PostgreSQL session advisory lock on its own connection."""
 
     def __init__(self, store: Store, job: str) -> None:
-        self.store = store
         self.key = advisory_key(job)
-        self._conn: Connection | None = None
+        self._lock = store.advisory_lock(self.key)
 
     def acquire(self) -> bool:
         """Take the lock; ``False`` when another session holds it."""
-        if self._conn is not None:
-            raise RuntimeError("lock already held")  # a bug in the caller
-        conn = self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            got = conn.execute(
-                text("SELECT pg_try_advisory_lock(:a, :b)"), {"a": self.key[0], "b": self.key[1]}
-            ).scalar_one()
-        except BaseException:
-            conn.close()
-            raise
-        if not got:
-            conn.close()
-            return False
-        self._conn = conn
-        return True
+        return self._lock.acquire()
 
     def release(self) -> None:
         """Give the lock back and close its connection."""
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            conn.execute(
-                text("SELECT pg_advisory_unlock(:a, :b)"), {"a": self.key[0], "b": self.key[1]}
-            )
-        except DBAPIError as exc:
-            # The session is gone, and its lock with it; never pool it again.
-            log.warning("could not release the job lock cleanly (%s)", exc.orig)
-            conn.invalidate()
-        finally:
-            conn.close()
+        self._lock.release()
 
 
 def job_lock(store: Store, settings: Settings, job: str) -> JobLock:

@@ -35,6 +35,11 @@ _COMMANDS = {
         "status",
         "Each job's last run, next run and last error.",
     ),
+    "upgrade": (
+        "broadsheet.cli.upgrade",
+        "upgrade",
+        "Apply the store's pending schema migrations (back it up first).",
+    ),
 }
 
 

@@ -118,7 +118,5 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # premailer's cssutils logs a line per element for vendor properties, and
-    # alembic announces its plugins whenever the store checks its schema.
+    # premailer's cssutils logs a line per element for vendor properties.
     logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)
-    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))

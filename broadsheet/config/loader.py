@@ -224,16 +224,11 @@ def _check_site(site: SiteSettings, problems: list[str]) -> None:
 
 
 def _check_store_url(url: str, problems: list[str]) -> None:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from broadsheet.store import check_url  # the store alone knows database URLs
 
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        problems.append(f"store.url: not a database URL: {url!r}")
-        return
-    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        problems.append(f"store.url: expected sqlite:/// or postgresql://, got {url!r}")
+    problem = check_url(url)
+    if problem is not None:
+        problems.append(f"store.url: {problem}")
 
 
 def _resolve(root: Path, path: Path) -> Path:

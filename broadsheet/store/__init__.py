@@ -10,7 +10,13 @@ done in transactions that hand out repositories bound to them::
     with store.read() as tx:
         live = tx.articles.live(now)
 
-The store knows nothing about XML, HTML or email.
+The store knows nothing about XML, HTML or email. SQLAlchemy and alembic
+are used here and nowhere else: other rooms get what they need from it (a
+transaction, an advisory lock, a check of a store URL).
+
+A store is opened at the schema this release writes; an empty database is
+given it, any other is refused until ``broadsheet upgrade`` (:meth:`Store.upgrade`)
+has brought it there (see :mod:`broadsheet.store.migrations`).
 """
 
 from __future__ import annotations
@@ -20,14 +26,17 @@ import secrets as random_secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 
 from broadsheet.errors import StoreError
 from broadsheet.store import migrations, schema
+from broadsheet.store.locks import AdvisoryLock
+from broadsheet.store.migrations import Upgrade
+from broadsheet.store.urls import check_url, normalise_url
 
 if TYPE_CHECKING:
     from broadsheet.store.articles import Articles
@@ -39,7 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Store", "Tx"]
+__all__ = ["AdvisoryLock", "Store", "Tx", "Upgrade", "check_url"]
 
 
 class Tx:
@@ -99,15 +108,6 @@ class Tx:
             self.conn.execute(table.insert().values(key=key, value=value))
 
 
-def _normalise_url(url: str) -> str:
-    """The SQLAlchemy URL with the drivers broadsheet ships with."""
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        # SQLAlchemy's default PostgreSQL driver is psycopg2; ours is psycopg 3.
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
-
-
 def _sqlite_events(engine: Engine) -> None:
     """Let SQLAlchemy, not pysqlite, decide when transactions begin.
 
@@ -132,8 +132,15 @@ def _sqlite_events(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _foreign_keys(conn: Connection, *, on: bool) -> None:
+    """Turn SQLite's foreign keys on or off, outside any transaction (else a no-op)."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None  # a connection just checked out of the pool
+    dbapi.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+
+
 class Store:
-    """A connection pool to one database, migrated to the current schema."""
+    """A connection pool to one database at the current schema."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -143,15 +150,31 @@ class Store:
         """``"sqlite"`` or ``"postgresql"``."""
         return self.engine.dialect.name
 
+    @property
+    def where(self) -> str:
+        """The store as messages name it: the SQLite file, or the URL without password."""
+        url = self.engine.url
+        if self.dialect == "sqlite" and url.database:
+            return url.database
+        return url.render_as_string(hide_password=True)
+
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
-        """Connect to ``url`` and bring its schema up to date.
+        """Connect to ``url``, creating the schema in an empty database.
+
+        Args:
+            url: the database URL (``store.url``).
+            migrate: create the schema of an empty database and refuse one at
+                another revision; ``False`` skips both (for ``broadsheet
+                upgrade``, and for worker processes whose parent checked).
 
         Raises:
-            StoreError: when the database cannot be reached or is too new.
+            StoreError: when the database cannot be reached, is not
+                broadsheet's, or is at a schema other than this release's
+                (older: the message says to run ``broadsheet upgrade``).
         """
         try:
-            full = _normalise_url(url)
+            full = normalise_url(url)
             kwargs: dict[str, Any] = {}
             if not full.startswith("sqlite"):
                 kwargs["pool_pre_ping"] = True
@@ -171,20 +194,82 @@ class Store:
         store = cls(engine)
         if migrate:
             try:
-                store.migrate()
+                store.prepare()
             except BaseException:
                 store.close()
                 raise
         return store
 
-    def migrate(self) -> int:
-        """Create or upgrade the schema; returns the version found before."""
+    def prepare(self, *, location: Path | None = None) -> None:
+        """Create the schema of an empty database; refuse one at another revision.
+
+        The common case, a store already at this release's schema, costs
+        one read transaction. ``location`` (another script directory) is for tests.
+        """
+        with self._reaching():
+            with self.read() as tx:
+                seen = migrations.found(tx.conn)
+            if not seen.empty:
+                problem = migrations.refusal(seen, where=self.where, location=location)
+                if problem is not None:
+                    raise problem
+                return
+            with self.write() as tx:  # looked again under the lock: another may have created it
+                migrations.prepare(tx.conn, where=self.where, location=location)
+
+    def revision(self) -> str:
+        """The schema revision the store is at, as messages show it."""
+        with self._reaching(), self.read() as tx:
+            return migrations.found(tx.conn).label
+
+    def upgrade(self, *, location: Path | None = None) -> Upgrade:
+        """Apply every pending migration in one transaction; a no-op when none is.
+
+        Stop every process using the store and back it up first
+        (docs/upgrading.md). On SQLite foreign keys are off while it runs, so
+        a table rebuilt by a batch step keeps the rows that refer to it; they
+        are checked before committing. ``location`` is for tests.
+
+        Raises:
+            StoreError: when the store cannot be reached, is newer than this
+                release, is not broadsheet's, or a step fails (nothing is kept).
+        """
+        with self._reaching(), self.engine.connect() as plain:
+            sqlite = self.dialect == "sqlite"
+            if sqlite:  # outside any transaction, where SQLite honours it
+                _foreign_keys(plain, on=False)
+            try:
+                conn = plain.execution_options(broadsheet_write=True)
+                with conn.begin():
+                    done = migrations.upgrade(conn, where=self.where, location=location)
+                    if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                        raise StoreError(
+                            f"upgrading the store at {self.where} would leave rows pointing "
+                            "at rows that are gone; nothing was changed"
+                        )
+            finally:
+                if sqlite:
+                    _foreign_keys(plain, on=True)
+        return done
+
+    @contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """Database errors while looking at the schema, as one clear StoreError."""
         try:
-            with self.write() as tx:
-                return migrations.migrate(tx.conn)
+            yield
         except DatabaseError as exc:  # unreachable, or a file that is no database
             where = self.engine.url.render_as_string(hide_password=True)
             raise StoreError(f"cannot open the store {where}: {exc.orig}") from None
+
+    def advisory_lock(self, key: tuple[int, int]) -> AdvisoryLock:
+        """A PostgreSQL advisory lock on ``key``, not yet taken (see :mod:`.locks`).
+
+        Raises:
+            StoreError: on SQLite, which has no advisory locks.
+        """
+        if self.dialect != "postgresql":
+            raise StoreError(f"the store at {self.where} has no advisory locks (SQLite)")
+        return AdvisoryLock(self.engine, key)
 
     @contextmanager
     def write(self) -> Iterator[Tx]:

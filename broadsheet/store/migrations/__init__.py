@@ -1,25 +1,41 @@
-"""Schema versions and the steps between them.
+"""Schema revisions: alembic migrations, applied by ``broadsheet upgrade`` only.
 
-A new database is created from :mod:`~broadsheet.store.schema` in one go and
-stamped with :data:`CURRENT`. An existing one is brought up to date by the
-steps after its recorded version, in order, inside one transaction, under a
-lock so two processes starting together do not both migrate. A database
-written by a newer release is refused rather than damaged.
+Every change to the store's tables ships as an alembic revision in
+``versions/`` beside this file (``docs/upgrading.md`` says how to write
+one). What a database holds decides what happens when a command opens it::
 
-To change the schema: edit ``schema.py``, add a step here that takes an
-existing database from the previous version to the new one (with
-``op.add_column``, ``op.create_table``, ``with op.batch_alter_table(...)``
-for SQLite), and raise :data:`CURRENT`. ``tests/store/test_migrations.py``
-checks that an upgraded database equals a new one.
+    no tables at all               created at the current revision (every command)
+    at this release's head         used
+    at an older revision           refused: back it up and run 'broadsheet upgrade'
+    made before alembic            refused likewise; ``upgrade`` stamps it with the
+      (meta.schema_version = 1)    revision holding the same tables (0001), no data moved
+    at a revision unknown here     refused: a newer broadsheet wrote it; upgrade broadsheet
+    tables, none of them ours      refused: not a broadsheet database
+
+Only ``broadsheet upgrade`` changes an existing schema, so processes running
+against a store (``serve``, ``schedule``) never see it change under them
+unless someone upgrades without stopping them first. An upgrade runs in one
+transaction (SQLite and PostgreSQL both have transactional DDL) under the
+database's write lock, plus an advisory lock on PostgreSQL, so a failed step
+leaves the store as it was and two upgrades never interleave.
+
+A store under alembic keeps ``meta.schema_version = 2``: releases before
+alembic read that as "newer than I understand" and refuse the store rather
+than use tables they do not know.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
 
+from alembic import command
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from alembic.operations import Operations
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, select, text
 
 from broadsheet.errors import StoreError
@@ -27,79 +43,209 @@ from broadsheet.store import schema
 
 log = logging.getLogger(__name__)
 
-Step = Callable[[Operations], None]
+SCRIPTS = Path(__file__).resolve().parent
+"""The alembic script directory shipped with this release (``versions/`` inside)."""
 
-BASELINE = 1
-"""The first schema version; its tables are created by ``metadata.create_all``."""
+LEGACY_REVISIONS = MappingProxyType({1: "0001"})
+"""``meta.schema_version`` of a store made before alembic -> the revision with its tables."""
 
-STEPS: Mapping[int, Step] = {}
-"""Version -> the step that upgrades a database from version - 1 to it."""
-
-CURRENT = max([BASELINE, *STEPS])
-"""The version this release writes."""
+FENCE = 2
+"""``meta.schema_version`` of a store under alembic, above what older releases accept."""
 
 _VERSION_KEY = "schema_version"
+_VERSION_TABLE = "alembic_version"  # alembic's default name
+_LOCK_KEY = 7243960431  # any constant; this one spells "broadsheet" in the low bits
 
 
-def recorded_version(conn: Connection) -> int | None:
-    """The version stamped in the database, or ``None`` for an empty database."""
-    if not inspect(conn).has_table(schema.meta.name):
-        return None
-    row = conn.execute(
-        select(schema.meta.c.value).where(schema.meta.c.key == _VERSION_KEY)
-    ).scalar_one_or_none()
-    return int(row) if row is not None else None
+@dataclass(frozen=True)
+class Found:
+    """The schema a database holds."""
+
+    revisions: tuple[str, ...]
+    """Its alembic revision (one, as broadsheet's history has no branches)."""
+    legacy: int | None
+    """``meta.schema_version``, for a store made before alembic."""
+    tables: tuple[str, ...]
+    """Every table in it."""
+
+    @property
+    def empty(self) -> bool:
+        """Whether the database has no tables at all."""
+        return not self.tables
+
+    @property
+    def label(self) -> str:
+        """The revision as messages show it."""
+        if self.revisions:
+            return "+".join(self.revisions)
+        if self.legacy is not None:
+            return f"{self.legacy} (from an older broadsheet)"
+        return "none"
 
 
-def _stamp(conn: Connection, version: int) -> None:
-    table = schema.meta
-    updated = conn.execute(
-        table.update().where(table.c.key == _VERSION_KEY).values(value=str(version))
-    )
-    if updated.rowcount == 0:
-        conn.execute(table.insert().values(key=_VERSION_KEY, value=str(version)))
+@dataclass(frozen=True)
+class Upgrade:
+    """What ``upgrade`` did: the revision found (``None``: an empty database) and the one left."""
+
+    before: str | None
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        """Whether the store was changed."""
+        return self.before != self.after
 
 
-def _lock(conn: Connection) -> None:
-    """Serialise migrations between processes for the rest of the transaction."""
-    if conn.dialect.name == "postgresql":
-        # Any constant key works; this one spells "broadsheet" in the low bits.
-        conn.execute(text("SELECT pg_advisory_xact_lock(7243960431)"))
+def scripts(location: Path | None = None) -> ScriptDirectory:
+    """The script directory at ``location`` (default: this release's)."""
+    return ScriptDirectory(str(location or SCRIPTS))
 
 
-def migrate(
-    conn: Connection, *, steps: Mapping[int, Step] | None = None, current: int | None = None
-) -> int:
-    """Bring the database on ``conn`` to the current schema; returns the version found.
-
-    ``conn`` must be inside a transaction that holds the database's write
-    lock (``BEGIN IMMEDIATE`` on SQLite); on PostgreSQL an advisory lock is
-    taken here. ``steps`` and ``current`` exist for tests.
-    """
-    steps = STEPS if steps is None else steps
-    current = CURRENT if current is None else current
-    _lock(conn)
-    found = recorded_version(conn)
-    if found is None:
-        if inspect(conn).get_table_names():
-            names = ", ".join(sorted(inspect(conn).get_table_names()))
-            raise StoreError(
-                f"the database holds tables that are not broadsheet's ({names}); "
-                "point store.url at an empty or broadsheet database"
-            )
-        schema.metadata.create_all(conn)
-        _stamp(conn, current)
-        log.info("created a new store at schema version %d", current)
-        return 0
-    if found > current:
-        raise StoreError(
-            f"the database is at schema version {found}, newer than this release "
-            f"understands ({current}); upgrade broadsheet"
-        )
-    if found < current:
-        ops = Operations(MigrationContext.configure(conn))
-        for version in range(found + 1, current + 1):
-            log.info("migrating the store to schema version %d", version)
-            steps[version](ops)
-        _stamp(conn, current)
+def head(location: Path | None = None) -> str:
+    """The revision this release writes."""
+    found = scripts(location).get_current_head()
+    if found is None:  # a packaging bug: versions/ did not ship
+        raise StoreError(f"no schema revisions in {location or SCRIPTS}/versions")
     return found
+
+
+def found(conn: Connection) -> Found:
+    """The schema the database on ``conn`` holds."""
+    tables = tuple(sorted(inspect(conn).get_table_names()))
+    revisions: tuple[str, ...] = ()
+    if _VERSION_TABLE in tables:
+        # Read here rather than through alembic, which logs its setup every time.
+        revisions = tuple(
+            sorted(conn.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalars())
+        )
+    legacy = None
+    if not revisions and schema.meta.name in tables:
+        value = conn.execute(
+            select(schema.meta.c.value).where(schema.meta.c.key == _VERSION_KEY)
+        ).scalar_one_or_none()
+        legacy = int(value) if value is not None and value.isdigit() else None
+    return Found(revisions=revisions, legacy=legacy, tables=tables)
+
+
+def lock(conn: Connection) -> None:
+    """Serialise schema work between processes for the rest of the transaction.
+
+    SQLite needs nothing more than the ``BEGIN IMMEDIATE`` its writers start with.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+
+
+Verdict = Literal["current", "empty", "older", "newer", "foreign"]
+
+
+def verdict(seen: Found, *, location: Path | None = None) -> Verdict:
+    """How a database holding ``seen`` stands against this release's schema."""
+    if seen.revisions == (head(location),):
+        return "current"
+    if seen.empty:
+        return "empty"
+    if seen.revisions:
+        known = {rev.revision for rev in scripts(location).walk_revisions()}
+        return "older" if all(rev in known for rev in seen.revisions) else "newer"
+    if seen.legacy is not None:
+        return "older" if seen.legacy in LEGACY_REVISIONS else "newer"
+    return "foreign"
+
+
+def refusal(seen: Found, *, where: str, location: Path | None = None) -> StoreError | None:
+    """Why a command must not use a store holding ``seen``, or ``None`` when it may."""
+    stands = verdict(seen, location=location)
+    if stands in ("current", "empty"):  # an empty one is created on first use
+        return None
+    current = head(location)
+    if stands == "older":
+        return StoreError(
+            f"the store at {where} is at schema {seen.label}, this broadsheet needs "
+            f"{current}: back it up and run 'broadsheet upgrade'"
+        )
+    if stands == "newer":
+        return StoreError(
+            f"the store at {where} is at schema {seen.label}, newer than this broadsheet "
+            f"knows (its newest is {current}): upgrade broadsheet to the release that "
+            "wrote it, or restore a backup made for this one"
+        )
+    return StoreError(
+        f"the database at {where} holds tables that are not broadsheet's "
+        f"({', '.join(seen.tables)}); point store.url at an empty or broadsheet database"
+    )
+
+
+def _fence(conn: Connection) -> None:
+    table = schema.meta
+    done = conn.execute(table.update().where(table.c.key == _VERSION_KEY).values(value=str(FENCE)))
+    if done.rowcount == 0:
+        conn.execute(table.insert().values(key=_VERSION_KEY, value=str(FENCE)))
+
+
+def create(conn: Connection, *, location: Path | None = None) -> str:
+    """Create the current schema in the empty database on ``conn``; returns its revision.
+
+    The tables come from :mod:`~broadsheet.store.schema` in one go rather
+    than by replaying every revision; a test checks both give the same.
+    """
+    schema.metadata.create_all(conn)
+    MigrationContext.configure(conn).stamp(scripts(location), "head")
+    _fence(conn)
+    current = head(location)
+    log.info("created a new store at schema %s", current)
+    return current
+
+
+def prepare(conn: Connection, *, where: str, location: Path | None = None) -> None:
+    """Create the schema of an empty database; refuse one at another revision.
+
+    ``conn`` must be inside a transaction that may write (``BEGIN
+    IMMEDIATE`` on SQLite).
+
+    Raises:
+        StoreError: the store needs ``broadsheet upgrade``, a newer
+            broadsheet, or is not a broadsheet database.
+    """
+    lock(conn)
+    seen = found(conn)
+    if seen.empty:
+        create(conn, location=location)
+        return
+    problem = refusal(seen, where=where, location=location)
+    if problem is not None:
+        raise problem
+
+
+def upgrade(conn: Connection, *, where: str, location: Path | None = None) -> Upgrade:
+    """Bring the database on ``conn`` to this release's head, keeping its data.
+
+    ``conn`` must be inside a transaction that may write; on SQLite its
+    foreign keys must be off (a table rebuilt by a batch step is dropped,
+    and dropping would cascade to the rows that refer to it).
+
+    Raises:
+        StoreError: the store is newer than this release or not broadsheet's.
+    """
+    lock(conn)
+    seen = found(conn)
+    current = head(location)
+    if seen.empty:
+        return Upgrade(before=None, after=create(conn, location=location))
+    stands = verdict(seen, location=location)
+    if stands in ("newer", "foreign"):
+        problem = refusal(seen, where=where, location=location)
+        assert problem is not None
+        raise problem
+    if stands == "current":
+        return Upgrade(before=seen.label, after=current)
+    if not seen.revisions:
+        assert seen.legacy is not None  # verdict() let only a known legacy version through
+        MigrationContext.configure(conn).stamp(scripts(location), LEGACY_REVISIONS[seen.legacy])
+        log.info("stamped the store's schema %s as %s", seen.label, LEGACY_REVISIONS[seen.legacy])
+    config = Config()
+    config.set_main_option("script_location", str(location or SCRIPTS))
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
+    _fence(conn)
+    return Upgrade(before=seen.label, after=current)

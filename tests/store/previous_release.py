@@ -1,0 +1,356 @@
+"""The store as broadsheet 0.1 (commit 63376e8) made it, frozen for upgrade tests.
+
+Its tables are copied verbatim from that release's ``broadsheet/store/schema.py``
+(``git show 63376e8:broadsheet/store/schema.py``), and :func:`create_store` does
+what its ``migrations.migrate`` did to an empty database: ``create_all`` and
+``meta.schema_version = 1`` in one transaction. :func:`fill` writes one row
+in every table, as that release's code would have. Never edit this file to
+follow ``schema.py``: it stands for stores already out there.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC ``datetime`` on every backend.
+
+    SQLite keeps no offset, so values are stored as naive UTC and given their
+    zone back on the way out; PostgreSQL stores ``timestamptz``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")  # a bug, not user input
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("guid", String(500), nullable=False, unique=True),
+    Column("language", String(16), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("standfirst", Text, nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column("authors", JSON, nullable=False),
+    Column("section", String(200), nullable=True),
+    Column("tags", JSON, nullable=False),
+    Column("translations", JSON, nullable=False),
+    Column("published", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=True),
+    Column("url", Text, nullable=False),
+    Column("image", Text, nullable=True),
+    Column("image_alt", Text, nullable=False),
+    Column("draft", Boolean, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("first_imported", UTCDateTime, nullable=False),
+    Column("last_changed", UTCDateTime, nullable=False),
+    Index(None, "language", "published"),
+    Index(None, "published"),
+)
+
+article_views = Table(
+    "article_views",
+    metadata,
+    Column(
+        "article_id",
+        String(200),
+        ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("day", Date, primary_key=True),
+    Column("views", Integer, nullable=False),
+    Index(None, "day"),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("frequency", String(16), nullable=False),
+    Column("topics", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("changed", UTCDateTime, nullable=False),
+    Column("confirmed", UTCDateTime, nullable=True),
+    Column("unsubscribed", UTCDateTime, nullable=True),
+    Column("bounced", UTCDateTime, nullable=True),
+    Column("status_reason", Text, nullable=False),
+    Index(None, "status", "language", "frequency"),
+)
+
+editions = Table(
+    "editions",
+    metadata,
+    Column("id", String(120), primary_key=True),
+    Column("language", String(16), nullable=False),
+    Column("frequency", String(16), nullable=False),
+    Column("slot", UTCDateTime, nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+    Column("until", UTCDateTime, nullable=False),
+    Column("new_ids", JSON, nullable=False),
+    Column("top_ids", JSON, nullable=False),
+    Column("sections", JSON, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("built", UTCDateTime, nullable=False),
+    Column("extra", JSON, nullable=False),
+    Index(None, "language", "frequency", "slot"),
+)
+
+send_ledger = Table(
+    "send_ledger",
+    metadata,
+    Column(
+        "edition_id",
+        String(120),
+        ForeignKey("editions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("last_reply", Text, nullable=False),
+    Column("claimed_by", String(120), nullable=True),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("queued", UTCDateTime, nullable=False),
+    Column("sent", UTCDateTime, nullable=True),
+    Column("changed", UTCDateTime, nullable=False),
+    # Senders claim the lowest queued subscriber ids of one edition, and the
+    # status command counts rows per state: both walk this index.
+    Index(None, "edition_id", "state", "subscriber_id"),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(120), nullable=False),
+    Column("slot", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("started", UTCDateTime, nullable=False),
+    Column("finished", UTCDateTime, nullable=True),
+    Column("duration", Float, nullable=True),
+    Column("counts", JSON, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("host", String(200), nullable=False),
+    # One row per job and slot: the last line of defence against running a
+    # slot twice, whatever the locks did.
+    UniqueConstraint("job", "slot"),
+    # The latest failed (or ok) run of a job, found without walking years of
+    # feeds builds.
+    Index(None, "job", "status", "slot"),
+)
+
+websub_pings = Table(
+    "websub_pings",
+    metadata,
+    Column("feed_url", String(1000), primary_key=True),
+    Column("since", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+)
+
+TABLES = (meta, articles, article_views, subscribers, editions, send_ledger, job_runs, websub_pings)
+
+
+SCHEMA_VERSION = 1
+
+
+def create_store(url: str) -> None:
+    """An empty store at schema version 1, as that release created one."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+            conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+    finally:
+        engine.dispose()
+
+
+def fill(url: str) -> None:
+    """One row in every table (two articles, one referred to by views and an edition's ledger)."""
+    when = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    article = {
+        "language": "en",
+        "title": "Kept",
+        "standfirst": "It was here before the upgrade.",
+        "body_html": "<p>Body</p>",
+        "authors": ["Irina Volkova"],
+        "section": "Foreign policy",
+        "tags": ["Russia - World"],
+        "translations": {},
+        "published": when,
+        "updated": None,
+        "image": None,
+        "image_alt": "",
+        "draft": False,
+        "content_hash": "0" * 64,
+        "source": "content/kept.md",
+        "first_imported": when,
+        "last_changed": when,
+    }
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as conn:
+            for ident in ("kept", "also-kept"):
+                conn.execute(
+                    articles.insert().values(
+                        id=ident,
+                        guid=f"tag:news.example,2026:{ident}",
+                        url=f"https://news.example/en/{ident}/",
+                        **article,
+                    )
+                )
+            conn.execute(
+                article_views.insert(),
+                [
+                    {"article_id": "kept", "day": date(2026, 11, 20), "views": 120},
+                    {"article_id": "kept", "day": date(2026, 11, 21), "views": 80},
+                ],
+            )
+            conn.execute(
+                subscribers.insert().values(
+                    id=1,
+                    email="reader@news.example",
+                    name="A Reader",
+                    language="en",
+                    frequency="weekly",
+                    topics=[],
+                    status="active",
+                    source="import",
+                    created=when,
+                    changed=when,
+                    confirmed=when,
+                    unsubscribed=None,
+                    bounced=None,
+                    status_reason="",
+                )
+            )
+            conn.execute(
+                editions.insert().values(
+                    id="weekly-en-2026-11-23",
+                    language="en",
+                    frequency="weekly",
+                    slot=when,
+                    since=when,
+                    until=when,
+                    new_ids=["kept"],
+                    top_ids=["kept"],
+                    sections={},
+                    subject="This week",
+                    html="<html></html>",
+                    text="text",
+                    path="editions/en/weekly-en-2026-11-23",
+                    built=when,
+                    extra={},
+                )
+            )
+            conn.execute(
+                send_ledger.insert().values(
+                    edition_id="weekly-en-2026-11-23",
+                    subscriber_id=1,
+                    state="sent",
+                    attempts=1,
+                    message_id="<1@news.example>",
+                    last_reply="250 OK",
+                    claimed_by=None,
+                    claimed_at=None,
+                    queued=when,
+                    sent=when,
+                    changed=when,
+                )
+            )
+            conn.execute(
+                job_runs.insert().values(
+                    job="feeds",
+                    slot=when,
+                    status="ok",
+                    attempts=1,
+                    started=when,
+                    finished=when,
+                    duration=1.5,
+                    counts={"feeds": 3},
+                    note="",
+                    error="",
+                    host="box",
+                )
+            )
+            conn.execute(
+                websub_pings.insert().values(
+                    feed_url="https://news.example/feeds/all.xml",
+                    since=when,
+                    attempts=2,
+                    last_error="timeout",
+                )
+            )
+            conn.execute(meta.insert().values(key="link_secret", value="kept-secret"))
+    finally:
+        engine.dispose()
