@@ -70,8 +70,8 @@ class PreparedEdition:
         )
         moment = now or edition.built or edition.slot
         self._mailto = links.unsubscribe_mailto(settings)
-        self._before_to = headers.fold(
-            "From", headers.address_tokens(settings.sender.name, settings.sender.email)
+        self._before_to = headers.address(
+            "From", settings.sender.name, settings.sender.email
         ).encode("utf-8")
         shared_lines = [
             headers.unstructured("Subject", edition.subject),
@@ -83,9 +83,7 @@ class PreparedEdition:
             headers.fold("List-Id", [*headers.text_tokens(list_name), f"<{settings.list_id}>"])
         ]
         if settings.sender.reply_to:
-            after_id.append(
-                headers.fold("Reply-To", headers.address_tokens("", settings.sender.reply_to))
-            )
+            after_id.append(headers.address("Reply-To", "", settings.sender.reply_to))
         self._after_id = "".join(after_id).encode("utf-8")
         feedback = settings.sender.feedback_id or f"broadsheet:{self.domain}"
         self._after_unsubscribe = (
@@ -119,7 +117,7 @@ class PreparedEdition:
         unsubscribe = tokens.sign(self.secret, "unsubscribe", subscriber.id)
         preferences = tokens.sign(self.secret, "preferences", subscriber.id)
         return Personal(
-            greeting=labels.greeting(self.settings.words, self.language, subscriber.name),
+            greeting=labels.greeting(self.language, subscriber.name),
             unsubscribe_url=links.unsubscribe_url(self.settings, unsubscribe),
             preferences_url=links.preferences_url(self.settings, preferences),
         )
@@ -138,9 +136,7 @@ class PreparedEdition:
                 f"the address {subscriber.email} is not plain ASCII before the @ "
                 "(an internationalised mailbox needs SMTPUTF8, which these messages do not use)"
             )
-        per_reader = (
-            headers.fold("To", headers.address_tokens(subscriber.name, subscriber.email))
-        ).encode("ascii")
+        per_reader = headers.address("To", subscriber.name, subscriber.email).encode("ascii")
         identity = f"Message-ID: {message_id}\r\n".encode("ascii")
         list_unsubscribe = headers.fold(
             "List-Unsubscribe",

@@ -27,7 +27,18 @@ from broadsheet.model import Frequency
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+# One mailbox, as checked addresses are: nothing that could end the angle
+# brackets or start another address.
+_ADDR_SPEC = re.compile(r"[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9.\-\[\]:]+")
 _WORD_BYTES: Final = 42  # 42 bytes -> 56 base64 chars -> a 68-char encoded-word
+
+DEFAULT_SUBJECTS: Final = {
+    ("en", Frequency.WEEKLY): "{title} weekly: {lead}",
+    ("en", Frequency.DAILY): "{title} daily: {lead}",
+    ("ru", Frequency.WEEKLY): "{title} за неделю: {lead}",
+    ("ru", Frequency.DAILY): "{title} за день: {lead}",
+}
+"""Subjects used when ``newsletters.FREQUENCY.subject.LANG`` is not set."""
 
 SUBJECT_LIMIT: Final = 180
 """Longest subject kept, in characters; a longer lead title is shortened."""
@@ -98,6 +109,30 @@ def address_tokens(name: str, email: str) -> list[str]:
     return [*_phrase_tokens(display), mailbox]
 
 
+def address(field: str, name: str, email: str) -> str:
+    """An address header (From, To, Reply-To): ``Field: Name <email>``, folded, CRLF.
+
+    Every address header of every message is built here, so that no name
+    can split it: the name is cleaned (no line breaks or controls, at most
+    120 characters) and written as one quoted string or as encoded-words,
+    never as bare words a reader could take for a second address; folding
+    happens only between whole tokens. The header parses back, by an
+    RFC 5322 parser or one that knows no RFC 2047, to exactly one address,
+    ``email``.
+
+    Args:
+        field: the header's name.
+        name: the display name, from settings or a subscriber (may be empty).
+        email: a checked address (``local@domain``, ASCII).
+
+    Raises:
+        ValueError: ``email`` is not a bare ``local@domain`` address.
+    """
+    if not _ADDR_SPEC.fullmatch(email):
+        raise ValueError(f"{email!r} is not an address that can go in a {field} header")
+    return fold(field, address_tokens(name, email))
+
+
 def text_tokens(text: str) -> list[str]:
     """Unstructured text as tokens: ASCII words as they are, other runs encoded.
 
@@ -147,20 +182,15 @@ def subject(
 ) -> str:
     """The edition's subject from its per-language template.
 
-    The template comes from ``newsletters.FREQUENCY.subject.LANG``, else the
-    catalogs; ``{title}``, ``{date}`` and ``{lead}`` are filled in.
+    The template comes from ``newsletters.FREQUENCY.subject.LANG``, else a
+    built-in one; ``{title}``, ``{date}`` and ``{lead}`` are filled in.
 
     Raises:
         RenderError: the configured template uses another field.
     """
     configured = settings.newsletters[frequency].subject.get(language)
-    # Without it, the catalog's subject (``subject.daily``, ``subject.weekly``), else English.
-    default = f"subject.{frequency}"
-    template = (
-        configured
-        or settings.words.built_in_word(default, language)
-        or settings.words.built_in_word(default, "en")
-        or "{title}: {lead}"
+    template = configured or DEFAULT_SUBJECTS.get(
+        (language, frequency), DEFAULT_SUBJECTS[("en", frequency)]
     )
     title = clean(settings.site.title_in(language), limit=60)
     fields = {"title": title, "date": clean(date_text, limit=40), "lead": clean(lead)}
