@@ -117,7 +117,7 @@ class PreparedEdition:
         unsubscribe = tokens.sign(self.secret, "unsubscribe", subscriber.id)
         preferences = tokens.sign(self.secret, "preferences", subscriber.id)
         return Personal(
-            greeting=labels.greeting(self.language, subscriber.name),
+            greeting=labels.greeting(self.settings.words, self.language, subscriber.name),
             unsubscribe_url=links.unsubscribe_url(self.settings, unsubscribe),
             preferences_url=links.preferences_url(self.settings, preferences),
         )

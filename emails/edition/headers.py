@@ -32,14 +32,6 @@ _SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 _ADDR_SPEC = re.compile(r"[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9.\-\[\]:]+")
 _WORD_BYTES: Final = 42  # 42 bytes -> 56 base64 chars -> a 68-char encoded-word
 
-DEFAULT_SUBJECTS: Final = {
-    ("en", Frequency.WEEKLY): "{title} weekly: {lead}",
-    ("en", Frequency.DAILY): "{title} daily: {lead}",
-    ("ru", Frequency.WEEKLY): "{title} за неделю: {lead}",
-    ("ru", Frequency.DAILY): "{title} за день: {lead}",
-}
-"""Subjects used when ``newsletters.FREQUENCY.subject.LANG`` is not set."""
-
 SUBJECT_LIMIT: Final = 180
 """Longest subject kept, in characters; a longer lead title is shortened."""
 
@@ -182,15 +174,20 @@ def subject(
 ) -> str:
     """The edition's subject from its per-language template.
 
-    The template comes from ``newsletters.FREQUENCY.subject.LANG``, else a
-    built-in one; ``{title}``, ``{date}`` and ``{lead}`` are filled in.
+    The template comes from ``newsletters.FREQUENCY.subject.LANG``, else the
+    catalogs; ``{title}``, ``{date}`` and ``{lead}`` are filled in.
 
     Raises:
         RenderError: the configured template uses another field.
     """
     configured = settings.newsletters[frequency].subject.get(language)
-    template = configured or DEFAULT_SUBJECTS.get(
-        (language, frequency), DEFAULT_SUBJECTS[("en", frequency)]
+    # Without it, the catalog's subject (``subject.daily``, ``subject.weekly``), else English.
+    default = f"subject.{frequency}"
+    template = (
+        configured
+        or settings.words.built_in_word(default, language)
+        or settings.words.built_in_word(default, "en")
+        or "{title}: {lead}"
     )
     title = clean(settings.site.title_in(language), limit=60)
     fields = {"title": title, "date": clean(date_text, limit=40), "lead": clean(lead)}

@@ -23,7 +23,7 @@ from broadsheet.config import Settings
 from broadsheet.content.subscribers import FieldProblem, SectionNames, check_subscriber
 from broadsheet.emails.delivery.protocol import DeliveryStatus
 from broadsheet.emails.delivery.transports import Transport, make_transport
-from broadsheet.emails.edition import labels, links, render, tokens
+from broadsheet.emails.edition import headers, labels, links, render, tokens
 from broadsheet.emails.edition.compose import OutgoingMessage
 from broadsheet.emails.edition.dkim import DkimSigner
 from broadsheet.emails.subscriptions import pagetext
@@ -55,6 +55,13 @@ def confirmation_message(
 ) -> OutgoingMessage:
     """The double opt-in message for a pending subscriber (or, for an active one,
     a note with the preferences link: a new request never changes them silently).
+
+    Anyone can ask for a confirmation to any address, typing any name, so the
+    name is not written into it at all: the greeting is neutral and ``To:``
+    holds the bare address. A stranger's words (``WIN $1000 NOW at …``) never
+    reach someone else's inbox; the name is used only once the address's
+    owner has confirmed. Headers are built as editions' are
+    (:func:`broadsheet.emails.edition.headers.address` and friends).
     """
     language = subscriber.language
     already = subscriber.status is SubscriberStatus.ACTIVE
@@ -66,19 +73,16 @@ def confirmation_message(
         url = links.confirm_url(settings, tokens.sign(secret, "confirm", subscriber.id))
     words = settings.words
     text = pagetext.words(words, language)
+    subject = pagetext.word(
+        words, language, "already_subject" if already else "confirm_subject", title=title
+    )
     context = {
         "lang": language,
         "dir": labels.text_direction(language),
         "t": text,
         "title": title,
-        "subject": pagetext.word(
-            words, language, "already_subject" if already else "confirm_subject", title=title
-        ),
-        "greeting": (
-            pagetext.word(words, language, "confirm_greeting_named", name=subscriber.name)
-            if subscriber.name
-            else text["confirm_greeting"]
-        ),
+        "subject": subject,
+        "greeting": text["confirm_greeting"],
         "body": pagetext.word(
             words, language, "already_text" if already else "confirm_body", title=title, hours=hours
         ),
@@ -89,19 +93,23 @@ def confirmation_message(
         "accent": settings.site.accent_color,
         **words.gettext_callables(language),
     }
-    message = EmailMessage(policy=SMTP)
-    message["From"] = _address(settings.sender.name, settings.sender.email)
-    message["To"] = _address(subscriber.name, subscriber.email)
-    message["Subject"] = context["subject"]
-    message["Date"] = format_datetime(now)
     message_id = make_msgid("confirm", domain=settings.site.domain)
-    message["Message-ID"] = message_id
+    head = [
+        headers.address("From", settings.sender.name, settings.sender.email),
+        headers.address("To", "", subscriber.email),
+        headers.unstructured("Subject", subject),
+        headers.fold("Date", [format_datetime(now)]),
+        f"Message-ID: {message_id}\r\n",
+    ]
     if settings.sender.reply_to:
-        message["Reply-To"] = settings.sender.reply_to
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(render.render("emails/confirm.txt.j2", context))
-    message.add_alternative(render.render("emails/confirm.html.j2", context), subtype="html")
-    data = message.as_bytes()
+        head.append(headers.address("Reply-To", "", settings.sender.reply_to))
+    head.append("Auto-Submitted: auto-generated\r\n")
+    # The MIME body (MIME-Version, Content-Type and the parts) as the email
+    # package writes it; the headers above are ours, written as editions'.
+    body = EmailMessage(policy=SMTP)
+    body.set_content(render.render("emails/confirm.txt.j2", context))
+    body.add_alternative(render.render("emails/confirm.html.j2", context), subtype="html")
+    data = "".join(head).encode("ascii") + body.as_bytes()
     signer = DkimSigner.for_sender(settings)
     return OutgoingMessage(
         message_id=message_id,
@@ -109,14 +117,6 @@ def confirmation_message(
         recipient=subscriber.email,
         data=signer.sign(data) if signer is not None else data,
     )
-
-
-def _address(name: str, email: str) -> str:
-    from email.headerregistry import Address
-
-    local, _, domain = email.rpartition("@")
-    # Address() refuses line breaks, so no name can start a header of its own.
-    return str(Address(display_name=" ".join(name.split()), username=local, domain=domain))
 
 
 def _confirms(current: Subscriber, token: str) -> bool:
