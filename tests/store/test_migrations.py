@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 import shutil
 import textwrap
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -288,3 +290,40 @@ def test_upgrading_an_empty_database_creates_the_store(any_store_url: str) -> No
 def test_an_unreachable_database_is_a_clear_error() -> None:
     with pytest.raises(StoreError, match="cannot open the store"):
         Store.open("postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
+
+
+def test_two_upgrades_at_once_do_not_interleave(any_store_url: str) -> None:
+    """Each waits for the other's lock: one upgrades, the other finds nothing to do."""
+    previous_release.create_store(any_store_url)
+    previous_release.fill(any_store_url)
+    stores = [Store.open(any_store_url, migrate=False) for _ in range(2)]
+    start = threading.Barrier(2)
+
+    def upgrade(store: Store) -> migrations.Upgrade:
+        start.wait()
+        return store.upgrade()
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            done = sorted(pool.map(upgrade, stores), key=lambda d: not d.changed)
+        assert [d.changed for d in done] == [True, False]
+        assert done[1].before == migrations.head()
+        assert _rows(stores[0])["articles"]
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_several_openers_of_an_empty_store_create_it_once(any_store_url: str) -> None:
+    start = threading.Barrier(4)
+
+    def open_(_: int) -> str:
+        start.wait()
+        store = Store.open(any_store_url)
+        try:
+            return store.revision()
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(open_, range(4))) == [migrations.head()] * 4
