@@ -3,15 +3,16 @@
 Pages are counted from the oldest entry: page 1 holds the oldest
 ``archive_size`` entries, page 2 the next, and so on. Only full pages are
 published, so a new article never moves an entry from one page to another
-and a full page never changes bytes again (unless an entry on it is edited):
-readers and caches may keep archive pages for ever.
+and a full page with a successor never changes bytes again (unless an entry
+on it is edited): readers and caches may keep such pages for ever.
 
 Every archive page links ``current`` (the subscription document),
 ``prev-archive`` (the older page, except on page 1) and ``next-archive``
-(the page after it). Because a full page never changes, the newest page's
-``next-archive`` names the page that will hold the next entries before that
-page exists; it appears once it is full. Clients walk back from the current
-document through ``prev-archive``, which always resolves.
+(the page after it, except on the newest page). Every link resolves: the
+newest page gains its ``next-archive`` when the page after it is published,
+and changes bytes that once; a page with a successor never changes again.
+Clients walk back from the current document through ``prev-archive`` and
+forward from any page through ``next-archive``.
 
 The current document holds the newest ``items`` entries, or, when
 ``archive_size`` is larger than ``items``, every entry not yet on a full

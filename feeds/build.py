@@ -224,7 +224,12 @@ def _documents(feed: FeedSet, fmt: Format, plan: _Plan) -> list[_Doc]:
             page_links.append(
                 Link(plan.url(page_path(page.number - 1)), "prev-archive", media_type)
             )
-        page_links.append(Link(plan.url(page_path(page.number + 1)), "next-archive", media_type))
+        if page.number < len(full_pages):
+            # Only a page that exists is linked: the newest page gains its
+            # next-archive once the page after it is full, and changes that once.
+            page_links.append(
+                Link(plan.url(page_path(page.number + 1)), "next-archive", media_type)
+            )
         docs.append(
             _Doc(
                 FeedDoc(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import feedparser
 import pytest
 
 from broadsheet.config import Settings
@@ -104,14 +106,60 @@ def test_full_archive_pages_keep_their_bytes_as_articles_arrive(
         for i in range(40, 0, -1)
     ]
     build_feeds(articles[:20], settings, out=tmp_path, ping=False)
-    pages = {p: p.read_bytes() for p in (tmp_path / "archive" / "all").iterdir()}
+    folder = tmp_path / "archive" / "all"
+    newest = folder / f"{20 // 3}.atom"
+    # Pages that already have a successor: the newest page gains its
+    # next-archive link in the next build, the others never change.
+    pages = {p: p.read_bytes() for p in folder.iterdir() if p.stem != newest.stem}
     mtimes = {p: p.stat().st_mtime_ns for p in pages}
+    assert b'rel="next-archive"' not in newest.read_bytes()
     report = build_feeds(articles, settings, out=tmp_path, ping=False)
     for path, data in pages.items():
         assert path.read_bytes() == data
         assert path.stat().st_mtime_ns == mtimes[path]
         assert path not in report.written
-    assert len(list((tmp_path / "archive" / "all").glob("*.atom"))) == 40 // 3
+    assert newest in report.written
+    assert b'rel="next-archive"' in newest.read_bytes()
+    assert len(list(folder.glob("*.atom"))) == 40 // 3
+    # A third build with one more page: only the page that was newest changes.
+    again = build_feeds(
+        [
+            *articles,
+            *(make_article(id=f"b{i}", published=DEMO_NOW + timedelta(hours=i)) for i in range(3)),
+        ],
+        settings,
+        out=tmp_path,
+        ping=False,
+    )
+    written = {p.relative_to(folder).as_posix() for p in again.written if p.parent == folder}
+    assert written == {f"{40 // 3}.{fmt}" for fmt in settings.feeds.formats} | {
+        f"{43 // 3}.{fmt}" for fmt in settings.feeds.formats
+    }
+
+
+def test_every_archive_link_resolves(
+    feed_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = feed_settings("items = 2\narchive_size = 3")
+    articles = [
+        make_article(id=f"a{i:02d}", published=DEMO_NOW - timedelta(days=i)) for i in range(10)
+    ]
+    build_feeds(articles, settings, out=tmp_path, ping=False)
+    base = settings.feeds_url + "/"
+    checked = 0
+    for path in (tmp_path / "archive").rglob("*.*"):
+        if path.suffix == ".json":
+            links = json.loads(path.read_bytes())["_broadsheet"]
+            targets = [v for k, v in links.items() if k.endswith("archive") and isinstance(v, str)]
+        else:
+            parsed = feedparser.parse(path.read_bytes())
+            targets = [link.href for link in parsed.feed.links if link.rel.endswith("-archive")]
+        for target in targets:
+            assert (tmp_path / target.removeprefix(base)).is_file(), (path, target)
+            checked += 1
+    assert checked > 0
+    newest = (tmp_path / "archive" / "all" / "3.atom").read_bytes()
+    assert b'rel="prev-archive"' in newest and b'rel="next-archive"' not in newest
 
 
 def test_feeds_that_no_longer_exist_are_removed_and_nothing_else(
