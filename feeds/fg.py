@@ -14,6 +14,12 @@ each is worked around here, where nothing else has to know:
 - Several authors become several RSS ``<author>`` elements, which need an
   e-mail address: RSS gets one ``dc:creator`` per author, Atom one
   ``atom:author`` each.
+- Readers render RSS ``description`` (the channel's and each item's) as
+  HTML, and feedgen writes plain text there as it is: a tag named
+  ``<svg onload=...>`` would become markup. Plain text is HTML-escaped
+  there (:func:`html_text`). Titles are left as text: every reader tried
+  takes RSS titles as text, and escaping them would show ``&amp;``. Atom's
+  title, subtitle and summary carry no ``type``, so they are text.
 - RFC 5005 links and the WebSub hub appear only in Atom through ``link()``;
   both formats get them from :class:`_FeedExtension` as (``atom:``)``link``.
 - RSS dates go through ``locale.setlocale``, which is not thread-safe: the
@@ -32,6 +38,7 @@ the feed itself around the cached entries, written out without being joined.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -81,6 +88,11 @@ def rfc3339(moment: datetime) -> str:
 # both modules at call time, so replacing it there is enough.
 feedgen.feed.formatRFC2822 = rfc822
 feedgen.entry.formatRFC2822 = rfc822
+
+
+def html_text(text: str) -> str:
+    """Plain ``text`` as HTML that shows exactly that text (``<`` as ``&lt;``)."""
+    return html.escape(text, quote=False)
 
 
 _SubElement = etree.SubElement
@@ -207,6 +219,10 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
             _SubElement(item, _ATOM_LINK, _link_attributes(link))
         # After the translations: feedparser takes the last alternate link.
         _SubElement(item, "link").text = entry.url
+        description = item.find("description")
+        if description is not None and description.text:
+            # The summary is plain text; readers render an RSS description as HTML.
+            description.text = html_text(description.text)
         for name in entry.authors:
             _SubElement(item, _DC_CREATOR).text = name
         if entry.language:
@@ -424,7 +440,9 @@ def _feed(doc: FeedDoc) -> FeedGenerator:
     fg.register_extension(_EXT, _FeedExtension, _EntryExtension, atom=True, rss=True)
     getattr(fg, _EXT).doc = doc
     fg.title(doc.title)
-    fg.description(doc.description or doc.title)
+    description = doc.description or doc.title
+    # RSS readers render the channel description as HTML; Atom's subtitle is text.
+    fg.description(html_text(description) if doc.format == "rss" else description)
     if doc.language:
         fg.language(doc.language)
     if doc.copyright:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import locale
 import time
@@ -354,3 +355,68 @@ def test_an_id_that_is_not_a_uri_gets_a_tag_uri_in_atom_only(
     assert guids == ["12345", "Custom GUID with spaces", ids[2]]
     schema = etree.RelaxNG(etree.parse(str(atom_schema_path())))
     assert schema.validate(etree.parse(str(out / "all.atom"))), schema.error_log
+
+
+MARKUP = "<svg onload=alert(1)>"
+
+
+def _markup_feeds(feed_settings: Callable[..., Settings], out: Path) -> None:
+    article = make_article(
+        id="probe",
+        title=f"{MARKUP} & title",
+        standfirst=f"A standfirst with {MARKUP} & more",
+        authors=(MARKUP,),
+        tags=(MARKUP,),
+        section=MARKUP,
+    )
+    settings = feed_settings('sets = ["site", "section", "tag", "author"]')
+    build_feeds([article], settings, out=out, ping=False)
+
+
+def test_names_and_text_never_become_html_in_any_feed(
+    feed_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """Tag, section, author names and titles are text in every place a reader renders HTML."""
+    _markup_feeds(feed_settings, tmp_path)
+    rss = sorted(tmp_path.rglob("*.rss"))
+    assert {p.parent.name for p in rss} >= {"section", "tag", "author"}
+    for path in rss:
+        root = etree.parse(str(path)).getroot()
+        channel = root.find("channel")
+        assert channel is not None
+        # RSS descriptions are HTML to readers: plain text arrives escaped,
+        # so the HTML holds no element at all, and shows the text as it is.
+        html_fields = [channel.findtext("description", "")]
+        html_fields += [item.findtext("description", "") for item in channel.iter("item")]
+        for field in html_fields:
+            assert "<" not in field and ">" not in field, (path, field)
+        shown = html.unescape(html_fields[0])
+        if path.parent.name in ("tag", "section") or "svg" in path.name:
+            assert MARKUP in shown, (path, shown)
+        assert html.unescape(html_fields[1]) == f"A standfirst with {MARKUP} & more"
+        # feedparser (and readers built on it) sees text, not an svg element.
+        parsed = feedparser.parse(path.read_bytes())
+        assert "<svg" not in parsed.feed.subtitle and "<svg" not in parsed.entries[0].summary
+        # Titles are text in RSS for every reader tried: left as they are.
+        assert channel.findtext("item/title") == f"{MARKUP} & title"
+    for path in sorted(tmp_path.rglob("*.atom")):
+        root = etree.parse(str(path)).getroot()
+        for tag in ("title", "subtitle", "entry/title", "entry/summary", "entry/author/name"):
+            for element in root.findall("/".join(f"{ATOM}{t}" for t in tag.split("/"))):
+                assert element.get("type") in (None, "text"), (path, tag)
+    for path in sorted(tmp_path.rglob("*.json")):
+        if path.name == "index.json" or path.name.startswith("."):
+            continue
+        (item,) = json.loads(path.read_text(encoding="utf-8"))["items"]
+        # content_html is the sanitised body; the names and title appear in it nowhere.
+        assert "svg" not in item["content_html"]
+        assert item["title"] == f"{MARKUP} & title"
+
+
+def test_an_empty_body_stands_in_escaped(
+    feed_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    article = make_article(body_html="", standfirst=f"{MARKUP} & more")
+    build_feeds([article], feed_settings('sets = ["site"]'), out=tmp_path, ping=False)
+    (item,) = json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))["items"]
+    assert item["content_html"] == "<p>&lt;svg onload=alert(1)&gt; &amp; more</p>"
