@@ -12,8 +12,11 @@ each is worked around here, where nothing else has to know:
 - ``media:content`` always comes inside a ``media:group``; one image alone in
   a group is a validator error, so ``media:content`` is written directly.
 - Several authors become several RSS ``<author>`` elements, which need an
-  e-mail address: RSS gets one ``dc:creator`` per author, Atom one
-  ``atom:author`` each.
+  e-mail address; and readers given several authors (as several
+  ``dc:creator`` or ``atom:author`` elements) show only the first or the
+  last. Both formats get one author holding the whole byline
+  (:attr:`~broadsheet.feeds.model.Entry.byline`): RSS one ``dc:creator``,
+  Atom one ``atom:author``. docs/feeds.md has the table of what each reader shows.
 - Readers render RSS ``description`` (the channel's and each item's) as
   HTML, and feedgen writes plain text there as it is: a tag named
   ``<svg onload=...>`` would become markup. Plain text is HTML-escaped
@@ -223,8 +226,8 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
         if description is not None and description.text:
             # The summary is plain text; readers render an RSS description as HTML.
             description.text = html_text(description.text)
-        for name in entry.authors:
-            _SubElement(item, _DC_CREATOR).text = name
+        if entry.authors:
+            _SubElement(item, _DC_CREATOR).text = entry.byline
         if entry.language:
             _SubElement(item, _DC_LANGUAGE).text = entry.language
         if entry.updated != entry.published:
@@ -270,7 +273,7 @@ def _feedgen_entry(entry: Entry, doc: FeedDoc) -> FeedEntry:
     fe.updated(entry.updated)
     fe.published(entry.published)
     if entry.authors:
-        fe.author([{"name": name} for name in entry.authors])
+        fe.author({"name": entry.byline})
     # content() first, then summary(): feedgen writes RSS content:encoded only
     # beside a description, and description() would overwrite Atom content.
     fe.content(entry.content_html, type="html")

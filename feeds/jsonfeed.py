@@ -6,6 +6,8 @@ directly. Required fields (``version``, ``title``, ``items``; each item's
 among an item's ``tags``; JSON Feed has no place for a section or for
 translation links, so both are also kept in the item's ``_broadsheet``
 extension object (extension keys start with an underscore, as the spec asks).
+Items carry 1.1's ``authors`` and also 1.0's ``author`` (deprecated in 1.1,
+which allows both), holding the whole byline, for readers that know only 1.0.
 Archive pages chain through ``next_url`` to the next older page, and say
 which page they are in the feed's ``_broadsheet`` object.
 """
@@ -36,6 +38,9 @@ def _item(entry: Entry, doc: FeedDoc) -> dict[str, Any]:
     item["date_published"] = rfc3339(entry.published)
     item["date_modified"] = rfc3339(entry.updated)
     if entry.authors:
+        # JSON Feed 1.0's one author (readers that know only 1.0 show it),
+        # holding the whole byline, then 1.1's list of them.
+        item["author"] = {"name": entry.byline}
         item["authors"] = [{"name": name} for name in entry.authors]
     # The section first, as in doc.categories(); the schemes play no part here.
     terms = (entry.section, *entry.tags) if entry.section else entry.tags

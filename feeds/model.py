@@ -23,6 +23,9 @@ MEDIA_TYPES: dict[str, str] = {
 }
 """The media type of each format, as used in links and autodiscovery."""
 
+BYLINE_SEPARATOR = ", "
+"""Between the names of an entry's authors where a format has room for one name."""
+
 
 @dataclass(frozen=True, slots=True)
 class Link:
@@ -80,6 +83,16 @@ class Entry:
     image: Image | None
     translations: tuple[Link, ...]
     digest: str
+
+    @property
+    def byline(self) -> str:
+        """Every author's name in one string (``Ann Author, Boris Writer``).
+
+        Feed readers show one author field: each format carries the whole
+        byline where readers look, rather than one author per element, of
+        which most readers show only the first or the last (docs/feeds.md).
+        """
+        return BYLINE_SEPARATOR.join(self.authors)
 
 
 @dataclass(frozen=True, slots=True)
