@@ -3,6 +3,12 @@
 Each folder is served with the right media types and cache headers, and
 with conditional GET (ETag, Last-Modified, 304 answers); an ETag is made
 weak when the body is compressed on the way out.
+
+A 304 stands for the 200 it saves sending, so it carries that 200's
+validator and ``Vary`` (RFC 9110 15.4.5): the weak ETag and
+``Vary: Accept-Encoding`` the gzip layer would have given the full body.
+Caches keep the validator a 304 sends; newsboat's, given a strong tag on
+the 304 of a weak 200, kept flipping between the two.
 """
 
 from __future__ import annotations
@@ -14,11 +20,16 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["PublishedFiles", "WeakETagWhenEncoded"]
+__all__ = ["GZIP_MINIMUM_SIZE", "PublishedFiles", "WeakETagWhenEncoded"]
+
+GZIP_MINIMUM_SIZE = 500
+"""Bodies from this size on go through the app's GZipMiddleware (``minimum_size``):
+compressed when the client accepts gzip, and given ``Vary: Accept-Encoding`` either way."""
 
 _FEED_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
 
@@ -33,11 +44,17 @@ class PublishedFiles(StaticFiles):
     """
 
     def __init__(
-        self, directory: Path, *, max_age: int, json_type: str = "application/json"
+        self,
+        directory: Path,
+        *,
+        max_age: int,
+        json_type: str = "application/json",
+        gzip_minimum_size: int | None = GZIP_MINIMUM_SIZE,
     ) -> None:
         super().__init__(directory=directory, html=True, check_dir=False)
         self.max_age = max_age
         self.json_type = json_type
+        self.gzip_minimum_size = gzip_minimum_size
 
     def is_not_modified(self, response_headers: Headers, request_headers: Headers) -> bool:
         since = request_headers.get("if-modified-since")
@@ -66,11 +83,25 @@ class PublishedFiles(StaticFiles):
         response.headers["X-Content-Type-Options"] = "nosniff"
         if vary:
             response.headers["Vary"] = "Accept"
-        if self.is_not_modified(response.headers, Headers(scope=scope)):
+        request = Headers(scope=scope)
+        if self.is_not_modified(response.headers, request):
             from starlette.staticfiles import NotModifiedResponse
 
+            if self._through_gzip(stat_result.st_size, response.media_type):
+                # What the gzip layer does to the 200 (see the module docstring).
+                response.headers.add_vary_header("Accept-Encoding")
+                etag = response.headers.get("etag")
+                if "gzip" in request.get("accept-encoding", "") and etag:
+                    response.headers["etag"] = etag if etag.startswith("W/") else "W/" + etag
             return NotModifiedResponse(response.headers)
         return response
+
+    def _through_gzip(self, size: int, media_type: str | None) -> bool:
+        """Whether the gzip layer handles a body of ``size`` bytes of ``media_type``."""
+        if self.gzip_minimum_size is None or size < self.gzip_minimum_size:
+            return False
+        kind = (media_type or "").partition(";")[0].strip().lower()
+        return not {kind, kind.partition("/")[0] + "/*"} & set(DEFAULT_EXCLUDED_CONTENT_TYPES)
 
     async def check_config(self) -> None:
         # The folder appears with the first build; until then, answer 404.

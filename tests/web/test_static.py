@@ -141,3 +141,39 @@ def test_a_folder_without_its_slash_redirects_relative_to_what_was_asked(
     assert moved.headers["location"] == "weekly-en-2026-11-23/"
     followed = web.client.get("/editions/en/weekly-en-2026-11-23", follow_redirects=True)
     assert followed.status_code == 200 and "<title>Edition</title>" in followed.text
+
+
+def test_a_304_has_the_etag_and_vary_of_the_200_it_stands_for(
+    serve: Callable[..., Web], settings: Settings, store: Store
+) -> None:
+    """RFC 9110 15.4.5: a 304 carries the ETag and Vary the 200 would have.
+
+    A cache (newsboat's, for one) stores the validator a 304 sends: a strong
+    ETag on the 304 of a gzip-encoded 200 with a weak one flipped it back
+    and forth, and a shorter Vary than the 200's.
+    """
+    _publish(settings)
+    web = serve(settings, store)
+    cases = [
+        # (path, request headers) - compressed or not, feeds (Vary: Accept) or not.
+        ("/feeds/all.rss", {"accept-encoding": "gzip", "accept": "application/rss+xml"}),
+        ("/feeds/all.rss", {"accept-encoding": "identity", "accept": "application/rss+xml"}),
+        ("/feeds/all.atom", {"accept-encoding": "gzip"}),
+        ("/editions/en/weekly-en-2026-11-23/", {"accept-encoding": "gzip"}),
+        ("/editions/en/weekly-en-2026-11-23/", {"accept-encoding": "identity"}),
+    ]
+    for path, headers in cases:
+        full = httpx.get(f"{web.url}{path}", headers=headers)
+        assert full.status_code == 200, path
+        etag = full.headers["etag"]
+        for validator in (
+            {"if-none-match": etag},
+            {"if-none-match": etag.removeprefix("W/")},
+            {"if-modified-since": full.headers["last-modified"]},
+        ):
+            short = httpx.get(f"{web.url}{path}", headers={**headers, **validator})
+            assert short.status_code == 304, (path, headers, validator)
+            assert short.headers["etag"] == etag, (path, headers, validator)
+            assert short.headers.get("vary") == full.headers.get("vary"), (path, headers)
+            for name in ("cache-control", "content-location", "expires"):
+                assert short.headers.get(name) == full.headers.get(name), (path, name)
