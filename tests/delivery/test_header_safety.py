@@ -128,7 +128,9 @@ def _one_recipient(data: bytes, address: str) -> email.message.EmailMessage:
     assert only.addr_spec == address
     # The raw header, as a mail client that knows no RFC 2047 reads it.
     raw = email.message_from_bytes(data, policy=email.policy.compat32)
-    unfolded = re.sub(r"\r?\n[ \t]", " ", raw.get_all("To")[0])
+    to = raw.get_all("To")
+    assert to is not None
+    unfolded = re.sub(r"\r?\n[ \t]", " ", to[0])
     assert email.utils.getaddresses([unfolded]) == [(email.utils.parseaddr(unfolded)[0], address)]
     assert all(len(line) <= 998 for line in data.split(b"\r\n\r\n")[0].split(b"\r\n"))
     return parsed

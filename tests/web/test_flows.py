@@ -225,7 +225,9 @@ def test_json_subscribe_and_validation(
     (message,) = _mail_to(settings, "boris@example.org")
     assert message["Subject"] == "Подтвердите подписку на рассылку Test Weekly"
     # Anyone can ask for a confirmation to any address: the name is not echoed to it.
-    text = message.get_body(preferencelist=("plain",)).get_content()
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    text = body.get_content()
     assert text.startswith("Здравствуйте!") and "Борис" not in text
     assert message["To"] == "boris@example.org"
     bad = web.client.post("/subscribe", json={"email": "not an address"})
