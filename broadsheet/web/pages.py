@@ -35,10 +35,12 @@ from broadsheet.web.requests import (
     BadBody,
     body_error,
     client_address,
+    flag_field,
     form_text,
-    form_topics,
     request_token,
     submitted,
+    text_field,
+    topics_field,
     wants_json,
 )
 
@@ -211,13 +213,21 @@ class Pages:
         as_json = wants_json(request)
         try:
             values = await submitted(request)
+            email = text_field(values, "email")
+            fields: dict[str, Any] = {
+                "email": email,
+                "name": text_field(values, "name"),
+                "language": text_field(values, "language"),
+                "frequency": text_field(values, "frequency"),
+                "topics": topics_field(values),
+            }
         except BadBody as exc:
             return body_error(exc, as_json)
-        language = self._language(request, form_text(values.get("language")))
+        language = self._language(request, fields["language"])
         words = pagetext.words(self.settings.words, language)
         wait = self.per_client.take(client_address(request))
         if not wait:
-            email_key = form_text(values.get("email")).strip().lower()
+            email_key = email.strip().lower()
             wait = self.per_address.take(email_key) if email_key else 0.0
         if wait:
             retry = {"Retry-After": str(max(1, round(wait)))}
@@ -230,14 +240,6 @@ class Pages:
             return self._message(
                 language, "too_many_title", words["too_many_text"], status=429, headers=retry
             )
-        email = form_text(values.get("email"))
-        fields: dict[str, Any] = {
-            "email": email,
-            "name": form_text(values.get("name")),
-            "language": form_text(values.get("language")),
-            "frequency": form_text(values.get("frequency")),
-            "topics": form_topics(values.get("topics")),
-        }
         if form_text(values.get("website")):
             # The hidden field only robots fill in: answer as if all went well.
             log.info("ignored a robot's subscription from %s", client_address(request))
@@ -329,10 +331,9 @@ class Pages:
         """POST: activates the pending subscriber (the page's button, or an API client)."""
         token = request_token(request)
         try:
-            values = await submitted(request)
+            token = token or text_field(await submitted(request), "token")
         except BadBody as exc:
             return body_error(exc, wants_json(request))
-        token = token or form_text(values.get("token"))
         try:
             outcome = await run_in_threadpool(self.subs.confirm, token)
         except BadToken as exc:
@@ -399,7 +400,7 @@ class Pages:
         token = request.query_params.get("token", "")
         if not token:
             try:
-                token = form_text((await submitted(request)).get("token"))
+                token = text_field(await submitted(request), "token")
             except BadBody as exc:
                 return body_error(exc, wants_json(request))
         try:
@@ -440,17 +441,17 @@ class Pages:
             return await self._preferences_page(request, token, person, {}, [])
         try:
             values = await submitted(request)
+            language_chosen = text_field(values, "language") or person.language
+            frequency_chosen = text_field(values, "frequency") or str(person.frequency)
+            topics_chosen = topics_field(values)
+            resume = flag_field(values, "resume")
         except BadBody as exc:
             return body_error(exc, wants_json(request))
-        language_chosen = form_text(values.get("language")) or person.language
-        frequency_chosen = form_text(values.get("frequency")) or str(person.frequency)
-        topics_chosen = form_topics(values.get("topics"))
         chosen: dict[str, Any] = {
             "language": language_chosen,
             "frequency": frequency_chosen,
             "topics": topics_chosen,
         }
-        resume = form_text(values.get("resume")).lower() in ("yes", "on", "true", "1")
         try:
             outcome = await run_in_threadpool(
                 lambda: self.subs.update(

@@ -27,17 +27,21 @@ MAX_FIELDS = 100
 
 
 class BadBody(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """A body that cannot be read, or a field of the wrong kind (``field`` names it)."""
+
+    def __init__(self, status: int, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.field = field
 
 
 def body_error(exc: BadBody, as_json: bool) -> Response:
     headers = {"Cache-Control": "no-store"}
     if as_json:
-        return JSONResponse(
-            {"error": "bad-request", "message": str(exc)}, status_code=exc.status, headers=headers
-        )
+        content: dict[str, Any] = {"error": "bad-request", "message": str(exc)}
+        if exc.field is not None:
+            content["field"] = exc.field
+        return JSONResponse(content, status_code=exc.status, headers=headers)
     return PlainTextResponse(str(exc), status_code=exc.status, headers=headers)
 
 
@@ -58,15 +62,75 @@ def request_token(request: Request) -> str:
 
 
 def form_text(value: Any) -> str:
+    """``value`` if it is text, else nothing (for fields whose kind does not matter)."""
     return value if isinstance(value, str) else ""
 
 
-def form_topics(value: Any) -> list[str]:
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", bool: "true or false"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
+    )
+
+
+def text_field(values: dict[str, Any], key: str) -> str:
+    """The text field ``key`` ("" when absent or JSON ``null``).
+
+    Raises:
+        BadBody: 400 naming the field, when it holds a list, number or object.
+    """
+    value = values.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    raise BadBody(400, f"{key}: expected text, not {_kind(value)}", field=key)
+
+
+def topics_field(values: dict[str, Any], key: str = "topics") -> list[str]:
+    """The topics: a list of names, or one text of ``;``-separated names.
+
+    Raises:
+        BadBody: 400 naming the field, when it or one of its items is not text.
+    """
+    value = values.get(key)
+    if value is None:
+        return []
     if isinstance(value, str):
         return [t for t in value.split(";") if t.strip()]
-    if isinstance(value, list | tuple):
-        return [t for t in value if isinstance(t, str) and t.strip()]
-    return []
+    if isinstance(value, list) and all(isinstance(t, str) for t in value):
+        return [t for t in value if t.strip()]
+    raise BadBody(400, f"{key}: expected a list of section names", field=key)
+
+
+def flag_field(values: dict[str, Any], key: str) -> bool:
+    """A yes/no field: JSON ``true``/``false``, or a form's ``yes``, ``on``, ``true``, ``1``.
+
+    Raises:
+        BadBody: 400 naming the field, when it is neither.
+    """
+    value = values.get(key)
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in ("yes", "on", "true", "1")
+    raise BadBody(400, f"{key}: expected true or false, not {_kind(value)}", field=key)
+
+
+def _unicode_problem(value: Any) -> bool:
+    """Whether ``value`` holds text that is not Unicode (a lone surrogate, from ``\\ud800``)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, list):
+        return any(_unicode_problem(item) for item in value)
+    if isinstance(value, dict):
+        return any(_unicode_problem(k) or _unicode_problem(v) for k, v in value.items())
+    return False
 
 
 async def read_body(request: Request) -> bytes:
@@ -99,6 +163,11 @@ def _json_fields(body: bytes) -> dict[str, Any]:
         raise BadBody(400, "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadBody(400, "expected a JSON object")
+    for key, value in data.items():
+        # JSON can escape half a surrogate pair; such text cannot be stored or sent.
+        if _unicode_problem(key) or _unicode_problem(value):
+            field = key.encode("utf-8", "backslashreplace").decode("utf-8")
+            raise BadBody(400, f"{field}: not valid Unicode (a lone surrogate)", field=field)
     return data
 
 

@@ -9,8 +9,13 @@ mails a confirmation link; only that link makes the address active.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
+import quopri
+import re
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -119,6 +124,33 @@ def confirmation_message(
     )
 
 
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
+
+
+def _hidden_breaks(name: str) -> bool:
+    """Whether ``name`` holds an RFC 2047 encoded-word that decodes to a control or line break.
+
+    No message writes a name as it was typed (headers encode it afresh), but
+    a name built to turn into ``CRLF Bcc: …`` in a careless decoder is an
+    attack, not a name: it is refused rather than stored.
+    """
+    for charset, kind, text in _ENCODED_WORD.findall(name):
+        try:
+            if kind in "qQ":
+                data = quopri.decodestring(text.replace("_", " ").encode("ascii"), header=True)
+            else:
+                data = base64.b64decode(text + "=" * (-len(text) % 4))
+        except (ValueError, binascii.Error):
+            continue  # not decodable: no reader shows it as anything but text
+        try:
+            decoded = data.decode(charset.split("*")[0], errors="replace")
+        except LookupError:
+            decoded = data.decode("latin-1")
+        if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in decoded):
+            return True
+    return False
+
+
 def _confirms(current: Subscriber, token: str) -> bool:
     """Whether a confirm ``token`` activates ``current`` (pending, or unsubscribed before it)."""
     return current.status is SubscriberStatus.PENDING or (
@@ -217,6 +249,12 @@ class Subscriptions:
                 mail server refused the address for good.
             DeliveryError: the confirmation could not be sent now.
         """
+        if any(unicodedata.category(c) in ("Zl", "Zp") for c in name):
+            raise FieldProblem("name", "cannot hold a line break")
+        if _hidden_breaks(name):
+            raise FieldProblem(
+                "name", "holds a MIME encoded-word (=?…?=) that decodes to a line break"
+            )
         row = check_subscriber(
             self.settings,
             email=email,

@@ -9,12 +9,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from datetime import datetime
 from urllib.parse import urljoin
 
 from broadsheet.config import Settings
 from broadsheet.emails.edition import tokens
 from broadsheet.model import Subscriber, SubscriberStatus
 from broadsheet.store import Store
+from tests.delivery.helpers import add_subscribers
 from tests.web.conftest import SECRET, Web
 from tests.web.test_flows import _link, _mail_to, _status
 
@@ -100,3 +102,69 @@ def test_no_get_or_head_changes_state(
     after = _person(store, "lee@example.org")
     assert after.status is SubscriberStatus.PENDING and after.frequency is lee.frequency
     assert _status(store, "x@example.org") is None
+
+
+ENCODED_BREAKS = [
+    "=?utf-8?q?X=0D=0ABcc:_evil@evil.example?=",
+    "=?UTF-8?B?WA0KQmNjOiBldmlsQGV2aWwuZXhhbXBsZQ==?=",
+    "Anna =?iso-8859-1?q?=0A?= Smith",
+    "Anna\u2028Bcc: evil@evil.example",
+]
+
+
+def test_names_that_decode_to_line_breaks_are_400_and_store_nothing(
+    serve: Callable[..., Web], settings: Settings, store: Store
+) -> None:
+    web = serve(settings, store)
+    for number, name in enumerate(ENCODED_BREAKS):
+        address = f"enc{number}@example.org"
+        answer = web.client.post("/subscribe", json={"email": address, "name": name})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["field"] == "name"
+        page = web.client.post("/subscribe", data={"email": address, "name": name})
+        assert page.status_code == 400 and "Name (optional)" in page.text
+        assert _status(store, address) is None
+    assert not settings.delivery.maildir.exists()  # no confirmation went anywhere
+
+
+def test_malformed_json_fields_are_400_naming_the_field(
+    serve: Callable[..., Web], settings: Settings, store: Store, fixed_now: datetime
+) -> None:
+    (person,) = add_subscribers(store, 1, now=fixed_now)
+    web = serve(settings, store)
+    json_type = {"content-type": "application/json"}
+    lone_surrogate = b'{"email": "s@example.org", "name": "Ann\\ud800e"}'
+    answer = web.client.post("/subscribe", content=lone_surrogate, headers=json_type)
+    assert answer.status_code == 400 and answer.json()["field"] == "name", answer.text
+    assert _status(store, "s@example.org") is None
+    wrong = {
+        "email": {"email": ["w@example.org"]},
+        "name": {"email": "w@example.org", "name": 5},
+        "language": {"email": "w@example.org", "language": ["en"]},
+        "frequency": {"email": "w@example.org", "frequency": 7},
+        "topics": {"email": "w@example.org", "topics": [1, 2]},
+    }
+    for field, body in wrong.items():
+        answer = web.client.post("/subscribe", json=body)
+        assert answer.status_code == 400, (field, answer.text)
+        assert answer.json()["field"] == field
+    assert _status(store, "w@example.org") is None
+    prefs = tokens.sign(SECRET, "preferences", person)
+    for field, body in {
+        "frequency": {"frequency": ["daily"]},
+        "topics": {"topics": {"a": 1}},
+        "resume": {"resume": [True]},
+    }.items():
+        answer = web.client.post("/preferences", params={"token": prefs}, json=body)
+        assert answer.status_code == 400, (field, answer.text)
+        assert answer.json()["field"] == field
+    answer = web.client.post(
+        "/preferences",
+        params={"token": prefs},
+        content=b'{"language": "en\\udc80"}',
+        headers=json_type,
+    )
+    assert answer.status_code == 400 and answer.json()["field"] == "language"
+    unsubscribe = web.client.post("/unsubscribe", content=b'{"token": 5}', headers=json_type)
+    assert unsubscribe.status_code == 400 and unsubscribe.json()["field"] == "token"
+    assert _person(store, "reader0@example.org").status is SubscriberStatus.ACTIVE
