@@ -103,13 +103,17 @@ def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
     raise FileExistsError(f"{folder}: no free temporary name for {name}")  # pragma: no cover
 
 
-def write_atomic(path: Path, data: Data, *, folder_exists: bool = False) -> os.stat_result:
+def write_atomic(
+    path: Path, data: Data, *, folder_exists: bool = False, mtime_ns: int | None = None
+) -> os.stat_result:
     """Write ``data`` to ``path`` through a temporary file in the same folder.
 
     Args:
         path: the file to write.
         data: its bytes, whole or in pieces.
         folder_exists: skip creating ``path``'s folder.
+        mtime_ns: the modification time to give the file (nanoseconds since
+            the epoch), set before it is renamed into place; default: now.
 
     Returns:
         The new file's status (size, mtime), as ``os.stat(path)`` would give.
@@ -124,6 +128,8 @@ def write_atomic(path: Path, data: Data, *, folder_exists: bool = False) -> os.s
     try:
         try:
             _write_all(handle, _pieces(data))
+            if mtime_ns is not None:
+                os.utime(handle, ns=(mtime_ns, mtime_ns))
             # The rename below keeps the mtime, so this is the file's status.
             status = os.fstat(handle)
         finally:

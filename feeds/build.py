@@ -12,6 +12,7 @@ The output folder (``[feeds] out``, public at ``[feeds] url``) holds::
     author/irina-volkova.atom     ... and authors
     archive/all/1.atom            RFC 5005 archive pages of the site feed, oldest first
     archive/en/1.atom             ... and of each language feed
+    .immutable.map                archive pages with a successor (for web servers)
 
 Every feed comes in each configured format (``.rss``, ``.atom``, ``.json``).
 Gather, then write: the sets and their documents are decided first
@@ -42,6 +43,7 @@ from broadsheet.feeds import archive, fg, jsonfeed, websub
 from broadsheet.feeds.entries import entry_digest, live, make_entry, translation_links, utc
 from broadsheet.feeds.model import MEDIA_TYPES, Entry, FeedDoc, Format, Link
 from broadsheet.feeds.publish import Writer
+from broadsheet.feeds.serving import IMMUTABLE_MAP, immutable_map
 from broadsheet.feeds.sets import ARCHIVED_SCOPES, FeedSet, feed_sets, words
 from broadsheet.model import Article
 from broadsheet.resources import templates_dir
@@ -366,7 +368,7 @@ def build_feeds(
     published = live(articles)
     try:
         target.mkdir(parents=True, exist_ok=True)
-        writer = Writer(target)
+        writer = Writer(target, precompress=settings.feeds.precompress)
     except OSError as exc:
         raise RenderError(f"{target}: cannot create the feeds folder: {exc.strerror}") from exc
     report = FeedBuildReport(out=target)
@@ -399,6 +401,7 @@ def build_feeds(
         if settings.feeds.stylesheet and {"rss", "atom"} & set(settings.feeds.formats):
             xsl = (templates_dir() / "feeds" / STYLESHEET).read_bytes()
             writer.write(STYLESHEET, xsl)
+        writer.write(IMMUTABLE_MAP, immutable_map(index))
         writer.write(INDEX, _index(index))
         writer.finish(build)
     except OSError as exc:

@@ -15,6 +15,12 @@
   also lists what the last build wrote, so a feed that no longer exists (its
   tag was removed) is deleted, while files broadsheet did not write are
   never touched.
+- With ``precompress`` (``[feeds] precompress``), every file but the hidden
+  ones also gets a gzip copy beside it (``all.atom.gz``) for a web server's
+  ``gzip_static`` (docs/deployment.md). The copy is byte-stable (no name, no
+  time in its header, a fixed level), carries the mtime of the file it
+  compresses, so both answers' ``Last-Modified`` agree, is written only when
+  missing or no longer matching, and is removed with its file.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +36,30 @@ from pathlib import Path
 from broadsheet.errors import RenderError
 from broadsheet.files import Data, sweep, write_atomic
 
-__all__ = ["STATE_FILE", "Data", "Writer", "write_atomic"]
+__all__ = ["GZIP_SUFFIX", "STATE_FILE", "Data", "Writer", "gzip_pieces", "write_atomic"]
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = ".broadsheet-feeds.json"
 STATE_VERSION = 1
+
+GZIP_SUFFIX = ".gz"
+"""The suffix of a file's precompressed copy, as nginx's gzip_static expects."""
+
+GZIP_LEVEL = 6
+"""zlib's default level: close to the smallest files, at a fraction of level 9's time."""
+
+
+def gzip_pieces(pieces: Sequence[bytes]) -> bytes:
+    """``pieces`` as one gzip member, the same bytes every time for the same input.
+
+    zlib writes the gzip header itself (``wbits=31``): no file name and a zero
+    mtime, so only the content (and the zlib version) decides the bytes.
+    """
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    out = [compressor.compress(piece) for piece in pieces]
+    out.append(compressor.flush())
+    return b"".join(out)
 
 
 @dataclass
@@ -61,9 +86,11 @@ class Writer:
         written: files whose bytes changed (or are new).
         unchanged: files left as they were.
         removed: files of feeds that no longer exist, deleted by :meth:`finish`.
+        precompress: also write a gzip copy beside every file that is not hidden.
     """
 
     out: Path
+    precompress: bool = False
     written: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
@@ -94,7 +121,9 @@ class Writer:
                 name: _Record(str(r["inputs"]), int(r["size"]), int(r["mtime_ns"]))
                 for name, r in raw["files"].items()
             }
-            self.previous_build = str(raw.get("build") or "") or None
+            if bool(raw.get("precompress", False)) == self.precompress:
+                # Turning precompress on or off changes what a build writes.
+                self.previous_build = str(raw.get("build") or "") or None
             return records
         except FileNotFoundError:
             return {}
@@ -131,22 +160,41 @@ class Writer:
         self._sweep(path.parent)
         return path
 
+    def _compressed(self, name: str) -> bool:
+        """Whether ``name`` gets a gzip copy beside it."""
+        return self.precompress and not name.rpartition("/")[2].startswith(".")
+
+    def _as_written(self, name: str, inputs: str | None = None) -> _Record | None:
+        """The record of ``name`` when the file is still as the last build left it."""
+        record = self._previous.get(name)
+        if record is None or (inputs is not None and record.inputs != inputs):
+            return None
+        try:
+            stat = (self.out / name).stat()
+        except OSError:
+            return None
+        if stat.st_size != record.size or stat.st_mtime_ns != record.mtime_ns:
+            return None
+        return record
+
     def is_current(self, name: str, inputs: str) -> bool:
         """Whether ``name`` was made from ``inputs`` and is still on disk as written.
 
         When it is, the file is counted as unchanged and needs no rendering.
+        With ``precompress``, so must its gzip copy be.
         """
-        record = self._previous.get(name)
-        if record is None or record.inputs != inputs:
+        record = self._as_written(name, inputs)
+        if record is None:
             return False
-        try:
-            stat = (self.out / name).stat()
-        except OSError:
-            return False
-        if stat.st_size != record.size or stat.st_mtime_ns != record.mtime_ns:
-            return False
-        self.unchanged.append(self._claim(name))
-        self._records[name] = record
+        names = [name]
+        if self._compressed(name):
+            gz = self._as_written(name + GZIP_SUFFIX)
+            if gz is None or gz.mtime_ns != record.mtime_ns:
+                return False
+            names.append(name + GZIP_SUFFIX)
+        for each in names:
+            self.unchanged.append(self._claim(each))
+            self._records[each] = self._previous[each]
         return True
 
     def write(self, name: str, data: Data, inputs: str = "") -> bool:
@@ -178,7 +226,37 @@ class Writer:
             self.unchanged.append(path)
         assert status is not None
         self._records[name] = _Record(inputs, status.st_size, status.st_mtime_ns)
+        if self._compressed(name):
+            self._write_gzip(name, pieces, inputs, status.st_mtime_ns, changed)
         return changed
+
+    def _write_gzip(
+        self, name: str, pieces: Sequence[bytes], inputs: str, mtime_ns: int, changed: bool
+    ) -> None:
+        """Write ``name``'s gzip copy unless it is already there, as the last build left it."""
+        gz_name = name + GZIP_SUFFIX
+        path = self._claim(gz_name)
+        record = None if changed else self._as_written(gz_name)
+        if record is not None and record.mtime_ns == mtime_ns:
+            self.unchanged.append(path)
+            self._records[gz_name] = _Record(inputs, record.size, record.mtime_ns)
+            return
+        data = gzip_pieces(pieces)
+        try:
+            status: os.stat_result | None = os.stat(path)
+        except OSError:
+            status = None
+        if (
+            status is not None
+            and status.st_mtime_ns == mtime_ns
+            and status.st_size == len(data)
+            and _same(path, (data,))
+        ):
+            self.unchanged.append(path)
+        else:
+            status = write_atomic(path, data, folder_exists=True, mtime_ns=mtime_ns)
+            self.written.append(path)
+        self._records[gz_name] = _Record(inputs, status.st_size, status.st_mtime_ns)
 
     def finish(self, build: str = "") -> None:
         """Delete files the last build wrote and this one did not; save the state.
@@ -198,6 +276,8 @@ class Writer:
         state = {
             "version": STATE_VERSION,
             "build": build,
+            # Only when on: a build without it keeps the state file's bytes.
+            **({"precompress": True} if self.precompress else {}),
             "files": {
                 name: {"inputs": r.inputs, "size": r.size, "mtime_ns": r.mtime_ns}
                 for name, r in sorted(self._records.items())

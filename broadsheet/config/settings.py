@@ -241,6 +241,9 @@ class FeedSettings:
     )
     hub: str | None = _doc("WebSub hub pinged when a feed changes.", None, _optional_http_url)
     stylesheet: bool = _doc("Reference an XSL stylesheet from RSS and Atom.", True)
+    precompress: bool = _doc(
+        "Write a gzip copy (NAME.gz) beside every feed, for gzip_static.", False
+    )
 
 
 @dataclass(frozen=True)
