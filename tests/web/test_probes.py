@@ -10,6 +10,7 @@ import html
 import re
 from collections.abc import Callable
 from datetime import datetime
+from typing import cast
 from urllib.parse import urljoin
 
 from broadsheet.config import Settings
@@ -78,6 +79,7 @@ def test_no_get_or_head_changes_state(
     serve: Callable[..., Web], settings: Settings, store: Store
 ) -> None:
     """RFC 8058-style: every state-changing route refuses GET and HEAD or ignores them."""
+    from starlette.applications import Starlette
     from starlette.routing import Route
 
     web = serve(settings, store)
@@ -85,7 +87,7 @@ def test_no_get_or_head_changes_state(
     assert answer.status_code == 200
     (message,) = _mail_to(settings, "lee@example.org")
     token = _link(message, "confirm")
-    app = web.server.server.config.app
+    app = cast(Starlette, web.server.server.config.app)
     routes = [r for r in app.routes if isinstance(r, Route)]
     safe = {r.path for r in routes if r.methods and r.methods <= {"GET", "HEAD"}}
     changing = {r.path for r in routes if r.methods and "POST" in r.methods}
