@@ -24,7 +24,11 @@ def _limit(_ctx: click.Context, param: click.Parameter, value: str) -> object:
     default="10/hour",
     show_default=True,
     callback=_limit,
-    help="Subscription requests allowed per client address (COUNT/second|minute|hour|day).",
+    help=(
+        "Subscription requests allowed per client (COUNT/second|minute|hour|day); "
+        "a client is an IPv6 /64 or an IPv4 address (links.client_ipv6_prefix, "
+        "links.client_ipv4_prefix)."
+    ),
 )
 @click.option(
     "--forwarded-allow-ips",

@@ -344,6 +344,13 @@ class LinkSettings:
     unsubscribe_max_age_days: int = _doc(
         "How long unsubscribe and preferences links work.", 400, _positive
     )
+    client_ipv6_prefix: int = _doc(
+        "`broadsheet serve` limits subscription requests per IPv6 network of this prefix "
+        "length: 64, one /64, what one household or host is given.",
+        64,
+        _from_to(1, 128),
+    )
+    client_ipv4_prefix: int = _doc("The same for IPv4: 32, each address.", 32, _from_to(1, 32))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from broadsheet.emails.edition import labels, render
 from broadsheet.emails.edition.tokens import BadToken
 from broadsheet.emails.subscriptions import pagetext
 from broadsheet.emails.subscriptions.flows import Outcome, Subscriptions
-from broadsheet.emails.subscriptions.ratelimit import TokenBucket
+from broadsheet.emails.subscriptions.ratelimit import Limiter, client_key, inbox_key
 from broadsheet.errors import DeliveryError
 from broadsheet.model import Subscriber, SubscriberStatus
 from broadsheet.web.requests import (
@@ -81,8 +81,8 @@ class Pages:
         settings: Settings,
         subscriptions: Subscriptions,
         *,
-        per_client: TokenBucket,
-        per_address: TokenBucket,
+        per_client: Limiter,
+        per_address: Limiter,
     ) -> None:
         self.settings = settings
         self.subs = subscriptions
@@ -225,10 +225,17 @@ class Pages:
             return body_error(exc, as_json)
         language = self._language(request, fields["language"])
         words = pagetext.words(self.settings.words, language)
-        wait = self.per_client.take(client_address(request))
+        links = self.settings.links
+        wait = self.per_client.take(
+            client_key(
+                client_address(request),
+                ipv6_prefix=links.client_ipv6_prefix,
+                ipv4_prefix=links.client_ipv4_prefix,
+            )
+        )
         if not wait:
-            email_key = email.strip().lower()
-            wait = self.per_address.take(email_key) if email_key else 0.0
+            inbox = inbox_key(email)
+            wait = self.per_address.take(inbox) if inbox else 0.0
         if wait:
             retry = {"Retry-After": str(max(1, round(wait)))}
             if as_json:

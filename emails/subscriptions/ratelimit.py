@@ -1,19 +1,29 @@
 """Rate limits for the web forms: a limit such as ``"10/hour"``, and token buckets per key.
 
-``broadsheet serve`` limits subscription requests per client address and
-confirmation messages per email address; the buckets live in memory, in
-the one process that serves.
+``broadsheet serve`` limits subscription requests per client and
+confirmation messages per inbox. A client is a network, not one address:
+an IPv6 host is given a whole /64 (``links.client_ipv6_prefix``) and can
+use a fresh address for every request, so the key is the network
+(:func:`client_key`). An inbox is its address without letter case or a
+``+tag`` subaddress (:func:`inbox_key`), so spelling it differently does not
+get more messages into it.
+
+The buckets of :class:`TokenBucket` live in memory, in one process; with a
+PostgreSQL store, ``broadsheet serve`` keeps them in the store instead, so
+every process and machine serving one publication shares them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-__all__ = ["RateLimit", "TokenBucket"]
+__all__ = ["Limiter", "RateLimit", "TokenBucket", "client_key", "inbox_key"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,40 @@ class RateLimit:
         if seconds <= 0:
             raise ValueError(f"expected a positive period in {text!r}")
         return cls(count, seconds)
+
+
+class Limiter(Protocol):
+    """Per-key token buckets: :meth:`take` answers 0 when allowed, else the seconds to wait."""
+
+    limit: RateLimit
+
+    def take(self, key: str) -> float: ...
+
+
+def client_key(host: str, *, ipv6_prefix: int = 64, ipv4_prefix: int = 32) -> str:
+    """The network a client address belongs to, as the limit's key.
+
+    ``2001:db8:1:2::7`` is ``2001:db8:1:2::/64``; an IPv4 address (also one
+    mapped into IPv6, ``::ffff:192.0.2.1``) is its own /32 unless
+    ``ipv4_prefix`` says otherwise. What is not an IP address (a Unix
+    socket's peer) is its own key.
+    """
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = ipv4_prefix if address.version == 4 else ipv6_prefix
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def inbox_key(email: str) -> str:
+    """The inbox an address reaches: lower case, without a ``+tag`` subaddress."""
+    local, at, domain = email.strip().lower().rpartition("@")
+    if not at:
+        return domain
+    return f"{local.split('+', 1)[0] or local}@{domain}"
 
 
 class TokenBucket:

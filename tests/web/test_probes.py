@@ -17,6 +17,7 @@ from broadsheet.config import Settings
 from broadsheet.emails.edition import tokens
 from broadsheet.model import Subscriber, SubscriberStatus
 from broadsheet.store import Store
+from broadsheet.web.app import RateLimit
 from tests.delivery.helpers import add_subscribers
 from tests.web.conftest import SECRET, Web
 from tests.web.test_flows import _link, _mail_to, _status
@@ -170,3 +171,62 @@ def test_malformed_json_fields_are_400_naming_the_field(
     unsubscribe = web.client.post("/unsubscribe", content=b'{"token": 5}', headers=json_type)
     assert unsubscribe.status_code == 400 and unsubscribe.json()["field"] == "token"
     assert _person(store, "reader0@example.org").status is SubscriberStatus.ACTIVE
+
+
+def test_the_client_limit_covers_a_whole_ipv6_64(
+    serve: Callable[..., Web], settings: Settings, store: Store
+) -> None:
+    """One /64 is one client (a household, a server): 14 of its addresses got 14 requests in."""
+    web = serve(settings, store, subscribe_limit=RateLimit(3, 3600))
+
+    def subscribe(client: str, number: int) -> int:
+        # The test server trusts X-Forwarded-For from 127.0.0.1, as behind a proxy.
+        answer = web.client.post(
+            "/subscribe",
+            json={"email": f"v6-{number}@example.org"},
+            headers={"x-forwarded-for": client},
+        )
+        return answer.status_code
+
+    codes = [subscribe(f"2001:db8:1:2:{n:x}::{n}", n) for n in range(1, 15)]
+    assert codes == [202] * 3 + [429] * 11
+    assert subscribe("2001:db8:1:3::1", 20) == 202  # the next /64 is someone else
+    assert [subscribe(f"192.0.2.{n}", 30 + n) for n in range(1, 5)] == [202] * 4
+
+
+def test_the_ipv6_prefix_is_configurable(
+    serve: Callable[..., Web], make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings("[links]\nclient_ipv6_prefix = 128\nclient_ipv4_prefix = 24\n")
+    store = Store.open(settings.store.url)
+    try:
+        web = serve(settings, store, subscribe_limit=RateLimit(1, 3600))
+        codes = [
+            web.client.post(
+                "/subscribe",
+                json={"email": f"p{number}@example.org"},
+                headers={"x-forwarded-for": client},
+            ).status_code
+            for number, client in enumerate(
+                ["2001:db8::1", "2001:db8::2", "198.51.100.1", "198.51.100.2", "198.51.101.1"]
+            )
+        ]
+        assert codes == [202, 202, 202, 429, 202]
+    finally:
+        store.close()
+
+
+def test_the_address_limit_sees_through_letter_case_and_subaddresses(
+    serve: Callable[..., Web], settings: Settings, store: Store
+) -> None:
+    """Confirmations to one inbox are limited, whichever spelling of it is asked for."""
+    web = serve(settings, store, address_limit=RateLimit(2, 3600))
+    spellings = ["inbox@example.org", "Inbox+1@Example.org", "inbox+news@example.org"]
+    codes = [
+        web.client.post(
+            "/subscribe", json={"email": address}, headers={"x-forwarded-for": f"192.0.2.{n}"}
+        ).status_code
+        for n, address in enumerate(spellings)
+    ]
+    assert codes == [202, 202, 429]
+    assert len(_mail_to(settings, "inbox@example.org")) == 1
