@@ -28,6 +28,7 @@ from broadsheet.config.settings import (
     EmailSettings,
     FeedSettings,
     LinkSettings,
+    LocalizedSender,
     NewsletterSettings,
     SchedulerSettings,
     SenderSettings,
@@ -274,11 +275,16 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
         if key not in known:
             problems.append(f"{key}: unknown table (known: {', '.join(sorted(known))})")
     built: dict[str, Any] = {}
+    sender_languages: dict[str, Any] = {}
     for name, cls in _SECTIONS.items():
         table = data.get(name, {})
         if not isinstance(table, dict):
             problems.append(f"{name}: expected a table, got {_type_name(table)}")
             continue
+        if name == "sender":
+            # [sender.LANG] tables sit inside [sender]; no [sender] key holds a table.
+            sender_languages = {k: v for k, v in table.items() if isinstance(v, dict)}
+            table = {k: v for k, v in table.items() if k not in sender_languages}
         built[name] = _table(cls, table, name, problems)
     newsletters = dict(_DEFAULT_NEWSLETTERS)
     if "newsletters" in data:
@@ -294,6 +300,17 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
             DonationSettings,
             data.get("donation", {}),
             "donation",
+            tuple(built["site"].languages),
+            problems,
+        )
+        if built.get("site") is not None
+        else {}
+    )
+    sender_localized = (
+        _dynamic(
+            LocalizedSender,
+            sender_languages,
+            "sender",
             tuple(built["site"].languages),
             problems,
         )
@@ -351,6 +368,7 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
         emails=emails,
         scheduler=scheduler,
         labels=labels,
+        sender_localized=types.MappingProxyType(sender_localized),
     )
 
 
@@ -361,4 +379,5 @@ def documented_keys() -> list[str]:
         keys.extend(f"{name}.{f.name}" for f in dataclasses.fields(cls))
     keys.extend(f"newsletters.FREQUENCY.{f.name}" for f in dataclasses.fields(NewsletterSettings))
     keys.extend(f"donation.LANG.{f.name}" for f in dataclasses.fields(DonationSettings))
+    keys.extend(f"sender.LANG.{f.name}" for f in dataclasses.fields(LocalizedSender))
     return keys

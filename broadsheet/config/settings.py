@@ -329,6 +329,13 @@ class SenderSettings:
 
 
 @dataclass(frozen=True)
+class LocalizedSender:
+    """``[sender.LANG]``: who the newsletter is from, in one language."""
+
+    name: str = _doc("Display name in From and List-Id's description in LANG.")
+
+
+@dataclass(frozen=True)
 class LinkSettings:
     """``[links]``: the personal links in every message."""
 
@@ -364,6 +371,17 @@ class EmailSettings:
     utm_source: str = _doc("utm_source on article links; empty turns UTM off.", "newsletter")
     utm_medium: str = _doc("utm_medium on article links.", "email")
     utm_campaign: str = _doc("utm_campaign; {edition} is the edition id.", "{edition}")
+    theme: Path | None = _doc(
+        "Folder of templates extending the built-in ones block by block "
+        "(docs/newsletters.md, Themes); relative to broadsheet.toml.",
+        None,
+    )
+    clip_limit: int = _doc(
+        "Largest personalised HTML part of an edition, in bytes; over it blocks are "
+        "dropped (docs/newsletters.md, The clipping guard). Gmail clips past 102 KB.",
+        100_000,
+        _positive,
+    )
 
 
 @dataclass(frozen=True)
@@ -411,6 +429,15 @@ class Settings:
         default_factory=lambda: types.MappingProxyType({})
     )
     """``[labels.LANG.GROUP]``: the publication's own words (see :mod:`broadsheet.words`)."""
+    sender_localized: Mapping[str, LocalizedSender] = field(
+        default_factory=lambda: types.MappingProxyType({})
+    )
+    """``[sender.LANG]``: the sender's name per language."""
+
+    def sender_name(self, language: str) -> str:
+        """The From display name of messages in ``language`` (``[sender.LANG] name``)."""
+        localized = self.sender_localized.get(language)
+        return localized.name if localized is not None else self.sender.name
 
     @property
     def words(self) -> Words:

@@ -71,14 +71,14 @@ class PreparedEdition:
         moment = now or edition.built or edition.slot
         self._mailto = links.unsubscribe_mailto(settings)
         self._before_to = headers.address(
-            "From", settings.sender.name, settings.sender.email
+            "From", settings.sender_name(edition.language), settings.sender.email
         ).encode("utf-8")
         shared_lines = [
             headers.unstructured("Subject", edition.subject),
             headers.fold("Date", [headers.date(moment, settings)]),
         ]
         self._after_to = "".join(shared_lines).encode("ascii")
-        list_name = headers.clean(settings.sender.name, limit=60) or "newsletter"
+        list_name = headers.clean(settings.sender_name(edition.language), limit=60) or "newsletter"
         after_id = [
             headers.fold("List-Id", [*headers.text_tokens(list_name), f"<{settings.list_id}>"])
         ]
