@@ -7,7 +7,8 @@ wrong. Anything else that escapes is a bug and keeps its traceback.
 ```
 BroadsheetError        message is for the user, names file/field/what to do
 ├── ConfigError        collects every problem in the file, not just the first
-├── StoreError         the database cannot be opened or is newer than this release
+├── StoreError         the database cannot be opened or used (too new, disk full, read-only)
+│   └── StoreUnavailable  it cannot be reached or went away mid-work (try again later)
 ├── ContentError       one bad article, feed or CSV row
 ├── RenderError        wraps jinja2 / premailer / feedgen failures
 ├── DeliveryError      SMTP and Maildir failures
@@ -39,7 +40,20 @@ class ConfigError(BroadsheetError):
 
 
 class StoreError(BroadsheetError):
-    """The store cannot be opened, migrated or used."""
+    """The store cannot be opened, migrated or used.
+
+    Raised at the store's boundary for the database's own failures (a full
+    disk, a read-only file, a server that refuses the work), with a message
+    naming the store and what to do; the command stops without a traceback.
+    """
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached, or the connection was lost mid-work.
+
+    Trying again later may succeed: ``broadsheet serve`` answers 503 with
+    ``Retry-After``, and a command run again resumes where it stopped.
+    """
 
 
 class ContentError(BroadsheetError):

@@ -30,9 +30,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
-from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    InterfaceError,
+    InternalError,
+    NoSuchModuleError,
+    OperationalError,
+)
 
-from broadsheet.errors import StoreError
+from broadsheet.errors import StoreError, StoreUnavailable
 from broadsheet.store import migrations, schema
 from broadsheet.store.locks import AdvisoryLock
 from broadsheet.store.migrations import Upgrade
@@ -132,6 +140,75 @@ def _sqlite_events(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+_FAILURES = (OperationalError, InterfaceError, InternalError)
+"""The database's own failures (disk, files, server, connection), as opposed to a
+statement broadsheet got wrong (ProgrammingError) or a constraint it relies on
+(IntegrityError), which keep their type."""
+
+
+def store_failure(where: str, detail: str, *, unavailable: bool, opening: bool) -> StoreError:
+    """The one-line error for a failure of the store at ``where`` (its URL, no password).
+
+    Args:
+        where: the store's URL with any password hidden.
+        detail: the database's own words (only their first line is kept).
+        unavailable: the database cannot be reached or the connection was lost.
+        opening: the failure came while connecting.
+    """
+    first = detail.strip().splitlines()[0].strip() if detail.strip() else "unknown error"
+    lowered = first.lower()
+    if "full" in lowered:
+        hint = "free some disk space where it lives and run the command again"
+    elif "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
+        hint = "make the database file and its folder writable, or use a writable copy"
+    elif unavailable and opening:
+        hint = "check that the database server is running and reachable, then try again"
+    elif unavailable:
+        hint = "what was done before is kept; run the command again once it is back"
+    elif "unable to open" in lowered:
+        hint = "check that store.url names a folder that exists and is writable"
+    else:
+        hint = "what was done before is kept; run the command again once this is fixed"
+    if opening:
+        text = f"cannot open the store {where}: {first}; {hint}"
+    elif unavailable:
+        text = f"lost the connection to the store {where}: {first}; {hint}"
+    else:
+        text = f"the store {where} failed: {first}; {hint}"
+    return StoreUnavailable(text) if unavailable else StoreError(text)
+
+
+def _store_failures(engine: Engine, where: str) -> None:
+    """Raise the database's failures as :class:`StoreError` at the store's boundary.
+
+    Every connection and statement of the engine goes through this hook, the
+    ledger's long-lived sessions and the scheduler's lock connections too, so
+    a full disk, a read-only file or a server gone mid-send reaches the
+    commands and the web app as one error with a message for the operator
+    (:class:`StoreUnavailable` when trying again later may succeed).
+    SQLAlchemy still invalidates a lost connection before the error is raised.
+    """
+    server = engine.dialect.name != "sqlite"
+
+    @event.listens_for(engine, "handle_error")
+    def _handle(context: ExceptionContext) -> None:
+        if context.is_pre_ping:  # the pool handles a dead pooled connection itself
+            return
+        failure = context.sqlalchemy_exception
+        is_plain_database_error = type(failure) is DatabaseError  # e.g. "file is not a database"
+        if not (isinstance(failure, _FAILURES) or is_plain_database_error):
+            return
+        # A connection invalidated by an earlier loss is being made again.
+        opening = context.connection is None or context.connection.invalidated
+        # A server that refuses work (shutting down, too many connections, its
+        # disk full) may take it again later; a SQLite file's failures stay.
+        refused = server and isinstance(failure, (OperationalError, InterfaceError))
+        unavailable = context.is_disconnect or refused
+        raise store_failure(
+            where, str(context.original_exception), unavailable=unavailable, opening=opening
+        ) from context.original_exception
+
+
 def _foreign_keys(conn: Connection, *, on: bool) -> None:
     """Turn SQLite's foreign keys on or off, outside any transaction (else a no-op)."""
     dbapi = conn.connection.dbapi_connection
@@ -191,6 +268,7 @@ class Store:
             ) from None
         if engine.dialect.name == "sqlite":
             _sqlite_events(engine)
+        _store_failures(engine, make_url(url).render_as_string(hide_password=True))
         store = cls(engine)
         if migrate:
             try:
@@ -284,6 +362,16 @@ class Store:
         """A transaction for reading (it may still write, but takes no lock up front)."""
         with self.engine.connect() as conn, conn.begin():
             yield Tx(conn)
+
+    def check(self) -> None:
+        """Read one row of the store, to tell whether it works (``/health``).
+
+        Raises:
+            StoreError: the store cannot be read (StoreUnavailable when
+                it cannot be reached).
+        """
+        with self.read() as tx:
+            tx.conn.execute(select(schema.meta.c.key).limit(1)).all()
 
     def link_secret(self, from_env: str | None, *, env_name: str) -> str:
         """The link-signing secret: ``from_env`` when given, else one kept in the store.

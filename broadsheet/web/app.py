@@ -16,8 +16,14 @@
 ``GET|POST /preferences?token=``  language, frequency, topics
 ``/feeds/…``, ``/editions/…``  ``feeds.out`` and ``emails.out`` with ETag,
                             Last-Modified, 304 answers and gzip
-``GET  /health``            ``ok``, for load balancers
+``GET  /health``            ``ok`` when the store answers a trivial query,
+                            else 503 with ``Retry-After``, for load balancers
 ==========================  ==================================================
+
+When the store fails during a request (a database that cannot be reached or
+went away, a full disk, a read-only file), the answer is 503 with
+``Retry-After``, and the log has one line saying what failed, not a
+traceback: nothing is wrong with the request, it may be sent again later.
 
 Routes are set up by :func:`create_app`; the handlers are in
 :mod:`broadsheet.web.pages`, the published folders are served by
@@ -27,23 +33,59 @@ Routes are set up by :func:`create_app`; the handlers are in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from broadsheet.config import Settings
 from broadsheet.emails.delivery.transports import Transport
 from broadsheet.emails.subscriptions.flows import Subscriptions
 from broadsheet.emails.subscriptions.ratelimit import RateLimit, TokenBucket
+from broadsheet.errors import StoreError
 from broadsheet.store import Store
 from broadsheet.web.files import PublishedFiles, WeakETagWhenEncoded
 from broadsheet.web.pages import Pages
 
-__all__ = ["RateLimit", "TokenBucket", "create_app"]
+__all__ = ["RETRY_AFTER", "RateLimit", "TokenBucket", "create_app"]
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER = 30
+"""Seconds a client is asked to wait (``Retry-After``) when the store is failing."""
+
+
+def _unavailable() -> Response:
+    return PlainTextResponse(
+        "The service is unavailable for a moment; please try again shortly.\n",
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"},
+    )
+
+
+async def _store_failed(request: Request, exc: Exception) -> Response:
+    """A store failure during a request: 503 with ``Retry-After``, one line in the log."""
+    log.error("%s %s: 503: %s", request.method, request.url.path, exc)
+    return _unavailable()
+
+
+def _health(store: Store) -> Callable[[Request], Awaitable[Response]]:
+    async def health(request: Request) -> Response:
+        try:
+            await run_in_threadpool(store.check)
+        except StoreError as exc:
+            log.error("health check: %s", exc)
+            return _unavailable()
+        return PlainTextResponse("ok", headers={"Cache-Control": "no-store"})
+
+    return health
 
 
 def create_app(
@@ -83,7 +125,7 @@ def create_app(
     )
     routes = [
         Route("/", pages.home, methods=["GET"]),
-        Route("/health", pages.health, methods=["GET"]),
+        Route("/health", _health(store), methods=["GET"]),
         Route("/subscribe", pages.subscribe_form, methods=["GET"]),
         Route("/subscribe", pages.subscribe, methods=["POST"]),
         Route("/confirm", pages.confirm_page, methods=["GET"]),
@@ -104,6 +146,10 @@ def create_app(
         Middleware(GZipMiddleware, minimum_size=500),
     ]
 
-    app = Starlette(routes=routes, middleware=middleware)
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={StoreError: _store_failed},
+    )
     app.state.subscriptions = subscriptions
     return app

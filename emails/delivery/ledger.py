@@ -139,7 +139,14 @@ class _Transaction:
 
     def __exit__(self, kind: Any, value: Any, trace: Any) -> None:
         if kind is None:
-            self._tx.commit()
+            try:
+                self._tx.commit()
+            except BaseException:
+                # A commit that failed (connection lost, disk full) still leaves
+                # the transaction open: close it, so the session can give the
+                # batch's rows back and the store's error is what is reported.
+                self._tx.rollback()
+                raise
         else:
             self._tx.rollback()
 
