@@ -56,7 +56,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree  # type: ignore[import-untyped,unused-ignore]
 
 from broadsheet.errors import RenderError
-from broadsheet.feeds.model import MEDIA_TYPES, Entry, FeedDoc, Link
+from broadsheet.feeds.model import MEDIA_TYPES, Entry, FeedDoc, Link, trim_oldest
 from broadsheet.text import as_uri
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -377,6 +377,11 @@ class EntryCache:
         for fmt, other, batch, parent in batches:
             for entry, text in zip(batch, _serialise(fmt, parent, len(batch), doc), strict=True):
                 other[entry.digest] = text
+
+    def trim(self, keep: int) -> None:
+        """Forget the oldest entries, so that each table holds at most ``keep``."""
+        for table in self._tables.values():
+            trim_oldest(table, keep)
 
     def entries(self, doc: FeedDoc) -> list[bytes]:
         """``doc``'s entries as XML in its format, indented for their place in it."""

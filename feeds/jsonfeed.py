@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from broadsheet.feeds.fg import rfc3339
-from broadsheet.feeds.model import Entry, FeedDoc
+from broadsheet.feeds.model import Entry, FeedDoc, trim_oldest
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
@@ -74,6 +74,11 @@ class ItemCache:
         if table is None:
             table = self._tables[key] = {}
         return table
+
+    def trim(self, keep: int) -> None:
+        """Forget the oldest items, so that each table holds at most ``keep``."""
+        for table in self._tables.values():
+            trim_oldest(table, keep)
 
     def get(self, entry: Entry, doc: FeedDoc) -> bytes:
         """``entry`` as one line of compact JSON, UTF-8."""

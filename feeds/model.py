@@ -9,9 +9,10 @@ formats always say the same thing.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 Format = Literal["rss", "atom", "json"]
 Scope = Literal["site", "language", "section", "tag", "author"]
@@ -167,3 +168,14 @@ class FeedDoc:
         found = [Category(entry.section, self.section_scheme)] if entry.section else []
         found.extend(Category(tag, self.tag_scheme) for tag in entry.tags)
         return found
+
+
+def trim_oldest(table: dict[Any, Any], keep: int) -> None:
+    """Drop the first-inserted items of ``table`` until at most ``keep`` remain.
+
+    The renderers' caches use it to stay bounded when a build streams a large archive.
+    """
+    excess = len(table) - keep
+    if excess > 0:
+        for key in list(itertools.islice(table, excess)):
+            del table[key]

@@ -29,7 +29,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 
@@ -190,12 +190,31 @@ _NAMES: dict[Scope, Callable[[Article], Iterable[str]]] = {
 }
 
 
-def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
-    """Every feed to build, in a stable order (site, languages, sections, tags, authors).
+def languages_of(settings: Settings, present: Iterable[str]) -> list[str]:
+    """The languages with articles, the site's first (in its order), then the others by code."""
+    found = set(present)
+    languages = [code for code in settings.site.languages if code in found]
+    languages += sorted(code for code in found if code not in settings.site.languages)
+    return languages
+
+
+def plan_sets(
+    settings: Settings,
+    languages: Sequence[str],
+    first_use: Mapping[Scope, Mapping[str, datetime]],
+    name_languages: Mapping[Scope, Mapping[str, Iterable[str]]],
+) -> list[FeedSet]:
+    """Every feed to build, without its articles (``articles`` is empty).
+
+    What :func:`feed_sets` returns, decided from what the articles are
+    rather than from the articles themselves, so a build can stream them.
 
     Args:
-        articles: live articles, newest first, their text already cleaned.
         settings: ``feeds.sets`` chooses the sets; titles come from ``site``.
+        languages: the languages with live articles, as :func:`languages_of` orders them.
+        first_use: per scope (section, tag, author), each name with live
+            articles and when it was first used.
+        name_languages: per scope and name, the languages it has live articles in.
     """
     site = settings.site
     phrases = settings.words
@@ -207,7 +226,7 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
     def suffix(language: str) -> str:
         return f" · {language_name(language)}" if several else ""
 
-    if "site" in wanted and articles:
+    if "site" in wanted and languages:
         found.append(
             FeedSet(
                 scope="site",
@@ -217,12 +236,9 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
                 archive_base="archive/all",
                 title=site.title,
                 description=site.description or site.title,
-                articles=tuple(articles),
+                articles=(),
             )
         )
-    by_language = _grouped(articles, lambda a: (a.language,))
-    languages = [code for code in site.languages if code in by_language]
-    languages += sorted(code for code in by_language if code not in site.languages)
     if "language" in wanted:
         for code in languages:
             title = site.title_in(code)
@@ -235,27 +251,21 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
                     archive_base=f"archive/{code}",
                     title=title + suffix(code),
                     description=site.description_in(code) or title,
-                    articles=tuple(by_language[code]),
+                    articles=(),
                 )
             )
     for scope in SCOPES[2:]:
         if scope not in wanted:
             continue
-        names = _NAMES[scope]
-        slugs = assign_slugs(_first_use(articles, names))
-        groups = _grouped(articles, names)
-        by_name_language: dict[tuple[str, str], list[Article]] = {}
-        if several:
-            for name, members in groups.items():
-                for article in members:
-                    by_name_language.setdefault((name, article.language), []).append(article)
+        uses = first_use.get(scope, {})
+        slugs = assign_slugs(dict(uses))
+        spoken = name_languages.get(scope, {})
 
         def shown(name: str, code: str, scope: Scope = scope) -> str:
             # A section as readers of ``code`` see it; tags and authors as they are.
             return site.section_in(name, code) if scope == "section" else name
 
-        for name in sorted(groups, key=lambda n: (slugs[n], n)):
-            members = groups[name]
+        for name in sorted(uses, key=lambda n: (slugs[n], n)):
             folder = f"{FOLDERS[scope]}/{slugs[name]}"
             found.append(
                 FeedSet(
@@ -268,14 +278,14 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
                     description=words(phrases, site.default_language)[scope].format(
                         name=shown(name, site.default_language), site=site.title
                     ),
-                    articles=tuple(members),
+                    articles=(),
                 )
             )
             if not several:
                 continue
+            has = set(spoken.get(name, ()))
             for code in languages:
-                local_members = by_name_language.get((name, code))
-                if not local_members:
+                if code not in has:
                     continue
                 local = site.title_in(code)
                 found.append(
@@ -289,7 +299,44 @@ def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
                         description=words(phrases, code)[scope].format(
                             name=shown(name, code), site=local
                         ),
-                        articles=tuple(local_members),
+                        articles=(),
                     )
                 )
+    return found
+
+
+def feed_sets(articles: Sequence[Article], settings: Settings) -> list[FeedSet]:
+    """Every feed to build, in a stable order (site, languages, sections, tags, authors).
+
+    Args:
+        articles: live articles, newest first, their text already cleaned.
+        settings: ``feeds.sets`` chooses the sets; titles come from ``site``.
+    """
+    several = len(settings.site.languages) > 1
+    by_language = _grouped(articles, lambda a: (a.language,))
+    first_use: dict[Scope, Mapping[str, datetime]] = {}
+    groups: dict[Scope, dict[str, list[Article]]] = {}
+    name_languages: dict[Scope, Mapping[str, Iterable[str]]] = {}
+    for scope in SCOPES[2:]:
+        names = _NAMES[scope]
+        first_use[scope] = _first_use(articles, names)
+        groups[scope] = _grouped(articles, names)
+        name_languages[scope] = {
+            name: {a.language for a in group} for name, group in groups[scope].items()
+        }
+    languages = languages_of(settings, by_language)
+    found = []
+    for feed in plan_sets(settings, languages, first_use, name_languages):
+        chosen: Sequence[Article]
+        if feed.scope == "site":
+            chosen = articles
+        elif feed.scope == "language":
+            chosen = by_language[feed.language or ""]
+        else:
+            group = groups[feed.scope][feed.name or ""]
+            if several and feed.language is not None:
+                chosen = [a for a in group if a.language == feed.language]
+            else:
+                chosen = group
+        found.append(replace(feed, articles=tuple(chosen)))
     return found

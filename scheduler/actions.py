@@ -75,13 +75,11 @@ Action = Callable[[JobContext], ActionResult]
 
 def build_feeds(ctx: JobContext) -> ActionResult:
     """The ``feeds`` job: every feed rebuilt from the articles live at the tick's time."""
-    from broadsheet.feeds import build_feeds as build
+    from broadsheet.feeds import build_feeds_from_store
 
-    with ctx.store.read() as tx:
-        articles = tx.articles.live(ctx.now)
-    report = build(articles, ctx.settings)
+    report = build_feeds_from_store(ctx.store, ctx.settings, ctx.now)
     counts = {
-        "articles": len(articles),
+        "articles": report.articles,
         "written": len(report.written),
         "unchanged": len(report.unchanged),
     }

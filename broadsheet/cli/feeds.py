@@ -28,17 +28,17 @@ def feeds() -> None:
 @handle_errors
 def build(out: str | None, no_ping: bool, config_path: str, at: str | None) -> None:
     """Write every feed, its archive pages and index.json."""
-    from broadsheet.feeds.build import build_feeds
+    from broadsheet.feeds.build import build_feeds_from_store
 
     settings = load(config_path)
     now = now_or(at, settings)
     store = open_store(settings)
     try:
-        with store.read() as tx:
-            articles = tx.articles.live(now)
+        report = build_feeds_from_store(
+            store, settings, now, out=Path(out) if out else None, ping=not no_ping
+        )
     finally:
         store.close()
-    report = build_feeds(articles, settings, out=Path(out) if out else None, ping=not no_ping)
     documents = len(report.written) + len(report.unchanged)
     click.echo(
         f"{len(report.feeds)} feeds ({documents} files: {len(report.written)} written, "

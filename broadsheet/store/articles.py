@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, Select, and_, func, or_, select
 
 from broadsheet.model import Article
 from broadsheet.store.schema import articles as table
@@ -33,6 +33,47 @@ def _article(row: Row[Any]) -> Article:
         draft=row.draft,
         content_hash=row.content_hash,
         source=row.source,
+    )
+
+
+_LIGHT = (
+    table.c.id,
+    table.c.guid,
+    table.c.language,
+    table.c.title,
+    table.c.url,
+    table.c.authors,
+    table.c.section,
+    table.c.tags,
+    table.c.translations,
+    table.c.published,
+    table.c.updated,
+    table.c.content_hash,
+)
+"""The columns of a light article: everything but the text and the image."""
+
+PAGE = 500
+"""Rows fetched per query when articles are streamed (keyset pagination)."""
+
+
+def _light_article(row: Row[Any]) -> Article:
+    return Article(
+        id=row.id,
+        guid=row.guid,
+        language=row.language,
+        title=row.title,
+        standfirst="",
+        body_html="",
+        authors=tuple(row.authors),
+        section=row.section,
+        tags=tuple(row.tags),
+        translations=types.MappingProxyType(dict(row.translations)),
+        published=row.published,
+        updated=row.updated,
+        url=row.url,
+        image=None,
+        draft=False,
+        content_hash=row.content_hash,
     )
 
 
@@ -85,6 +126,100 @@ class Articles:
             query = query.where(table.c.language == language)
         query = query.order_by(table.c.published.desc(), table.c.id)
         return [_article(row) for row in self.conn.execute(query)]
+
+    def _live_query(self, now: datetime, columns: Sequence[Any]) -> Select[Any]:
+        return select(*columns).where(table.c.draft.is_(False), table.c.published <= now)
+
+    def _pages(self, query: Select[Any], *, newest_first: bool, batch: int) -> Iterator[Row[Any]]:
+        """The rows of ``query`` in feed order, ``batch`` at a time (keyset pagination).
+
+        Each page is one short query, so nothing holds more than ``batch``
+        rows, on PostgreSQL as on SQLite, and other queries may run between
+        pages in the same transaction.
+        """
+        published, key = table.c.published, table.c.id
+        if newest_first:
+            ordered = query.order_by(published.desc(), key)
+        else:
+            ordered = query.order_by(published, key.desc())
+        last: tuple[datetime, str] | None = None
+        while True:
+            page = ordered
+            if last is not None:
+                when, ident = last
+                if newest_first:
+                    after = or_(published < when, and_(published == when, key > ident))
+                else:
+                    after = or_(published > when, and_(published == when, key < ident))
+                page = page.where(after)
+            rows = self.conn.execute(page.limit(batch)).all()
+            yield from rows
+            if len(rows) < batch:
+                return
+            last = (rows[-1].published, rows[-1].id)
+
+    def iter_live(
+        self,
+        now: datetime,
+        *,
+        language: str | None = None,
+        section: str | None = None,
+        newest_first: bool = True,
+        bodies: bool = True,
+        batch: int = PAGE,
+    ) -> Iterator[Article]:
+        """Articles readers may see at ``now``, in feed order, ``batch`` rows per query.
+
+        The streaming counterpart of :meth:`live`: memory does not grow with
+        the archive.
+
+        Args:
+            now: the moment that decides what is live.
+            language: only articles in this language.
+            section: only articles of this section.
+            newest_first: newest first (ties by id), or exactly the reverse.
+            bodies: load every field; when off, ``standfirst``,
+                ``body_html``, ``image``, ``image_alt`` and ``source`` are
+                left empty (what feed sets and fingerprints need, without the text).
+            batch: rows per query.
+        """
+        query = self._live_query(now, [table] if bodies else _LIGHT)
+        if language is not None:
+            query = query.where(table.c.language == language)
+        if section is not None:
+            query = query.where(table.c.section == section)
+        make = _article if bodies else _light_article
+        for row in self._pages(query, newest_first=newest_first, batch=batch):
+            yield make(row)
+
+    def live_fingerprints(
+        self, now: datetime, *, batch: int = 2000
+    ) -> Iterator[tuple[str, str, str]]:
+        """``(id, guid, content_hash)`` of each live article, newest first (ties by id).
+
+        What decides whether anything a build depends on has changed, read
+        without loading a single body.
+        """
+        columns = [table.c.id, table.c.guid, table.c.content_hash, table.c.published]
+        query = self._live_query(now, columns)
+        for row in self._pages(query, newest_first=True, batch=batch):
+            yield row.id, row.guid, row.content_hash
+
+    def live_counts(self, now: datetime) -> dict[str, int]:
+        """Number of articles live at ``now``, per language."""
+        query = self._live_query(now, [table.c.language, func.count()]).group_by(table.c.language)
+        return {row[0]: int(row[1]) for row in self.conn.execute(query)}
+
+    def live_light(self, ids: Iterable[str], now: datetime) -> dict[str, Article]:
+        """Those of ``ids`` live at ``now``, as light articles (see :meth:`iter_live`)."""
+        wanted = sorted(set(ids))
+        found: dict[str, Article] = {}
+        for start in range(0, len(wanted), PAGE):
+            query = self._live_query(now, _LIGHT).where(
+                table.c.id.in_(wanted[start : start + PAGE])
+            )
+            found.update((row.id, _light_article(row)) for row in self.conn.execute(query))
+        return found
 
     def published_between(self, language: str, since: datetime, until: datetime) -> list[Article]:
         """Live articles in ``language`` published in ``(since, until]``, newest first."""
