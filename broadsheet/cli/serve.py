@@ -41,6 +41,20 @@ def _limit(_ctx: click.Context, param: click.Parameter, value: str) -> object:
     default="",
     help="Path prefix the reverse proxy serves this under (e.g. /newsletter).",
 )
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client may take to send a request's line and headers (then 408, closed).",
+)
+@click.option(
+    "--body-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a client may take to send a request's body after its headers.",
+)
 @config_option
 @handle_errors
 def serve(
@@ -49,6 +63,8 @@ def serve(
     subscribe_limit: object,
     forwarded_allow_ips: str,
     root_path: str,
+    header_timeout: float,
+    body_timeout: float,
     config_path: str,
 ) -> None:
     """Serve subscribe/confirm/unsubscribe/preferences pages, /feeds/ and /editions/."""
@@ -64,4 +80,12 @@ def serve(
         f"(public URL {settings.links_url}/)",
         err=True,
     )
-    run(app, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips, root_path=root_path)
+    run(
+        app,
+        host=host,
+        port=port,
+        forwarded_allow_ips=forwarded_allow_ips,
+        root_path=root_path,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+    )

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import FormData
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 __all__ = ["MAX_BODY"]
@@ -144,11 +144,15 @@ async def read_body(request: Request) -> bytes:
         raise BadBody(413, "request body too large")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise BadBody(413, "request body too large")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise BadBody(413, "request body too large")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Gone (or cut off by the server's body timeout): nobody reads the answer.
+        raise BadBody(400, "the connection closed before the body arrived") from None
     return b"".join(chunks)
 
 

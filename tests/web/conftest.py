@@ -24,11 +24,17 @@ SECRET = "web-test-secret"
 class LiveServer:
     """An ASGI app served by uvicorn in a thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(
+        self, app: Any, *, make_config: Callable[..., uvicorn.Config] | None = None
+    ) -> None:
         self.port = free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-        )
+        if make_config is not None:
+            # As `broadsheet serve` sets it up (broadsheet.web.server.make_config).
+            config = make_config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        else:
+            config = uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

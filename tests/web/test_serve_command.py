@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import time
 
@@ -19,7 +20,15 @@ def test_serve_answers_and_stops_on_sigterm(settings: Settings) -> None:
     write_file(settings.feeds.out / "all.atom", '<feed xmlns="http://www.w3.org/2005/Atom"/>\n')
     port = free_port()
     process = subprocess.Popen(
-        cli_command("serve", "--port", str(port), "--config", str(settings.path)),
+        cli_command(
+            "serve",
+            "--port",
+            str(port),
+            "--header-timeout",
+            "1",
+            "--config",
+            str(settings.path),
+        ),
         env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -41,6 +50,13 @@ def test_serve_answers_and_stops_on_sigterm(settings: Settings) -> None:
         assert page.status_code == 200 and "Subscribe to the Test Weekly newsletter" in page.text
         feed = httpx.get(f"{base}/feeds/all.atom", timeout=5)
         assert feed.headers["content-type"].startswith("application/atom+xml")
+        # A client that sends half a request line is shown the door (--header-timeout).
+        with socket.create_connection(("127.0.0.1", port)) as slow:
+            slow.sendall(b"GET /heal")
+            slow.settimeout(10)
+            start = time.monotonic()
+            answer = slow.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 408 ") and time.monotonic() - start < 5
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
