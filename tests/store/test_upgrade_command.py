@@ -48,7 +48,7 @@ def test_a_previous_release_store_is_refused_until_upgraded(any_settings: Settin
 
     for command in (["status"], ["feeds", "build"]):
         refused = _run(any_settings, *command)
-        assert refused.exit_code == 1, refused.output
+        assert refused.exit_code == 1, (refused.output, refused.exception)
         assert refused.output == (
             f"error: the store at {where} is at schema 1 (from an older broadsheet), "
             f"this broadsheet needs {head}: back it up and run 'broadsheet upgrade'\n"
