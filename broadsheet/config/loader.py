@@ -21,6 +21,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from broadsheet import words
+from broadsheet.config import theme
 from broadsheet.config.settings import (
     ContentSettings,
     DeliverySettings,
@@ -350,6 +351,11 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
     if sender.dkim_key is not None:
         sender = dataclasses.replace(sender, dkim_key=_resolve(root, sender.dkim_key))
     emails = dataclasses.replace(built["emails"], out=_resolve(root, built["emails"].out))
+    if emails.theme is not None:
+        emails = dataclasses.replace(emails, theme=_resolve(root, emails.theme).resolve())
+        found = theme.check_theme(emails.theme, str(data["emails"]["theme"]))
+        if found:
+            raise ConfigError(str(file), [f"emails.theme: {problem}" for problem in found])
     scheduler = dataclasses.replace(
         built["scheduler"], lock_file=_resolve(root, built["scheduler"].lock_file)
     )

@@ -115,7 +115,7 @@ class Pages:
             "link": None,
         }
         full.update(context)
-        body = render.render(f"web/{template}", full)
+        body = render.render(f"web/{template}", full, theme=self.settings.emails.theme)
         return HTMLResponse(body, status_code=status, headers={**_PAGE_HEADERS, **(headers or {})})
 
     def _message(

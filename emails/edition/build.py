@@ -156,6 +156,7 @@ def render_archive(settings: Settings, language: str, editions: Sequence[Edition
             "accent": settings.site.accent_color,
             "editions": rows,
         },
+        theme=settings.emails.theme,
     )
 
 
@@ -193,9 +194,10 @@ def render_edition(
         )
     email_context = build_context(content, settings, mode="email")
     web_context = build_context(content, settings, mode="web")
-    html = inline(render("emails/edition.html.j2", email_context), backend=backend)
-    text = render("emails/edition.txt.j2", email_context)
-    web = inline(render("web/edition.html.j2", web_context), backend=backend)
+    theme = settings.emails.theme
+    html = inline(render("emails/edition.html.j2", email_context, theme=theme), backend=backend)
+    text = render("emails/edition.txt.j2", email_context, theme=theme)
+    web = inline(render("web/edition.html.j2", web_context, theme=theme), backend=backend)
     lead = content.new[0] if content.new else (content.top[0] if content.top else None)
     subject = make_subject(
         settings,

@@ -1,82 +1,58 @@
-"""The one jinja2 environment: templates are data, rendered strictly.
+"""Rendering the templates: strictly, through the publication's environment.
 
+The environment (the built-in templates, and a theme's over them) is built
+by :func:`broadsheet.config.theme.environment`, one per theme folder.
 ``StrictUndefined`` turns a missing context key into an error rather than a
 blank; HTML templates are autoescaped, text templates are not. Failures
-leave as :class:`~broadsheet.errors.RenderError` naming the template.
+leave as :class:`~broadsheet.errors.RenderError` naming the template, and
+the file and line where that is known.
 """
 
 from __future__ import annotations
 
-import textwrap
+import traceback
 from collections.abc import Mapping
-from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from broadsheet.config.theme import TEXT_WIDTH, rule, wrap
+from broadsheet.config.theme import environment as _environment
 from broadsheet.errors import RenderError
-from broadsheet.resources import templates_dir
 
-TEXT_WIDTH = 72
-"""Columns of the plain-text twin."""
+__all__ = ["TEXT_WIDTH", "environment", "render", "rule", "wrap"]
 
 
-def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:
-    """``text`` as paragraphs wrapped at ``width`` columns; long URLs stay whole."""
-    paragraphs = [" ".join(p.split()) for p in str(text).split("\n\n")]
-    return "\n\n".join(
-        textwrap.fill(
-            p,
-            width=width,
-            initial_indent=indent,
-            subsequent_indent=indent,
-            break_long_words=False,
-            break_on_hyphens=False,
-        )
-        for p in paragraphs
-        if p
-    )
+def environment(theme: Path | None = None) -> jinja2.Environment:
+    """The environment of a publication with ``theme`` (``None``: the built-in templates)."""
+    return _environment(theme)
 
 
-def rule(width: int = TEXT_WIDTH, char: str = "-") -> str:
-    """A horizontal rule for the text twin."""
-    return char * width
+def _where(exc: BaseException, name: str) -> str:
+    """``file:line`` of the template frame that failed, else ``name``."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"{exc.filename or name}:{exc.lineno}"
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if frame.filename.endswith((".j2", ".css", ".xsl")) and frame.lineno
+    ]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else name
 
 
-@cache
-def environment() -> jinja2.Environment:
-    """The shared environment, loading from the shipped ``templates/`` folder."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
-        autoescape=jinja2.select_autoescape(
-            enabled_extensions=("html", "html.j2", "xml.j2"),
-            disabled_extensions=("txt", "txt.j2", "css"),
-            default_for_string=True,
-            default=True,
-        ),
-        undefined=jinja2.StrictUndefined,
-        # {% trans %} and _() call gettext, ngettext, pgettext, npgettext from each
-        # render's context (``Words.gettext_callables``): no words live on the environment.
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["wrap"] = wrap
-    env.globals["rule"] = rule
-    return env
-
-
-def render(name: str, context: Mapping[str, Any]) -> str:
+def render(name: str, context: Mapping[str, Any], *, theme: Path | None = None) -> str:
     """Render the template ``name`` (e.g. ``emails/edition.html.j2``).
+
+    Args:
+        name: the template, as the built-in ``templates/`` folder names it.
+        context: its variables.
+        theme: the publication's ``[emails] theme`` folder, whose templates win.
 
     Raises:
         RenderError: the template is missing, broken, or reads a missing key.
     """
     try:
-        return environment().get_template(name).render(context)
+        return environment(theme).get_template(name).render(context)
     except jinja2.TemplateError as exc:
-        where = (
-            f"{exc.filename}:{exc.lineno}" if isinstance(exc, jinja2.TemplateSyntaxError) else name
-        )
-        raise RenderError(f"template {where}: {exc}") from exc
+        raise RenderError(f"template {_where(exc, name)}: {exc}") from exc
