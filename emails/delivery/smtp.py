@@ -23,7 +23,6 @@ can act on it:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import smtplib
@@ -62,6 +61,19 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    """Say QUIT and close: a server still talking is told goodbye, not hung up on.
+
+    A connection closed without QUIT is what a broken client does (Postfix
+    logs "lost connection after EHLO"). Whatever QUIT meets (the server
+    already gone, a reply that makes no sense) the connection is closed.
+    """
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
 
 
 def _policy_refusal(text: str) -> bool:
@@ -175,17 +187,23 @@ class SMTPTransport:
             if self.user is not None:
                 self._login(smtp)
         except ssl.SSLError as exc:
-            smtp.close()
+            smtp.close()  # half a TLS handshake: there is no channel left to say QUIT on
             raise TransportUnavailable(f"{self._where()}: TLS failed: {exc}") from None
         except smtplib.SMTPServerDisconnected as exc:
             smtp.close()
             raise _Temporary(f"disconnected while greeting: {exc}", None, reconnect=True) from None
-        except (OSError, smtplib.SMTPResponseException) as exc:
+        except smtplib.SMTPResponseException as exc:
+            _quit(smtp)
+            reply = _reply(exc.smtp_code, exc.smtp_error)
+            raise _Temporary(reply, exc.smtp_code, reconnect=True) from None
+        except OSError as exc:
             smtp.close()
-            if isinstance(exc, smtplib.SMTPResponseException):
-                reply = _reply(exc.smtp_code, exc.smtp_error)
-                raise _Temporary(reply, exc.smtp_code, reconnect=True) from None
             raise _Temporary(f"connection failed: {exc}", None, reconnect=True) from None
+        except Exception:
+            # A refused greeting or STARTTLS, no STARTTLS offered, a refused
+            # login: the server is still listening, so say goodbye properly.
+            _quit(smtp)
+            raise
         except BaseException:
             smtp.close()
             raise
@@ -211,19 +229,19 @@ class SMTPTransport:
                 f"{self._where()} supports none of the AUTH methods Python offers"
             ) from None
 
-    def _drop(self) -> None:
-        if self._smtp is not None:
-            try:
-                self._smtp.close()
-            finally:
-                self._smtp = None
+    def _drop(self, *, quit: bool = False) -> None:
+        """Forget the connection: closed, after a QUIT when ``quit`` (the server still talks)."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        if quit:
+            _quit(smtp)
+        else:
+            smtp.close()
 
     def close(self) -> None:
         """Say QUIT and close the connection, if one is open."""
-        if self._smtp is not None:
-            with contextlib.suppress(OSError, smtplib.SMTPException):
-                self._smtp.quit()
-            self._drop()
+        self._drop(quit=True)
 
     # delivery ---------------------------------------------------------------
 
@@ -283,12 +301,15 @@ class SMTPTransport:
         except smtplib.SMTPServerDisconnected as exc:
             self._drop()
             raise _Temporary(f"connection lost: {exc}", None, reconnect=True) from None
-        except (OSError, smtplib.SMTPResponseException) as exc:
+        except smtplib.SMTPResponseException as exc:
+            # A reply that makes no sense mid-exchange: start again on a new
+            # connection, after saying goodbye on this one.
+            self._drop(quit=True)
+            reply = _reply(exc.smtp_code, exc.smtp_error)
+            raise _Temporary(reply, exc.smtp_code, reconnect=True) from None
+        except OSError as exc:
             # A timeout or reset mid-exchange: the connection is no use any more.
             self._drop()
-            if isinstance(exc, smtplib.SMTPResponseException):
-                reply = _reply(exc.smtp_code, exc.smtp_error)
-                raise _Temporary(reply, exc.smtp_code, reconnect=True) from None
             raise _Temporary(f"connection failed: {exc}", None, reconnect=True) from None
 
     def _refused(self, code: int, text: bytes | str) -> DeliveryResult:
@@ -351,7 +372,9 @@ class SMTPTransport:
             except _Temporary as exc:
                 last = exc
                 if exc.reconnect:
-                    self._drop()
+                    # A 421 says the server is closing: QUIT is still the
+                    # polite way out, and harmless when it has gone already.
+                    self._drop(quit=True)
         assert last is not None
         if last.reconnect:
             raise TransportUnavailable(
