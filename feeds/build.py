@@ -43,6 +43,7 @@ from broadsheet.feeds import archive
 from broadsheet.feeds.entries import entry_digest, live, make_entry, translation_links, utc
 from broadsheet.feeds.model import MEDIA_TYPES, Entry, FeedDoc, Format, Link, Scope
 from broadsheet.feeds.publish import Writer
+from broadsheet.feeds.serving import IMMUTABLE_MAP, immutable_map
 from broadsheet.feeds.sets import (
     ARCHIVED_SCOPES,
     SCOPES,
@@ -628,7 +629,7 @@ def _build(
     target = (out or settings.feeds.out).absolute()
     try:
         target.mkdir(parents=True, exist_ok=True)
-        writer = Writer(target)
+        writer = Writer(target, precompress=settings.feeds.precompress)
     except OSError as exc:
         raise RenderError(f"{target}: cannot create the feeds folder: {exc.strerror}") from exc
     report = FeedBuildReport(out=target)
@@ -644,6 +645,7 @@ def _build(
         if settings.feeds.stylesheet and {"rss", "atom"} & set(settings.feeds.formats):
             xsl = (templates_dir() / "feeds" / STYLESHEET).read_bytes()
             writer.write(STYLESHEET, xsl)
+        writer.write(IMMUTABLE_MAP, immutable_map(run.index))
         writer.write(INDEX, _index(run.index))
         writer.finish(build)
     except OSError as exc:
