@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from broadsheet.store.editions import Editions
     from broadsheet.store.jobs import Jobs
     from broadsheet.store.ledger import Ledger
+    from broadsheet.store.limits import Limits
     from broadsheet.store.subscribers import Subscribers
     from broadsheet.store.views import Views
 
@@ -100,6 +101,12 @@ class Tx:
         from broadsheet.store.jobs import Jobs
 
         return Jobs(self.conn)
+
+    @cached_property
+    def limits(self) -> Limits:
+        from broadsheet.store.limits import Limits
+
+        return Limits(self.conn)
 
     def get_meta(self, key: str) -> str | None:
         """A value from the store's key-value table."""

@@ -214,4 +214,28 @@ websub_pings = Table(
     Column("last_error", Text, nullable=False),
 )
 
-TABLES = (meta, articles, article_views, subscribers, editions, send_ledger, job_runs, websub_pings)
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    # Token buckets of `broadsheet serve`'s limits, shared by every process
+    # and machine serving one store: "subscribe-client" keyed by client
+    # network, "subscribe-inbox" by inbox.
+    Column("bucket", String(40), primary_key=True),
+    Column("key", String(400), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    # Rows of buckets full again are swept by age.
+    Index(None, "bucket", "updated"),
+)
+
+TABLES = (
+    meta,
+    articles,
+    article_views,
+    subscribers,
+    editions,
+    send_ledger,
+    job_runs,
+    websub_pings,
+    rate_limits,
+)

@@ -4,7 +4,8 @@
 ``GET  /subscribe``         the subscription form
 ``POST /subscribe``         form or JSON (email, name, language, frequency,
                             topics): a pending subscriber and a confirmation
-                            message; rate-limited per client address
+                            message; rate-limited per client network and
+                            per inbox (in the store when it is PostgreSQL)
 ``GET  /confirm?token=``    a page with a button; changes nothing by itself
                             (mail scanners and link previews follow links)
 ``POST /confirm?token=``    activates the pending subscriber (the page's button)
@@ -48,7 +49,12 @@ from starlette.routing import Mount, Route
 from broadsheet.config import Settings
 from broadsheet.emails.delivery.transports import Transport
 from broadsheet.emails.subscriptions.flows import Subscriptions
-from broadsheet.emails.subscriptions.ratelimit import RateLimit, TokenBucket
+from broadsheet.emails.subscriptions.ratelimit import (
+    Limiter,
+    RateLimit,
+    StoreBucket,
+    TokenBucket,
+)
 from broadsheet.errors import StoreError
 from broadsheet.store import Store
 from broadsheet.web.files import PublishedFiles, WeakETagWhenEncoded
@@ -109,20 +115,24 @@ def create_app(
         secret: the link-signing secret (default: from the environment or the store).
         transport: opens the transport for confirmation messages
             (default: ``delivery.transport``).
-        subscribe_limit: ``POST /subscribe`` requests per client address.
-        address_limit: confirmation messages per email address.
+        subscribe_limit: ``POST /subscribe`` requests per client network
+            (``links.client_ipv6_prefix``, ``links.client_ipv4_prefix``).
+        address_limit: confirmation messages per inbox.
         feeds_max_age: Cache-Control max-age of feeds, in seconds.
         editions_max_age: Cache-Control max-age of the web archive, in seconds.
     """
     clock = now or (lambda: datetime.now(UTC))
     key = secret or store.link_secret(settings.secret(), env_name=settings.links.secret_env)
     subscriptions = Subscriptions(store, settings, secret=key, clock=clock, transport=transport)
-    pages = Pages(
-        settings,
-        subscriptions,
-        per_client=TokenBucket(subscribe_limit),
-        per_address=TokenBucket(address_limit),
-    )
+    per_client: Limiter
+    per_address: Limiter
+    if store.dialect == "postgresql":
+        # Shared by every process and machine serving this store.
+        per_client = StoreBucket(store, "subscribe-client", subscribe_limit, clock=clock)
+        per_address = StoreBucket(store, "subscribe-inbox", address_limit, clock=clock)
+    else:
+        per_client, per_address = TokenBucket(subscribe_limit), TokenBucket(address_limit)
+    pages = Pages(settings, subscriptions, per_client=per_client, per_address=per_address)
     routes = [
         Route("/", pages.home, methods=["GET"]),
         Route("/health", _health(store), methods=["GET"]),

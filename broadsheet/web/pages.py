@@ -226,16 +226,16 @@ class Pages:
         language = self._language(request, fields["language"])
         words = pagetext.words(self.settings.words, language)
         links = self.settings.links
-        wait = self.per_client.take(
-            client_key(
-                client_address(request),
-                ipv6_prefix=links.client_ipv6_prefix,
-                ipv4_prefix=links.client_ipv4_prefix,
-            )
+        client = client_key(
+            client_address(request),
+            ipv6_prefix=links.client_ipv6_prefix,
+            ipv4_prefix=links.client_ipv4_prefix,
         )
+        # A thread: with a PostgreSQL store, a take is a transaction.
+        wait = await run_in_threadpool(self.per_client.take, client)
         if not wait:
             inbox = inbox_key(email)
-            wait = self.per_address.take(inbox) if inbox else 0.0
+            wait = await run_in_threadpool(self.per_address.take, inbox) if inbox else 0.0
         if wait:
             retry = {"Retry-After": str(max(1, round(wait)))}
             if as_json:

@@ -21,9 +21,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-__all__ = ["Limiter", "RateLimit", "TokenBucket", "client_key", "inbox_key"]
+from broadsheet.store import Store
+
+__all__ = ["Limiter", "RateLimit", "StoreBucket", "TokenBucket", "client_key", "inbox_key"]
 
 
 @dataclass(frozen=True)
@@ -124,3 +127,38 @@ class TokenBucket:
         while len(self._buckets) > self.max_keys:
             self._buckets.popitem(last=False)
         return wait
+
+
+class StoreBucket:
+    """Per-key token buckets kept in the store (table ``rate_limits``).
+
+    Every process and machine using the same store shares them; each
+    :meth:`take` is one short write transaction. Meant for PostgreSQL: on
+    SQLite, where one process serves, :class:`TokenBucket` is as good and
+    takes no write lock.
+
+    Args:
+        store: the publication's store.
+        bucket: the limit's name in the table (``"subscribe-client"``…).
+        limit: the limit.
+        clock: the current time (aware).
+    """
+
+    def __init__(
+        self, store: Store, bucket: str, limit: RateLimit, *, clock: Callable[[], datetime]
+    ) -> None:
+        self.store = store
+        self.bucket = bucket
+        self.limit = limit
+        self.clock = clock
+
+    def take(self, key: str) -> float:
+        """Take a token for ``key``: 0 when allowed, else the seconds to wait."""
+        with self.store.write() as tx:
+            return tx.limits.take(
+                self.bucket,
+                key,
+                count=self.limit.count,
+                seconds=self.limit.seconds,
+                now=self.clock(),
+            )

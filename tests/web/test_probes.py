@@ -230,3 +230,42 @@ def test_the_address_limit_sees_through_letter_case_and_subaddresses(
     ]
     assert codes == [202, 202, 429]
     assert len(_mail_to(settings, "inbox@example.org")) == 1
+
+
+def test_limits_are_shared_by_servers_on_one_postgresql_store(
+    serve: Callable[..., Web], pg_settings: Settings
+) -> None:
+    """Two servers (processes or machines) of one publication: one limit, not two."""
+    first_store = Store.open(pg_settings.store.url)
+    second_store = Store.open(pg_settings.store.url)
+    try:
+        limits = {"subscribe_limit": RateLimit(4, 3600), "address_limit": RateLimit(2, 3600)}
+        servers = [
+            serve(pg_settings, first_store, **limits),
+            serve(pg_settings, second_store, **limits),
+        ]
+        codes = [
+            servers[n % 2]
+            .client.post(
+                "/subscribe",
+                json={"email": f"pg{n}@example.org"},
+                headers={"x-forwarded-for": f"2001:db8:5::{n + 1}"},
+            )
+            .status_code
+            for n in range(8)
+        ]
+        assert codes == [202] * 4 + [429] * 4
+        inbox = [
+            servers[n % 2]
+            .client.post(
+                "/subscribe",
+                json={"email": "shared@example.org"},
+                headers={"x-forwarded-for": f"192.0.2.{n + 1}"},
+            )
+            .status_code
+            for n in range(4)
+        ]
+        assert inbox == [202, 202, 429, 429]
+    finally:
+        first_store.close()
+        second_store.close()
