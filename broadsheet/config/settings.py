@@ -215,7 +215,16 @@ class ContentSettings:
     """``[content]``: limits applied on import."""
 
     max_body_bytes: int = _doc(
-        "Largest article body accepted, in bytes of UTF-8.", 1_000_000, _positive
+        "Largest article body accepted, in bytes of UTF-8; a JSON Lines line too long "
+        "to hold such a record is rejected while reading, unparsed.",
+        1_000_000,
+        _positive,
+    )
+    max_file_bytes: int = _doc(
+        "Largest Markdown file or feed (file or download) imported, in bytes; a larger "
+        "one is rejected before it is parsed, a download aborted once past it.",
+        20_000_000,
+        _positive,
     )
 
 

@@ -91,11 +91,14 @@ def stored_source(file: Path, root: Path) -> str:
         return str(resolved)
 
 
-def _raw_records(location: str, fmt: Format, root: Path) -> Iterator[RawArticle | ContentError]:
+def _raw_records(
+    location: str, fmt: Format, settings: Settings
+) -> Iterator[RawArticle | ContentError]:
+    root, limits = settings.root, settings.content
     if fmt == "feed":
         local = urlsplit(location).scheme not in ("http", "https")
         try:
-            for record in read_feed(location):
+            for record in read_feed(location, max_bytes=limits.max_file_bytes):
                 if local and isinstance(record, RawArticle):
                     record.source = stored_source(Path(location), root)
                 yield record
@@ -114,7 +117,10 @@ def _raw_records(location: str, fmt: Format, root: Path) -> Iterator[RawArticle 
         )
         for file in files:
             try:
-                for record in read_jsonl(file, str(file.resolve())):
+                records = read_jsonl(
+                    file, str(file.resolve()), max_body_bytes=limits.max_body_bytes
+                )
+                for record in records:
                     if isinstance(record, RawArticle):
                         record.source = stored_source(file, root)
                     if isinstance(record, RawArticle):
@@ -133,7 +139,7 @@ def _raw_records(location: str, fmt: Format, root: Path) -> Iterator[RawArticle 
         files = [path]
     for file in files:
         try:
-            record = read_markdown(file, _shown(file))
+            record = read_markdown(file, _shown(file), max_bytes=limits.max_file_bytes)
         except ContentError as exc:
             yield exc
             continue
@@ -259,7 +265,7 @@ def import_articles(
     """
     fmt = fmt or guess_format(location)
     report = ImportReport()
-    records = list(_raw_records(location, fmt, settings.root))
+    records = list(_raw_records(location, fmt, settings))
     valid = check_all(records, settings, report, progress, len(records))
     with store.read() as tx:
         stored = tx.articles.fingerprints()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import unicodedata
 import urllib.error
@@ -16,7 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 import frontmatter
@@ -42,12 +43,33 @@ def decode_utf8(data: bytes, source: str) -> str:
         ) from None
 
 
-def read_bytes(path: Path, source: str) -> bytes:
-    """A file's bytes, or a ContentError saying why it cannot be read."""
+def read_bytes(path: Path, source: str, *, limit: int | None = None) -> bytes:
+    """A file's bytes, or a ContentError saying why it cannot be read.
+
+    With ``limit`` (``content.max_file_bytes``), a larger file is refused
+    before any of it is read (its size from ``stat``), and the read itself
+    stops one byte past the limit, so a file growing meanwhile, a device or
+    a pipe cannot take more memory either.
+    """
     try:
-        return path.read_bytes()
+        with path.open("rb") as file:
+            if limit is None:
+                return file.read()
+            size = os.fstat(file.fileno()).st_size
+            if size > limit:
+                raise _too_large(source, f"is {size:,} bytes", limit)
+            data = file.read(limit + 1)
     except OSError as exc:
-        raise ContentError(source, f"cannot read: {exc.strerror}") from None
+        raise ContentError(source, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise _too_large(source, "is larger than that", limit)
+    return data
+
+
+def _too_large(source: str, what: str, limit: int) -> ContentError:
+    return ContentError(
+        source, f"{what}, over content.max_file_bytes ({limit:,}); nothing read from it"
+    )
 
 
 class _FrontMatterLoader(yaml.SafeLoader):
@@ -65,9 +87,12 @@ _FrontMatterLoader.yaml_implicit_resolvers = {
 }
 
 
-def read_markdown(path: Path, source: str) -> RawArticle:
-    """One article from a Markdown file with YAML front matter."""
-    text = decode_utf8(read_bytes(path, source), source)
+def read_markdown(path: Path, source: str, *, max_bytes: int | None = None) -> RawArticle:
+    """One article from a Markdown file with YAML front matter.
+
+    A file over ``max_bytes`` (``content.max_file_bytes``) is refused unread.
+    """
+    text = decode_utf8(read_bytes(path, source, limit=max_bytes), source)
     if not _FRONT_MATTER.detect(text):
         raise ContentError(source, "no front matter: the file must start with a '---' line", line=1)
     try:
@@ -108,27 +133,104 @@ def read_markdown(path: Path, source: str) -> RawArticle:
     return RawArticle(fields=fields, source=source, field_lines=lines, default_id=path.stem)
 
 
-def read_jsonl(path: Path, source: str) -> Iterator[RawArticle | ContentError]:
-    """Articles from a JSON Lines file: one JSON object per line."""
-    text = decode_utf8(read_bytes(path, source), source)
-    # Lines end at "\n" only: U+2028 or U+0085 inside a JSON string is text.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
+def jsonl_line_limit(max_body_bytes: int) -> int:
+    """The longest JSON Lines line read for records whose body may hold ``max_body_bytes``.
+
+    JSON may write a body's every UTF-8 byte as six characters (``\\u0001``;
+    Cyrillic as ``\\u0434`` is three per byte), and the other fields need
+    room too: a line longer than this cannot hold an acceptable record.
+    """
+    return 6 * max_body_bytes + _OTHER_FIELDS
+
+
+_OTHER_FIELDS = 1 << 20
+"""Room on a JSON Lines line for the fields besides the body (title, tags, …)."""
+
+_CHUNK = 1 << 16
+
+
+def _lines(file: BinaryIO, limit: int | None) -> Iterator[tuple[int, bytes | None]]:
+    """``(number, line)`` for each line (``\\n``-terminated) of ``file``; ``None`` when too long.
+
+    No more than ``limit + 1`` bytes of a line are held at once: the rest of
+    a longer one is read in small chunks and dropped.
+    """
+    number = 0
+    while True:
+        line = file.readline() if limit is None else file.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if limit is not None and len(line) > limit and not line.endswith(b"\n"):
+            while True:  # skip to the end of this line
+                rest = file.readline(_CHUNK)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield number, None
             continue
+        yield number, line
+
+
+def read_jsonl(
+    path: Path, source: str, *, max_body_bytes: int | None = None
+) -> Iterator[RawArticle | ContentError]:
+    """Articles from a JSON Lines file: one JSON object per line, read a line at a time.
+
+    With ``max_body_bytes`` (``content.max_body_bytes``) a line too long to
+    hold an acceptable record (:func:`jsonl_line_limit`) is one rejected
+    record, found while reading: it is neither kept whole in memory nor
+    parsed, and the lines around it go through. Memory stays bounded by the
+    longest acceptable line, whatever the file's size.
+    """
+    limit = jsonl_line_limit(max_body_bytes) if max_body_bytes is not None else None
+    try:
+        file = path.open("rb")
+    except OSError as exc:
+        raise ContentError(source, f"cannot read: {exc.strerror or exc}") from None
+    with file:
         try:
-            fields = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield ContentError(
-                source, f"not valid JSON: {exc.msg} (column {exc.colno})", line=number
-            )
-            continue
-        except RecursionError:
-            yield ContentError(source, "not valid JSON: nested too deeply", line=number)
-            continue
-        if not isinstance(fields, dict):
-            yield ContentError(source, "expected a JSON object per line", line=number)
-            continue
-        yield RawArticle(fields=fields, source=source, line=number)
+            # Lines end at "\n" only: U+2028 or U+0085 inside a JSON string is text.
+            for number, raw in _lines(file, limit):
+                if raw is None:
+                    assert max_body_bytes is not None and limit is not None
+                    yield ContentError(
+                        source,
+                        f"line is longer than {limit:,} bytes, more than a record with "
+                        f"content.max_body_bytes ({max_body_bytes:,}) can take; not read",
+                        line=number,
+                    )
+                    continue
+                if number == 1:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield ContentError(
+                        source,
+                        f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+                        line=number,
+                    )
+                    continue
+                yield from _jsonl_record(line, source, number)
+        except OSError as exc:
+            raise ContentError(source, f"cannot read: {exc.strerror or exc}") from None
+
+
+def _jsonl_record(line: str, source: str, number: int) -> Iterator[RawArticle | ContentError]:
+    if not line.strip():
+        return
+    try:
+        fields = json.loads(line)
+    except json.JSONDecodeError as exc:
+        yield ContentError(source, f"not valid JSON: {exc.msg} (column {exc.colno})", line=number)
+        return
+    except RecursionError:
+        yield ContentError(source, "not valid JSON: nested too deeply", line=number)
+        return
+    if not isinstance(fields, dict):
+        yield ContentError(source, "expected a JSON object per line", line=number)
+        return
+    yield RawArticle(fields=fields, source=source, line=number)
 
 
 # --- feeds -------------------------------------------------------------------
@@ -164,14 +266,32 @@ def slug_from_url(url: str) -> str:
     return slug
 
 
-def _fetch(location: str) -> bytes:
+def _fetch(location: str, limit: int | None = None) -> bytes:
+    """The body at ``location``; past ``limit`` bytes the download is aborted.
+
+    A ``Content-Length`` over the limit is refused before the body is read;
+    without one (or when it lies) the body is read in chunks and dropped as
+    soon as it passes the limit.
+    """
     request = urllib.request.Request(
         location, headers={"User-Agent": f"broadsheet/{__version__} (feed import)"}
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (http only)
-            data: bytes = response.read()
-            return data
+            if limit is None:
+                data: bytes = response.read()
+                return data
+            length = response.headers.get("Content-Length", "")
+            if length.strip().isdigit() and int(length) > limit:
+                raise _too_large(location, f"is {int(length):,} bytes", limit)
+            chunks: list[bytes] = []
+            got = 0
+            while chunk := response.read(min(_CHUNK, limit + 1 - got)):
+                chunks.append(chunk)
+                got += len(chunk)
+                if got > limit:
+                    raise _too_large(location, "is larger than that", limit)
+            return b"".join(chunks)
     except urllib.error.HTTPError as exc:
         raise ContentError(
             location, f"cannot fetch the feed: HTTP {exc.code} {exc.reason}"
@@ -209,8 +329,14 @@ def _main_link(entry: Any, language: str | None) -> str:
     return str(entry.get("link") or "")
 
 
-def read_feed(location: str) -> Iterator[RawArticle | ContentError]:
+def read_feed(
+    location: str, *, max_bytes: int | None = None
+) -> Iterator[RawArticle | ContentError]:
     """Articles from an RSS or Atom feed, given as a file path or an http(s) URL.
+
+    A file or download over ``max_bytes`` (``content.max_file_bytes``) is
+    refused before it is parsed: a file by its size, a download as soon as
+    it passes the limit.
 
     An entry keeps its feed id as its guid, so readers who followed the old
     feed see no duplicates. The section is the category whose scheme ends in
@@ -220,9 +346,9 @@ def read_feed(location: str) -> Iterator[RawArticle | ContentError]:
     import feedparser
 
     if urlsplit(location).scheme in ("http", "https"):
-        data = _fetch(location)
+        data = _fetch(location, max_bytes)
     else:
-        data = read_bytes(Path(location), location)
+        data = read_bytes(Path(location), location, limit=max_bytes)
     parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=True)
     if parsed.bozo and not parsed.entries:
         raise ContentError(location, f"not a readable RSS or Atom feed: {parsed.bozo_exception}")
