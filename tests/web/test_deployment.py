@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import grp
 import gzip
+import json
 import os
 import pwd
 import shutil
@@ -152,6 +153,19 @@ def test_a_copy_goes_with_its_feed_and_with_precompress(tmp_path: Path) -> None:
     writer.write("all.atom", b"<feed>all</feed>")
     writer.finish("two")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".broadsheet-feeds.json", "all.atom"]
+
+
+def test_the_map_lists_every_archive_page_but_the_newest_of_each_feed(demo: Demo) -> None:
+    index = json.loads((demo.feeds / "index.json").read_text(encoding="utf-8"))["feeds"]
+    listed = [
+        line
+        for line in (demo.feeds / IMMUTABLE_MAP).read_text(encoding="utf-8").splitlines()
+        if not line.startswith("#")
+    ]
+    expected = sorted(page for feed in index for page in feed["archives"][:-1])
+    assert expected, "the demo has archive pages with a successor"
+    assert listed == [f'"{page}" 1;' for page in expected]
+    assert all((demo.feeds / page).is_file() for page in expected)
 
 
 # -- nginx in front of serve ----------------------------------------------------------------
