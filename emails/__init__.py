@@ -31,6 +31,7 @@ from broadsheet.emails.edition.build import (
     write_archive,
     write_edition,
 )
+from broadsheet.emails.edition.clip import EditionTooLarge, oversize, refuse_oversize
 from broadsheet.emails.edition.context import EditionContent
 from broadsheet.emails.edition.links import archive_url, edition_url
 from broadsheet.emails.subscriptions.flows import Outcome, Subscriptions, confirmation_message
@@ -40,6 +41,7 @@ __all__ = [
     "DeliveryResult",
     "DeliveryStatus",
     "EditionContent",
+    "EditionTooLarge",
     "MaildirTransport",
     "MemoryTransport",
     "Outcome",
@@ -56,6 +58,8 @@ __all__ = [
     "edition_url",
     "enqueue_edition",
     "make_transport",
+    "oversize",
+    "refuse_oversize",
     "render_archive",
     "render_edition",
     "send_all",

@@ -92,7 +92,10 @@ def send_edition(ctx: JobContext) -> ActionResult:
     Building an edition whose id exists returns it unchanged, and the send
     ledger skips every subscriber already sent to, so taking up an
     interrupted run finishes the same edition without repeating a message.
+    An edition over ``emails.clip_limit`` however much is left out of it
+    is not sent: the run fails with the reason, which `broadsheet status` shows.
     """
+    from broadsheet.emails import refuse_oversize
     from broadsheet.emails import send_edition as send
     from broadsheet.scheduler.editions import build_edition
 
@@ -110,6 +113,8 @@ def send_edition(ctx: JobContext) -> ActionResult:
     if outcome.edition is None:
         return ActionResult(skipped=outcome.skipped or "nothing to send")
     edition_id = outcome.edition.id
+    # Over emails.clip_limit even clipped: not sent, and the run fails saying why.
+    refuse_oversize(outcome.edition)
     if ctx.stopping:
         return ActionResult(note=edition_id, interrupted=True)
     report = send(

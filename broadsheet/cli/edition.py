@@ -26,14 +26,23 @@ def edition() -> None:
     required=True,
     help="Which newsletter.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Accept an edition over emails.clip_limit even with every droppable block left out.",
+)
 @config_option
 @at_option
 @handle_errors
-def build(language: str, frequency: str, config_path: str, at: str | None) -> None:
+def build(language: str, frequency: str, force: bool, config_path: str, at: str | None) -> None:
     """Build the edition of LANG for now (or --at TIME) and print its previews.
 
-    An edition that already exists for that day is shown, not rebuilt.
+    An edition that already exists for that day is shown, not rebuilt. An
+    edition over emails.clip_limit leaves blocks out of its email until it
+    fits (docs/newsletters.md); one that still does not fit is refused
+    (exit status 1, and `send` refuses it too) unless --force.
     """
+    from broadsheet.emails import oversize, refuse_oversize
     from broadsheet.model import Frequency
     from broadsheet.scheduler.editions import build_edition
 
@@ -70,3 +79,16 @@ def build(language: str, frequency: str, config_path: str, at: str | None) -> No
         path = outcome.paths.get(role)
         if path is not None:
             click.echo(f"  {label:<9} {path}")
+    clipped = record.extra.get("clip")
+    if isinstance(clipped, dict) and clipped.get("dropped"):
+        left = clipped.get("left_out") or []
+        click.echo(
+            f"  clipped   {', '.join(str(s).replace('_', ' ') for s in clipped['dropped'])}"
+            + (f" ({len(left)} articles)" if left else "")
+            + f" left out of the email: {clipped['size']:,} of {clipped['limit']:,} bytes"
+        )
+    reason = oversize(record)
+    if reason is not None:
+        if not force:
+            refuse_oversize(record)
+        click.echo(f"warning (--force): {reason}", err=True)

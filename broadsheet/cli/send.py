@@ -105,6 +105,16 @@ def _summary(report: Any) -> str:
     return line
 
 
+def _refuse_oversize(store: Any, edition_id: str) -> None:
+    """Stop before sending an edition over ``emails.clip_limit`` (``--force`` skips this)."""
+    from broadsheet.emails import refuse_oversize
+
+    with store.read() as tx:
+        record = tx.editions.get(edition_id)
+    if record is not None:
+        refuse_oversize(record)
+
+
 def _print_status(store: Any, edition_id: str) -> None:
     from rich.table import Table
 
@@ -157,6 +167,11 @@ def _print_status(store: Any, edition_id: str) -> None:
     help="Sending processes; default: delivery.workers.",
 )
 @click.option("--status", is_flag=True, help="Show the ledger's counts and problems, send nothing.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Send an edition even when it is over emails.clip_limit (Gmail clips it).",
+)
 @config_option
 @at_option
 @handle_errors
@@ -167,6 +182,7 @@ def send(
     limit: int | None,
     workers: int | None,
     status: bool,
+    force: bool,
     config_path: str,
     at: str | None,
 ) -> None:
@@ -182,6 +198,8 @@ def send(
     if status:
         _print_status(store, edition)
         return
+    if not force and not dry_run:
+        _refuse_oversize(store, edition)
     bar, update = _progress_bar()
     with _stop_on_signals() as stop:
         if bar is not None:

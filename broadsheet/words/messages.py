@@ -97,6 +97,7 @@ NEWSLETTER: Final = (
     N_("newsletter.archive_empty", "No edition has been published yet."),
     N_("newsletter.logo_home", "{title} home page"),
     N_("newsletter.links", "Links"),
+    N_("newsletter.more_in_web_copy", "More in this edition's web copy"),
 )
 
 PAGES: Final = (

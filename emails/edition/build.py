@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from broadsheet.config import Settings
+from broadsheet.emails.edition import clip, links
 from broadsheet.emails.edition import labels as words
-from broadsheet.emails.edition import links
-from broadsheet.emails.edition.context import EditionContent, build_context
+from broadsheet.emails.edition.context import EditionContent, EditionContext, build_context
 from broadsheet.emails.edition.headers import subject as make_subject
 from broadsheet.emails.edition.inline import inline
 from broadsheet.emails.edition.personalize import Personal, fill_html, fill_text
@@ -109,6 +109,12 @@ def _iso(moment: datetime) -> str:
 
 def _manifest(rendered: RenderedEdition) -> dict[str, Any]:
     record, content = rendered.record, rendered.content
+    clipped = record.extra.get("clip")
+    extra = (
+        {"clipped": clipped["dropped"], "clip": clipped}
+        if isinstance(clipped, dict) and (clipped["dropped"] or not clipped["fits"])
+        else {}
+    )
     return {
         "id": record.id,
         "language": record.language,
@@ -124,6 +130,7 @@ def _manifest(rendered: RenderedEdition) -> dict[str, Any]:
         "views_window": [day.isoformat() for day in content.window],
         "web_url": record.extra["web_url"],
         "files": dict(FILES),
+        **extra,
     }
 
 
@@ -167,6 +174,23 @@ def write_archive(settings: Settings, language: str, editions: Sequence[EditionR
     return path
 
 
+def _log_clip(edition_id: str, fitted: clip.Fit) -> None:
+    if not fitted.dropped and fitted.fits:
+        return
+    if fitted.fits:
+        log.warning(
+            "edition %s: over emails.clip_limit (%d bytes), so the email leaves out %s%s "
+            "(now %d bytes; the web copy has everything)",
+            edition_id,
+            fitted.limit,
+            ", ".join(step.replace("_", " ") for step in fitted.dropped),
+            f" ({len(fitted.left_out)} articles)" if fitted.left_out else "",
+            fitted.size,
+        )
+    else:
+        log.warning("%s", clip.oversize_text(edition_id, fitted.summary()))
+
+
 def render_edition(
     content: EditionContent, settings: Settings, *, now: datetime
 ) -> RenderedEdition:
@@ -195,8 +219,19 @@ def render_edition(
     email_context = build_context(content, settings, mode="email")
     web_context = build_context(content, settings, mode="web")
     theme = settings.emails.theme
-    html = inline(render("emails/edition.html.j2", email_context, theme=theme), backend=backend)
-    text = render("emails/edition.txt.j2", email_context, theme=theme)
+
+    def email_html(context: EditionContext) -> str:
+        return inline(render("emails/edition.html.j2", context, theme=theme), backend=backend)
+
+    fitted = clip.fit(
+        email_context,
+        email_html,
+        limit=settings.emails.clip_limit,
+        personal=clip.longest_personal(settings, content.language),
+    )
+    _log_clip(content.edition_id, fitted)
+    html = fitted.html
+    text = render("emails/edition.txt.j2", fitted.context, theme=theme)
     web = inline(render("web/edition.html.j2", web_context, theme=theme), backend=backend)
     lead = content.new[0] if content.new else (content.top[0] if content.top else None)
     subject = make_subject(
@@ -229,6 +264,7 @@ def render_edition(
             "other_editions": dict(content.other_editions),
             "views_window": [day.isoformat() for day in content.window],
             "inliner": backend,
+            "clip": fitted.summary(),
         },
     )
     return RenderedEdition(record=record, web=web, content=content)

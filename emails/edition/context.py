@@ -98,6 +98,7 @@ class EditionContext(TypedDict):
     why: str
     postal_address: str
     web_copy_note: str
+    more_url: str | None
     labels: Mapping[str, str]
 
 
@@ -244,5 +245,6 @@ def build_context(content: EditionContent, settings: Settings, *, mode: Mode) ->
         why=words.why(settings.words, language, content.frequency, title),
         postal_address=settings.sender.postal_address,
         web_copy_note=table["web_copy"].format(title=title),
+        more_url=None,
         labels=table,
     )
