@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import cast
 from urllib.parse import urljoin
 
+import pytest
+
 from broadsheet.config import Settings
 from broadsheet.emails.edition import tokens
 from broadsheet.model import Subscriber, SubscriberStatus
@@ -269,3 +271,51 @@ def test_limits_are_shared_by_servers_on_one_postgresql_store(
     finally:
         first_store.close()
         second_store.close()
+
+
+def test_store_buckets_refill_and_forget(any_store_url: str, fixed_now: datetime) -> None:
+    """The store's buckets behave as the in-memory ones: a burst, then an even refill."""
+    from datetime import timedelta
+
+    from broadsheet.emails.subscriptions.ratelimit import StoreBucket
+
+    store = Store.open(any_store_url)
+    try:
+        moment = [fixed_now]
+        bucket = StoreBucket(store, "test", RateLimit(2, 60), clock=lambda: moment[0])
+        assert [bucket.take("a"), bucket.take("a")] == [0.0, 0.0]
+        assert bucket.take("a") == pytest.approx(30.0)
+        assert bucket.take("b") == 0.0
+        moment[0] = fixed_now + timedelta(seconds=30)
+        assert bucket.take("a") == 0.0
+        moment[0] = fixed_now + timedelta(hours=1)
+        bucket.take("c")  # every other key's bucket is full again: their rows go
+        with store.read() as tx:
+            from sqlalchemy import select
+
+            from broadsheet.store.schema import rate_limits
+
+            keys = tx.conn.execute(select(rate_limits.c.key)).scalars().all()
+        assert keys == ["c"]
+    finally:
+        store.close()
+
+
+def test_store_buckets_hold_under_concurrent_takes(pg_url: str, fixed_now: datetime) -> None:
+    """Servers taking at the same moment cannot share out more than the limit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from broadsheet.emails.subscriptions.ratelimit import StoreBucket
+
+    stores = [Store.open(pg_url) for _ in range(4)]
+    try:
+        buckets = [
+            StoreBucket(store, "race", RateLimit(10, 3600), clock=lambda: fixed_now)
+            for store in stores
+        ]
+        with ThreadPoolExecutor(8) as pool:
+            waits = list(pool.map(lambda n: buckets[n % 4].take("2001:db8::/64"), range(40)))
+        assert sum(1 for wait in waits if wait == 0.0) == 10
+    finally:
+        for store in stores:
+            store.close()
