@@ -12,7 +12,8 @@ import pytest
 
 from broadsheet.config import Settings, load_settings
 from broadsheet.emails.edition.build import render_archive
-from broadsheet.errors import ConfigError
+from broadsheet.emails.edition.render import render
+from broadsheet.errors import ConfigError, RenderError
 from broadsheet.model import Frequency
 from broadsheet.scheduler.editions import build_edition
 from broadsheet.skeleton import THEME_EDITION, create_skeleton
@@ -188,3 +189,29 @@ def test_init_writes_an_example_theme_that_loads(tmp_path: Path) -> None:
     settings = load_settings(tmp_path / "broadsheet.toml")
     assert settings.emails.theme == (tmp_path / "theme").resolve()
     assert "{% block donation %}" in theme.read_text(encoding="utf-8")
+
+
+def test_an_error_at_render_names_the_theme_file_and_line(tmp_path: Path) -> None:
+    write_theme(
+        tmp_path / "theme",
+        {
+            "web/archive.html.j2": (
+                '{% extends "builtin:web/archive.html.j2" %}\n{% block footer %}\n'
+                "<p>{{ site_url.nowhere }}</p>\n{% endblock %}\n"
+            )
+        },
+    )
+    context = {
+        "lang": "en",
+        "dir": "ltr",
+        "title": "Past editions",
+        "intro": "",
+        "empty": "",
+        "site_title": "Test Weekly",
+        "site_url": "https://news.example",
+        "accent": "#b8282e",
+        "editions": [],
+    }
+    with pytest.raises(RenderError, match=r"theme/web/archive\.html\.j2:3: .*nowhere"):
+        render("web/archive.html.j2", context, theme=tmp_path / "theme")
+    assert "Test Weekly" in render("web/archive.html.j2", context)
