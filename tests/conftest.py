@@ -263,6 +263,18 @@ def atom_schema_path() -> Path:
     return REPO / "tests" / "feeds" / "data" / "atom.rng"
 
 
+# --- order ---------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests marked ``slow`` first, otherwise in file order.
+
+    pytest-xdist hands tests to its workers in this order: a long test begun
+    last would keep one worker busy while the other has nothing left to do.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 # --- CI strictness -------------------------------------------------------------
 
 
