@@ -130,11 +130,27 @@ def test_an_unreachable_postgresql_is_one_line_and_exit_75(tmp_path: Path) -> No
         BASE_CONFIG.replace('url = "sqlite:///broadsheet.db"', f'url = "{url}"'), encoding="utf-8"
     )
     csv = _subscribers_csv(tmp_path / "more.csv", 5)
+    views = tmp_path / "views.csv"
+    views.write_text("article,date,views\nsome-piece,2026-11-20,5\n", encoding="utf-8")
+    articles = tmp_path / "content"
+    articles.mkdir()
+    (articles / "a.md").write_text(
+        "---\ntitle: A\nlanguage: en\npublished: 2026-11-20T09:00:00+03:00\n---\nText.\n",
+        encoding="utf-8",
+    )
     for args in (
         ("send", EDITION),
         ("subscribers", "import", str(csv)),
+        ("subscribers", "add", "someone@example.org"),
         ("subscribers", "list"),
+        ("import", str(articles)),
+        ("views", "import", str(views)),
+        ("feeds", "build"),
+        ("edition", "build", "--language", "en", "--frequency", "weekly"),
+        ("run",),
         ("status",),
+        ("upgrade",),
+        ("serve", "--port", str(free_port())),
     ):
         done = _run(*args, "--config", str(config))
         assert done.returncode == EXIT_TEMPFAIL, (args, done.stderr)
