@@ -13,6 +13,8 @@ import logging
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from broadsheet.errors import StoreError
+
 log = logging.getLogger(__name__)
 
 
@@ -56,9 +58,11 @@ class AdvisoryLock:
             conn.execute(
                 text("SELECT pg_advisory_unlock(:a, :b)"), {"a": self.key[0], "b": self.key[1]}
             )
-        except DBAPIError as exc:
+        except (DBAPIError, StoreError) as exc:
             # The session is gone, and its lock with it; never pool it again.
-            log.warning("could not release the advisory lock %s cleanly (%s)", self.key, exc.orig)
+            # (The store's engine raises a lost connection as StoreUnavailable.)
+            reason = exc.orig if isinstance(exc, DBAPIError) else exc
+            log.warning("could not release the advisory lock %s cleanly (%s)", self.key, reason)
             conn.invalidate()
         finally:
             conn.close()

@@ -220,6 +220,23 @@ def test_store_failures_are_store_errors(pg_url: str) -> None:
         store.close()
 
 
+def test_a_lock_whose_session_was_lost_is_released_with_a_warning(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from broadsheet.store.locks import AdvisoryLock
+
+    store = Store.open(pg_url)
+    try:
+        lock = AdvisoryLock(store.engine, (1, 2))
+        assert lock.acquire()
+        with database_cut_off(pg_url):
+            lock.release()  # the server ended the session, and the lock with it
+        assert not lock.held
+        assert "could not release the advisory lock" in caplog.text
+    finally:
+        store.close()
+
+
 def test_a_constraint_is_not_a_store_failure(store: Store) -> None:
     """IntegrityError and bugs keep their type: only the database's failures are wrapped."""
     from sqlalchemy.exc import IntegrityError
