@@ -405,6 +405,8 @@ class _Run:
         self.xml = fg.EntryCache(self.formats)
         self.json = jsonfeed.ItemCache()
         self.entries: dict[str, Entry] = {}
+        self.hot_ids: set[str] = set()
+        self.hot_digests: set[str] = set()
         self.rendered = 0
         self.changed_topics: list[str] = []
         self.index: list[dict[str, Any]] = []
@@ -437,12 +439,20 @@ class _Run:
         if changed and doc.current:
             self.changed_topics.append(doc.meta.url)
 
+    def _hot(self, item: _Item) -> None:
+        """Keep ``item``'s entry for the whole build: a current document holds it."""
+        self.hot_ids.add(item.id)
+        self.hot_digests.add(item.digest)
+
     def _trim(self, keep: int) -> None:
         from broadsheet.feeds.model import trim_oldest
 
-        trim_oldest(self.entries, keep)
-        self.xml.trim(keep)
-        self.json.trim(keep)
+        keep += len(self.hot_ids)
+        if len(self.entries) <= 2 * keep:
+            return  # trimmed in bulk, now and then: each trim walks the oldest entries
+        trim_oldest(self.entries, keep, self.hot_ids)
+        self.xml.trim(keep, self.hot_digests)
+        self.json.trim(keep, self.hot_digests)
 
     # The scan ----------------------------------------------------------------
 
@@ -462,6 +472,7 @@ class _Run:
         scan.seen += 1
         if seen < scan.shown:
             scan.current.append(item)
+            self._hot(item)
         if scan.size is None:
             return
         oldest = scan.total - 1 - seen  # its place counted from the oldest, 0-based
@@ -514,10 +525,12 @@ class _Run:
                     newest = found.newest.setdefault(name, [])
                     if len(newest) < items:
                         newest.append(item)
+                        self._hot(item)
                     if several:
                         local_newest = found.local.setdefault((name, article.language), [])
                         if len(local_newest) < items:
                             local_newest.append(item)
+                            self._hot(item)
         first_use: dict[Scope, Mapping[str, datetime]] = {
             scope: found.first_use for scope, found in names.items()
         }

@@ -19,7 +19,21 @@ from urllib.parse import urlsplit
 
 from broadsheet.feeds.model import Entry, Image, Link
 from broadsheet.model import Article
-from broadsheet.text import as_uri, plain_text
+
+
+def as_uri(url: str) -> str:
+    """:func:`broadsheet.text.as_uri`, imported on first use (a no-op build needs none)."""
+    from broadsheet.text import as_uri as convert
+
+    return convert(url)
+
+
+def plain_text(body_html: str) -> str:
+    """:func:`broadsheet.text.plain_text`, imported on first use."""
+    from broadsheet.text import plain_text as convert
+
+    return convert(body_html)
+
 
 SUMMARY_LIMIT = 280
 """Characters of body text used as the summary when an article has no standfirst."""

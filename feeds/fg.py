@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -378,10 +378,13 @@ class EntryCache:
             for entry, text in zip(batch, _serialise(fmt, parent, len(batch), doc), strict=True):
                 other[entry.digest] = text
 
-    def trim(self, keep: int) -> None:
-        """Forget the oldest entries, so that each table holds at most ``keep``."""
+    def trim(self, keep: int, protected: Container[str] = ()) -> None:
+        """Forget the oldest entries, so that each table holds at most ``keep``.
+
+        Entries whose digest is in ``protected`` are kept whatever their age.
+        """
         for table in self._tables.values():
-            trim_oldest(table, keep)
+            trim_oldest(table, keep, protected)
 
     def entries(self, doc: FeedDoc) -> list[bytes]:
         """``doc``'s entries as XML in its format, indented for their place in it."""

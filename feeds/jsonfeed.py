@@ -15,7 +15,7 @@ which page they are in the feed's ``_broadsheet`` object.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Any
 
 from broadsheet.feeds.fg import rfc3339
@@ -75,10 +75,13 @@ class ItemCache:
             table = self._tables[key] = {}
         return table
 
-    def trim(self, keep: int) -> None:
-        """Forget the oldest items, so that each table holds at most ``keep``."""
+    def trim(self, keep: int, protected: Container[str] = ()) -> None:
+        """Forget the oldest items, so that each table holds at most ``keep``.
+
+        Entries whose digest is in ``protected`` are kept whatever their age.
+        """
         for table in self._tables.values():
-            trim_oldest(table, keep)
+            trim_oldest(table, keep, protected)
 
     def get(self, entry: Entry, doc: FeedDoc) -> bytes:
         """``entry`` as one line of compact JSON, UTF-8."""

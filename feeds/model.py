@@ -9,7 +9,7 @@ formats always say the same thing.
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -170,12 +170,19 @@ class FeedDoc:
         return found
 
 
-def trim_oldest(table: dict[Any, Any], keep: int) -> None:
+def trim_oldest(table: dict[Any, Any], keep: int, protected: Container[Any] = ()) -> None:
     """Drop the first-inserted items of ``table`` until at most ``keep`` remain.
 
-    The renderers' caches use it to stay bounded when a build streams a large archive.
+    Keys in ``protected`` stay (they move to the end, the newest place). The
+    renderers' caches use it to stay bounded when a build streams a large archive.
     """
     excess = len(table) - keep
-    if excess > 0:
-        for key in list(itertools.islice(table, excess)):
-            del table[key]
+    for _ in range(len(table)):
+        if excess <= 0:
+            return
+        key = next(iter(table))
+        value = table.pop(key)
+        if key in protected:
+            table[key] = value
+        else:
+            excess -= 1

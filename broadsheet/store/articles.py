@@ -245,6 +245,30 @@ class Articles:
         rows = self.conn.execute(select(table.c.id, table.c.source, table.c.content_hash))
         return {row.id: (row.source, row.content_hash) for row in rows}
 
+    def fingerprints_of(self, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """id -> (source, content_hash) of those of ``ids`` that are stored."""
+        wanted = sorted(set(ids))
+        found: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(wanted), PAGE):
+            query = select(table.c.id, table.c.source, table.c.content_hash).where(
+                table.c.id.in_(wanted[start : start + PAGE])
+            )
+            found.update(
+                (row.id, (row.source, row.content_hash)) for row in self.conn.execute(query)
+            )
+        return found
+
+    def owners_of(self, guids: Iterable[str]) -> dict[str, str]:
+        """guid -> id of those of ``guids`` that stored articles have."""
+        wanted = sorted(set(guids))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), PAGE):
+            query = select(table.c.guid, table.c.id).where(
+                table.c.guid.in_(wanted[start : start + PAGE])
+            )
+            found.update((row.guid, row.id) for row in self.conn.execute(query))
+        return found
+
     def guid_owners(self) -> dict[str, str]:
         """guid -> id of every stored article."""
         rows = self.conn.execute(select(table.c.guid, table.c.id))
@@ -290,6 +314,20 @@ class Articles:
             .values(last_changed=now, **_values(article))
         )
         return "updated"
+
+    def add_many(self, articles: Iterable[Article], *, now: datetime) -> int:
+        """Insert new articles in one statement (a bulk load); returns how many.
+
+        Unlike :meth:`save` nothing is compared: every id and guid must be new
+        (the store's constraints refuse a duplicate, and the transaction with it).
+        """
+        rows = [
+            {"id": a.id, "guid": a.guid, "first_imported": now, "last_changed": now, **_values(a)}
+            for a in articles
+        ]
+        if rows:
+            self.conn.execute(table.insert(), rows)
+        return len(rows)
 
     def languages(self) -> Mapping[str, int]:
         """Number of stored articles per language."""

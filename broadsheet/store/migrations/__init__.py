@@ -27,19 +27,21 @@ than use tables they do not know.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, select, text
 
 from broadsheet.errors import StoreError
 from broadsheet.store import schema
+
+if TYPE_CHECKING:
+    # alembic is imported where it is used: opening a store at this
+    # release's revision (every command) needs none of it.
+    from alembic.script import ScriptDirectory
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +100,47 @@ class Upgrade:
 
 def scripts(location: Path | None = None) -> ScriptDirectory:
     """The script directory at ``location`` (default: this release's)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(location or SCRIPTS))
+
+
+_REVISION = re.compile(r"""^revision(?:\s*:\s*str)?\s*=\s*["']([^"']+)["']\s*$""", re.M)
+_DOWN_REVISION = re.compile(
+    r"""^down_revision(?:\s*:[^=\n]*)?\s*=\s*(?:None|["']([^"']+)["'])\s*$""", re.M
+)
+
+
+def _plain_head(location: Path) -> str | None:
+    """The head revision read from the revision files' text, without importing alembic.
+
+    ``None`` when the files are not the plain kind (one ``revision`` and one
+    ``down_revision`` string, a single line of history): alembic decides then.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    try:
+        for path in (location / "versions").glob("*.py"):
+            if path.name == "__init__.py":
+                continue
+            source = path.read_text(encoding="utf-8")
+            revision, down = _REVISION.findall(source), _DOWN_REVISION.findall(source)
+            if len(revision) != 1 or len(down) != 1:
+                return None
+            revisions.add(revision[0])
+            if down[0]:
+                parents.add(down[0])
+    except (OSError, UnicodeError):
+        return None
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
 
 
 def head(location: Path | None = None) -> str:
     """The revision this release writes."""
+    plain = _plain_head(location or SCRIPTS)
+    if plain is not None:
+        return plain
     found = scripts(location).get_current_head()
     if found is None:  # a packaging bug: versions/ did not ship
         raise StoreError(f"no schema revisions in {location or SCRIPTS}/versions")
@@ -189,6 +227,8 @@ def create(conn: Connection, *, location: Path | None = None) -> str:
     The tables come from :mod:`~broadsheet.store.schema` in one go rather
     than by replaying every revision; a test checks both give the same.
     """
+    from alembic.migration import MigrationContext
+
     schema.metadata.create_all(conn)
     MigrationContext.configure(conn).stamp(scripts(location), "head")
     _fence(conn)
@@ -227,6 +267,10 @@ def upgrade(conn: Connection, *, where: str, location: Path | None = None) -> Up
     Raises:
         StoreError: the store is newer than this release or not broadsheet's.
     """
+    from alembic import command
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+
     lock(conn)
     seen = found(conn)
     current = head(location)
