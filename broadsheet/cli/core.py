@@ -48,7 +48,7 @@ def _progress() -> tuple[Any, Any]:
     task = bar.add_task("import", total=None)
 
     def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
+        bar.update(task, completed=done, total=total or None)
 
     return bar, update
 
@@ -89,7 +89,9 @@ def import_(path: str, fmt: str | None, config_path: str, at: str | None) -> Non
     report_problems(report.rejected)
     click.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.rejected)} rejected"
+        f"{len(report.unchanged)} unchanged, {len(report.rejected)} rejected "
+        f"({report.not_read} files not read, {report.read} read but not parsed, "
+        f"{report.parsed} parsed)"
     )
     sys.exit(0 if report.ok else 1)
 

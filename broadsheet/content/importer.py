@@ -1,34 +1,62 @@
 """``broadsheet import``: articles from Markdown, JSON Lines or a feed into the store.
 
-Every record is read and checked first; only valid ones are written, so a
+Records are read, checked and saved a batch at a time (:data:`BATCH`), so
+memory does not grow with the archive; only valid ones are written, so a
 bad file never changes what is stored. Re-importing unchanged content writes
 nothing (the content hash is compared), a changed file updates its article,
 and an article keeps its feed id for ever.
+
+A Markdown file is recognised as unchanged before it is parsed: the store
+keeps, per file, its size, modification time and the SHA-256 of its bytes
+(:mod:`broadsheet.store.sources`), with a digest of the settings the import
+depends on and of the release (:func:`settings_digest`). A file whose size
+and time match is not read; one whose bytes match is read but not parsed;
+a changed ``site.url``, time zone or language list parses everything again.
+A file whose import gave warnings is parsed every time, so they are repeated.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
+from broadsheet import __version__
 from broadsheet.config import Settings
 from broadsheet.content.fields import Checked, RawArticle, check_article
-from broadsheet.content.readers import read_feed, read_jsonl, read_markdown
+from broadsheet.content.readers import parse_markdown, read_bytes, read_feed, read_jsonl
 from broadsheet.errors import ContentError
 from broadsheet.store import Store
+from broadsheet.store.sources import SourceState
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 Format = Literal["md", "jsonl", "feed"]
 
 Progress = Callable[[int, int], None]
-"""Called with (done, total) as records are checked."""
+"""Called with (done, total) as records are checked; total is 0 when not known."""
+
+BATCH = 500
+"""Files or records checked and saved per transaction."""
+
+IMPORT_FORMAT = 1
+"""Raise when a change to reading or checking changes what an import stores
+without a new release number: every source is then parsed again."""
+
+_RECENT_NS = 2_000_000_000
+"""A file modified less than this long before it is read may change again
+within the same timestamp tick; its time is not trusted next time (its
+bytes are read and compared instead)."""
 
 _SUFFIXES: dict[str, Format] = {
     ".md": "md",
@@ -50,6 +78,12 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    not_read: int = 0
+    """Markdown files whose size and time matched what the store kept: not read."""
+    read: int = 0
+    """Markdown files read whose bytes matched what the store kept: not parsed."""
+    parsed: int = 0
+    """Records parsed and checked (one per Markdown file)."""
 
     @property
     def ok(self) -> bool:
@@ -129,23 +163,7 @@ def _raw_records(
             except ContentError as exc:
                 yield _relabel(exc, file)
         return
-    if path.is_dir():
-        files = sorted(
-            p
-            for p in path.rglob("*")
-            if p.suffix.lower() in (".md", ".markdown") and not _hidden(p.relative_to(path))
-        )
-    else:
-        files = [path]
-    for file in files:
-        try:
-            record = read_markdown(file, _shown(file), max_bytes=limits.max_file_bytes)
-        except ContentError as exc:
-            yield exc
-            continue
-        record.label = record.source
-        record.source = stored_source(file, root)
-        yield record
+    yield ContentError(location, f"not an import format: {fmt}")  # md goes elsewhere
 
 
 def _hidden(relative: Path) -> bool:
@@ -205,40 +223,333 @@ def _taken(raw: RawArticle, field: str, value: str, owner: str) -> str:
     )
 
 
-def check_all(
-    records: Iterable[RawArticle | ContentError],
-    settings: Settings,
-    report: ImportReport,
-    progress: Progress | None = None,
-    total: int = 0,
-) -> list[Checked]:
-    """Check every record; rejects go to ``report``, duplicates within the batch too."""
-    valid: list[Checked] = []
-    seen: dict[str, str] = {}
-    seen_guids: dict[str, str] = {}
-    for done, record in enumerate(records, start=1):
-        if progress:
-            progress(done, total)
+def settings_digest(settings: Settings) -> str:
+    """A digest of everything besides a file's bytes that decides what its import stores.
+
+    The settings the field checks read (``site.url``, ``site.languages``,
+    ``site.timezone``, ``site.article_url``, the ``[content]`` limits), the
+    release and :data:`IMPORT_FORMAT`: when any changes, every source is
+    parsed again.
+    """
+    site, content = settings.site, settings.content
+    data = {
+        "format": IMPORT_FORMAT,
+        "version": __version__,
+        "url": site.url,
+        "languages": list(site.languages),
+        "timezone": site.timezone,
+        "article_url": site.article_url,
+        "max_body_bytes": content.max_body_bytes,
+        "max_file_bytes": content.max_file_bytes,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _markdown_files(path: Path) -> Iterator[tuple[Path, bool]]:
+    """``(file, plain)`` for each Markdown file under ``path``, in path order.
+
+    The order is that of sorting the paths (part by part), found one folder
+    at a time; hidden files and folders are left out. ``plain`` is false for
+    a symbolic link (its stored source is where it points).
+    """
+    try:
+        with os.scandir(path) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        file = path / entry.name
+        if os.path.splitext(entry.name)[1].lower() in (".md", ".markdown"):
+            yield file, not entry.is_symlink()
+        if entry.is_dir(follow_symlinks=False):
+            yield from _markdown_files(file)
+
+
+@dataclass
+class _Source:
+    """A Markdown file to import: where it is, and what was found out about it."""
+
+    file: Path
+    source: str
+    size: int = -1
+    mtime_ns: int = -1
+    raw_hash: str = ""
+
+    @property
+    def shown(self) -> str:
+        return _shown(self.file)
+
+
+def _markdown_sources(location: str, root: Path) -> Iterator[_Source | ContentError]:
+    path = Path(location)
+    if not path.exists():
+        yield ContentError(location, "no such file or folder")
+        return
+    if not path.is_dir():
+        yield _Source(path, stored_source(path, root))
+        return
+    folder, base = path.resolve(), root.resolve()
+    try:
+        prefix: str | None = folder.relative_to(base).as_posix()
+    except ValueError:
+        prefix = None
+    for file, plain in _markdown_files(path):
+        if not plain:
+            yield _Source(file, stored_source(file, root))
+            continue
+        relative = file.relative_to(path).as_posix()
+        if prefix is None:
+            source = str(folder / relative)
+        else:
+            source = relative if prefix == "." else f"{prefix}/{relative}"
+        yield _Source(file, source)
+
+
+def _batches(items: Iterable[_T]) -> Iterator[list[_T]]:
+    batch: list[_T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@dataclass
+class _Pending:
+    """A translation link whose target was not stored when its article was checked."""
+
+    shown: str
+    code: str
+    target: str
+
+
+class _Run:
+    """One import: the report, what was seen so far, the links left to check."""
+
+    def __init__(
+        self, store: Store, settings: Settings, now: datetime, progress: Progress | None
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.now = now
+        self.progress = progress
+        self.done = 0
+        self.report = ImportReport()
+        self.digest = settings_digest(settings)
+        self.seen: dict[str, str] = {}
+        self.seen_guids: dict[str, str] = {}
+        self.pending: list[_Pending] = []
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.progress:
+            self.progress(self.done, 0)
+
+    # --- Markdown: recognise unchanged files first ---------------------------
+
+    def markdown(self, location: str) -> None:
+        for batch in _batches(_markdown_sources(location, self.settings.root)):
+            self.markdown_batch(batch)
+
+    def markdown_batch(self, batch: list[_Source | ContentError]) -> None:
+        files = [item for item in batch if isinstance(item, _Source)]
+        with self.store.read() as tx:
+            known = tx.sources.lookup([f.source for f in files])
+        records: list[tuple[RawArticle | ContentError, _Source | None]] = []
+        refresh: list[SourceState] = []
+        limit = self.settings.content.max_file_bytes
+        recent = time.time_ns() - _RECENT_NS
+        for item in batch:
+            self.tick()
+            if isinstance(item, ContentError):
+                records.append((item, None))
+                continue
+            stat: os.stat_result | None
+            try:
+                stat = item.file.stat()
+            except OSError:
+                stat = None  # reading it says why
+            else:
+                item.size = stat.st_size
+                # A time too recent to trust is not kept (see _RECENT_NS).
+                item.mtime_ns = stat.st_mtime_ns if stat.st_mtime_ns < recent else -1
+            entry = known.get(item.source)
+            state = entry.state if entry and entry.current else None
+            if state is not None and state.settings != self.digest:
+                state = None
+            if (
+                state is not None
+                and stat is not None
+                and state.mtime_ns != -1
+                and (state.size, state.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+            ):
+                self.report.not_read += 1
+                self.report.unchanged.append(state.article_id)
+                continue
+            shown = item.shown
+            try:
+                data = read_bytes(item.file, shown, limit=limit)
+            except ContentError as exc:
+                records.append((exc, None))
+                continue
+            item.raw_hash = hashlib.sha256(data).hexdigest()
+            if state is not None and state.raw_hash == item.raw_hash and stat is not None:
+                self.report.read += 1
+                self.report.unchanged.append(state.article_id)
+                refresh.append(
+                    SourceState(
+                        item.source,
+                        item.size,
+                        item.mtime_ns,
+                        item.raw_hash,
+                        self.digest,
+                        state.article_id,
+                        state.content_hash,
+                    )
+                )
+                continue
+            self.report.parsed += 1
+            try:
+                record = parse_markdown(data, item.file, shown)
+            except ContentError as exc:
+                records.append((exc, None))
+                continue
+            del data
+            record.label = record.source
+            record.source = item.source
+            records.append((record, item if stat is not None else None))
+        self.check_and_save(records, refresh)
+
+    # --- every format ----------------------------------------------------------
+
+    def records(self, stream: Iterable[RawArticle | ContentError]) -> None:
+        for batch in _batches(stream):
+            for record in batch:
+                self.tick()
+                if isinstance(record, RawArticle):
+                    self.report.parsed += 1
+            self.check_and_save([(record, None) for record in batch], [])
+
+    def check(self, record: RawArticle | ContentError) -> Checked | None:
+        """``record`` checked, or None when rejected (the reason is in the report)."""
+        report = self.report
         if isinstance(record, ContentError):
             report.rejected.append(str(record))
-            continue
+            return None
         try:
-            checked = check_article(record, settings)
+            checked = check_article(record, self.settings)
         except ContentError as exc:
             report.rejected.append(str(exc))
-            continue
+            return None
         article = checked.article
-        if article.id in seen:
-            report.rejected.append(_taken(record, "id", article.id, seen[article.id]))
-            continue
-        if article.guid in seen_guids:
-            report.rejected.append(_taken(record, "guid", article.guid, seen_guids[article.guid]))
-            continue
-        seen[article.id] = record.shown
-        seen_guids[article.guid] = record.shown
+        if article.id in self.seen:
+            report.rejected.append(_taken(record, "id", article.id, self.seen[article.id]))
+            return None
+        if article.guid in self.seen_guids:
+            owner = self.seen_guids[article.guid]
+            report.rejected.append(_taken(record, "guid", article.guid, owner))
+            return None
+        self.seen[article.id] = record.shown
+        self.seen_guids[article.guid] = record.shown
         report.warnings.extend(checked.warnings)
-        valid.append(checked)
-    return valid
+        return checked
+
+    def check_and_save(
+        self,
+        records: list[tuple[RawArticle | ContentError, _Source | None]],
+        refresh: list[SourceState],
+    ) -> None:
+        report, root = self.report, self.settings.root
+        valid: list[tuple[Checked, _Source | None]] = []
+        for record, origin in records:
+            checked = self.check(record)
+            if checked is not None:
+                valid.append((checked, origin))
+        accepted: list[tuple[Checked, _Source | None]] = []
+        with self.store.read() as tx:
+            stored = tx.articles.fingerprints_of(c.article.id for c, _ in valid)
+            guid_owners = tx.articles.owners_of(c.article.guid for c, _ in valid)
+            for checked, origin in valid:
+                article = checked.article
+                owner_id = guid_owners.get(article.guid)
+                if owner_id is not None and owner_id != article.id and article.id not in stored:
+                    owner = f"the stored article {owner_id!r}"
+                    report.rejected.append(_taken(checked.raw, "guid", article.guid, owner))
+                    continue
+                previous = stored.get(article.id)
+                if previous is not None and _conflict(previous[0], article.source, root):
+                    owner = _shown(_located(previous[0], root))
+                    report.rejected.append(_taken(checked.raw, "id", article.id, owner))
+                    continue
+                accepted.append((checked, origin))
+            targets = {t for c, _ in accepted for t in c.article.translations.values()}
+            language_of = tx.articles.languages_of(targets)
+        language_of.update({c.article.id: c.article.language for c, _ in accepted})
+        states: list[SourceState] = []
+        for checked, origin in accepted:
+            clean = not checked.warnings
+            for code, target in checked.article.translations.items():
+                if target not in language_of:
+                    self.pending.append(_Pending(checked.raw.shown, code, target))
+                    clean = False
+                elif language_of[target] != code:
+                    report.warnings.append(
+                        _wrong_language(checked.raw.shown, code, target, language_of[target])
+                    )
+                    clean = False
+            if clean and origin is not None:
+                states.append(
+                    SourceState(
+                        origin.source,
+                        origin.size,
+                        origin.mtime_ns,
+                        origin.raw_hash,
+                        self.digest,
+                        checked.article.id,
+                        checked.article.content_hash,
+                    )
+                )
+        if not accepted and not refresh:
+            return
+        with self.store.write() as tx:
+            for checked, _ in accepted:
+                outcome = tx.articles.save(checked.article, now=self.now)
+                getattr(report, outcome).append(checked.article.id)
+            tx.sources.put([*states, *refresh])
+
+    def finish(self) -> ImportReport:
+        """Check the translation links left, log the warnings, and give the report."""
+        report = self.report
+        for batch in _batches(self.pending):
+            with self.store.read() as tx:
+                language_of = tx.articles.languages_of(p.target for p in batch)
+            for link in batch:
+                if link.target not in language_of:
+                    report.warnings.append(
+                        f"{link.shown}: translations: no article "
+                        f"{link.target!r} ({link.code}) yet; the link appears once it is imported"
+                    )
+                elif language_of[link.target] != link.code:
+                    report.warnings.append(
+                        _wrong_language(
+                            link.shown, link.code, link.target, language_of[link.target]
+                        )
+                    )
+        self.pending = []
+        for warning in report.warnings:
+            log.warning("%s", warning)
+        return report
+
+
+def _wrong_language(shown: str, code: str, target: str, language: str) -> str:
+    return (
+        f"{shown}: translations: {target!r} is in "
+        f"{language!r}, not {code!r}; check the article or the language"
+    )
 
 
 def import_articles(
@@ -252,60 +563,26 @@ def import_articles(
 ) -> ImportReport:
     """Import a folder or file of Markdown, a JSON Lines file, or a feed.
 
+    Files and records go through a batch (:data:`BATCH`) at a time: checked,
+    then saved in one transaction. Unchanged Markdown files are recognised
+    from what the store kept of them without being parsed (see the module's
+    documentation); the report counts them.
+
     Args:
         store: where articles go.
         settings: the publication's settings.
         location: a folder, a file, or (for feeds) an http(s) URL.
         fmt: the format; guessed from ``location`` when ``None``.
         now: the time recorded as the import time.
-        progress: called with (done, total) while records are checked.
+        progress: called with (done, 0) while files and records are checked.
 
     Returns:
         What was added, updated, left unchanged and rejected, and warnings.
     """
     fmt = fmt or guess_format(location)
-    report = ImportReport()
-    records = list(_raw_records(location, fmt, settings))
-    valid = check_all(records, settings, report, progress, len(records))
-    with store.read() as tx:
-        stored = tx.articles.fingerprints()
-        guid_owners = tx.articles.guid_owners()
-    accepted: list[Checked] = []
-    for checked in valid:
-        article = checked.article
-        owner_id = guid_owners.get(article.guid)
-        if owner_id is not None and owner_id != article.id and article.id not in stored:
-            owner = f"the stored article {owner_id!r}"
-            report.rejected.append(_taken(checked.raw, "guid", article.guid, owner))
-            continue
-        previous = stored.get(article.id)
-        if previous is not None and _conflict(previous[0], article.source, settings.root):
-            owner = _shown(_located(previous[0], settings.root))
-            report.rejected.append(_taken(checked.raw, "id", article.id, owner))
-            continue
-        accepted.append(checked)
-    known = set(stored) | {c.article.id for c in accepted}
-    targets = {t for c in accepted for t in c.article.translations.values()}
-    with store.read() as tx:
-        language_of = tx.articles.languages_of(targets)
-    language_of.update({c.article.id: c.article.language for c in accepted})
-    for checked in accepted:
-        for code, target in checked.article.translations.items():
-            if target not in known:
-                report.warnings.append(
-                    f"{checked.raw.shown}: translations: no article "
-                    f"{target!r} ({code}) yet; the link appears once it is imported"
-                )
-            elif language_of.get(target, code) != code:
-                report.warnings.append(
-                    f"{checked.raw.shown}: translations: {target!r} is in "
-                    f"{language_of[target]!r}, not {code!r}; check the article or the language"
-                )
-    for start in range(0, len(accepted), 500):
-        with store.write() as tx:
-            for checked in accepted[start : start + 500]:
-                outcome = tx.articles.save(checked.article, now=now)
-                getattr(report, outcome).append(checked.article.id)
-    for warning in report.warnings:
-        log.warning("%s", warning)
-    return report
+    run = _Run(store, settings, now, progress)
+    if fmt == "md":
+        run.markdown(location)
+    else:
+        run.records(_raw_records(location, fmt, settings))
+    return run.finish()

@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
-import frontmatter
 import yaml
 
 from broadsheet import __version__
 from broadsheet.content.fields import RawArticle
 from broadsheet.errors import ContentError
 
-_FRONT_MATTER = frontmatter.default_handlers.YAMLHandler()
+_BOUNDARY = re.compile(r"^-{3,}\s*$", re.MULTILINE)
+"""A front matter fence: a line of three or more dashes (as python-frontmatter reads it)."""
 
 
 def decode_utf8(data: bytes, source: str) -> str:
@@ -72,8 +72,12 @@ def _too_large(source: str, what: str, limit: int) -> ContentError:
     )
 
 
-class _FrontMatterLoader(yaml.SafeLoader):
-    """YAML's safe loader, leaving dates and times as text.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it, else the pure-Python one."""
+
+
+class _FrontMatterLoader(_SafeLoader):  # type: ignore[valid-type,misc]
+    """YAML's safe loader (libyaml's where present), leaving dates and times as text.
 
     The field checks read times themselves, so an impossible date
     (``2026-02-30``) or one out of range is a problem named by its field and
@@ -87,23 +91,41 @@ _FrontMatterLoader.yaml_implicit_resolvers = {
 }
 
 
+def _front_matter(head: str) -> tuple[Any, yaml.Node | None]:
+    """The front matter's value and its node, from one parse."""
+    loader = _FrontMatterLoader(head)
+    try:
+        node = loader.get_single_node()
+        value = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return value, node
+
+
 def read_markdown(path: Path, source: str, *, max_bytes: int | None = None) -> RawArticle:
     """One article from a Markdown file with YAML front matter.
 
     A file over ``max_bytes`` (``content.max_file_bytes``) is refused unread.
     """
-    text = decode_utf8(read_bytes(path, source, limit=max_bytes), source)
-    if not _FRONT_MATTER.detect(text):
+    return parse_markdown(read_bytes(path, source, limit=max_bytes), path, source)
+
+
+def parse_markdown(data: bytes, path: Path, source: str) -> RawArticle:
+    """One article from the bytes of the Markdown file ``path`` (shown as ``source``).
+
+    The front matter is parsed once, by libyaml where PyYAML has it.
+    """
+    text = decode_utf8(data, source)
+    if not _BOUNDARY.match(text):
         raise ContentError(source, "no front matter: the file must start with a '---' line", line=1)
     try:
-        head, body = _FRONT_MATTER.split(text)
+        _, head, body = _BOUNDARY.split(text, 2)
     except ValueError:
         raise ContentError(source, "front matter is not closed by a '---' line", line=1) from None
     # The front matter text starts on the opening '---' line, so a YAML mark
     # on its line n is on line n + 1 of the file.
     try:
-        node = yaml.compose(head, Loader=_FrontMatterLoader)
-        fields = yaml.load(head, Loader=_FrontMatterLoader)  # noqa: S506 - a safe loader
+        fields, node = _front_matter(head)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from broadsheet.store.jobs import Jobs
     from broadsheet.store.ledger import Ledger
     from broadsheet.store.limits import Limits
+    from broadsheet.store.sources import Sources
     from broadsheet.store.subscribers import Subscribers
     from broadsheet.store.views import Views
 
@@ -107,6 +108,12 @@ class Tx:
         from broadsheet.store.limits import Limits
 
         return Limits(self.conn)
+
+    @cached_property
+    def sources(self) -> Sources:
+        from broadsheet.store.sources import Sources
+
+        return Sources(self.conn)
 
     def get_meta(self, key: str) -> str | None:
         """A value from the store's key-value table."""

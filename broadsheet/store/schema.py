@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -228,6 +229,24 @@ rate_limits = Table(
     Index(None, "bucket", "updated"),
 )
 
+import_sources = Table(
+    "import_sources",
+    metadata,
+    # What `broadsheet import` last took from each Markdown file (its path
+    # relative to the publication), so an unchanged file is recognised by
+    # its size and modification time without being read, or by the digest
+    # of its bytes without being parsed.
+    Column("source", String(2000), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("raw_hash", String(64), nullable=False),
+    # A digest of the settings an import depends on and of the release.
+    Column("settings", String(64), nullable=False),
+    Column("article_id", String(200), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Index(None, "article_id"),
+)
+
 TABLES = (
     meta,
     articles,
@@ -238,4 +257,5 @@ TABLES = (
     job_runs,
     websub_pings,
     rate_limits,
+    import_sources,
 )
