@@ -50,8 +50,9 @@ def broadsheet(*args: str) -> list[str]:
 
 def maildir_messages(settings: Settings) -> list[tuple[str, str]]:
     """(Message-ID, recipient) of every message in the outbox."""
-    if not settings.delivery.maildir.exists():
-        return []
+    folder = settings.delivery.maildir
+    if not all((folder / sub).is_dir() for sub in ("tmp", "new", "cur")):
+        return []  # not there yet, or its folders are being made right now
     box = mailbox.Maildir(settings.delivery.maildir, create=False)
     found = []
     for message in box:
