@@ -314,6 +314,12 @@ class DeliverySettings:
         "A claimed batch not finished in this time is reclaimed.", 600, _positive
     )
     workers: int = _doc("Sending processes started by `broadsheet send`.", 1, _positive)
+    connections: int = _doc(
+        "SMTP connections (or Maildir writers) per sending process, at most 12; "
+        "`rate` is shared by all of them.",
+        1,
+        _from_to(1, 12),
+    )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,20 @@ message in flight undecided:
   from the Message-ID) and records it as sent without writing it again;
 - with SMTP, the next run sends it again with the same Message-ID.
 
+**Several connections** (``delivery.connections``, :func:`deliver_over`): a
+process runs one :func:`deliver_queued` per connection, each on a thread of
+its own with its own transport, store connection, worker name, claims and
+recorder. To the ledger each of them is simply one more worker, like another
+process or machine: claims are disjoint (``BEGIN IMMEDIATE`` on SQLite,
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL), an outcome is only written to a
+row its writer holds as ``sending``, and each thread's barrier keeps at most
+*its* one message delivered and unrecorded. So nothing new needs proving: a
+process with N connections killed at any instant leaves at most N messages
+undecided (each sent again with the same Message-ID over SMTP; found by name
+in a Maildir), and none of them can be recorded twice. The threads share
+only the message factory (which only reads) and, under a lock, the
+``--limit`` budget and the outcome callback.
+
 The loop itself (:func:`deliver_queued`) is generic over a message factory,
 ``Callable[[Subscriber], Message]``; :func:`broadsheet.emails.delivery.sender.send_edition` builds
 it once per process from the stored edition with
@@ -17,6 +31,7 @@ it once per process from the stored edition with
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +40,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from broadsheet.emails.delivery.claimants import LIVE_TOKENS, dead_workers, worker_name
+from broadsheet.emails.delivery.protocol import Wait, plain_wait
 from broadsheet.emails.delivery.transports import DeliveryResult, DeliveryStatus, Message, Transport
 from broadsheet.model import SendState, Subscriber, SubscriberStatus
 from broadsheet.store import Store, Tx
@@ -37,6 +53,7 @@ __all__ = [
     "MessageFactory",
     "Progress",
     "StopSignal",
+    "deliver_over",
     "deliver_queued",
 ]
 
@@ -77,6 +94,7 @@ class Budget:
     def __init__(self, limit: int | None, shared: Any = None) -> None:
         self._shared = shared
         self._left = -1 if limit is None else limit
+        self._lock = threading.Lock()  # the connections of one process share it
 
     def take(self, want: int) -> int:
         """Reserve up to ``want`` messages; returns how many were granted."""
@@ -88,11 +106,12 @@ class Budget:
                 granted = min(want, left)
                 self._shared.value = left - granted
                 return int(granted)
-        if self._left < 0:
-            return want
-        granted = min(want, self._left)
-        self._left -= granted
-        return granted
+        with self._lock:
+            if self._left < 0:
+                return want
+            granted = min(want, self._left)
+            self._left -= granted
+            return granted
 
     def give(self, count: int) -> None:
         """Return reserved messages that were not sent."""
@@ -103,8 +122,9 @@ class Budget:
                 if self._shared.value >= 0:
                     self._shared.value += count
             return
-        if self._left >= 0:
-            self._left += count
+        with self._lock:
+            if self._left >= 0:
+                self._left += count
 
 
 class StopSignal(Protocol):
@@ -113,6 +133,127 @@ class StopSignal(Protocol):
     def is_set(self) -> bool: ...
 
     def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class _EitherStop:
+    """Set when the caller's stop is, or when another connection of this process failed."""
+
+    def __init__(self, outer: StopSignal | None) -> None:
+        self._outer = outer
+        self.halt = threading.Event()
+
+    def is_set(self) -> bool:
+        return self.halt.is_set() or bool(self._outer and self._outer.is_set())
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = time.monotonic() + (timeout or 0.0)
+        while not self.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.halt.wait(min(left, 0.2))
+        return True
+
+
+def deliver_over(
+    store: Store,
+    edition_id: str,
+    factory: MessageFactory,
+    make_transport: Callable[[Wait], Transport],
+    *,
+    connections: int,
+    clock: Callable[[], datetime],
+    batch_size: int = 200,
+    claim_timeout: float = 600.0,
+    stop: StopSignal | None = None,
+    budget: Budget | None = None,
+    on_outcome: Callable[[str], None] | None = None,
+) -> Progress:
+    """:func:`deliver_queued` over ``connections`` transports at once, a thread each.
+
+    Args:
+        make_transport: makes one connection's transport, given the wait to
+            use between retries (it returns early when the send stops).
+        connections: how many transports deliver at the same time; with one,
+            this is :func:`deliver_queued` in the calling thread.
+
+    The other arguments are :func:`deliver_queued`'s. When one connection
+    fails (its error is raised once all have stopped), the others finish the
+    message in hand, give their batches back and stop.
+
+    Returns:
+        The counts of all the connections together.
+    """
+    if connections <= 1:
+        transport = make_transport(stop.wait if stop is not None else plain_wait)
+        return deliver_queued(
+            store,
+            edition_id,
+            factory,
+            transport,
+            clock=clock,
+            batch_size=batch_size,
+            claim_timeout=claim_timeout,
+            stop=stop,
+            budget=budget,
+            on_outcome=on_outcome,
+        )
+    either = _EitherStop(stop)
+    shared_budget = budget or Budget(None)
+    lock = threading.Lock()
+    report = on_outcome or (lambda _outcome: None)
+
+    def counted(outcome: str) -> None:
+        with lock:
+            report(outcome)
+
+    tallies: list[Progress] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            tally = deliver_queued(
+                store,
+                edition_id,
+                factory,
+                make_transport(either.wait),
+                clock=clock,
+                batch_size=batch_size,
+                claim_timeout=claim_timeout,
+                stop=either,
+                budget=shared_budget,
+                on_outcome=counted,
+            )
+        except BaseException as exc:
+            either.halt.set()
+            with lock:
+                errors.append(exc)
+            return
+        with lock:
+            tallies.append(tally)
+
+    threads = [
+        threading.Thread(target=run, name=f"broadsheet-connection-{n + 1}", daemon=True)
+        for n in range(connections)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        # Ctrl-C in the calling thread: the connections stop between messages.
+        either.halt.set()
+        for thread in threads:
+            thread.join()
+        raise
+    if errors:
+        raise errors[0]
+    total = Progress(total=0)
+    for tally in tallies:
+        for name in ("sent", "failed", "bounced", "skipped", "already_sent"):
+            setattr(total, name, getattr(total, name) + getattr(tally, name))
+    return total
 
 
 class _Session:

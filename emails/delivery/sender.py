@@ -8,7 +8,8 @@ rows and deliver them: the loop is :func:`broadsheet.emails.delivery.ledger.deli
 run in this process or, with ``workers`` above one, in worker processes
 (:mod:`broadsheet.emails.delivery.workers`). Each process builds its message factory once from
 the stored edition with ``broadsheet.emails.edition.compose.PreparedEdition``
-(:func:`edition_factory`).
+(:func:`edition_factory`), and sends over ``delivery.connections`` transports
+at once (:func:`broadsheet.emails.delivery.ledger.deliver_over`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from broadsheet.config import Settings
-from broadsheet.emails.delivery.ledger import Budget, MessageFactory, Progress, deliver_queued
+from broadsheet.emails.delivery.ledger import (
+    Budget,
+    MessageFactory,
+    Progress,
+    deliver_over,
+    deliver_queued,
+)
+from broadsheet.emails.delivery.protocol import Wait
 from broadsheet.emails.delivery.transports import Transport, TransportUnavailable, make_transport
 from broadsheet.emails.delivery.workers import FactoryMaker, SendJob, run_processes, send_clock
 from broadsheet.errors import DeliveryError
@@ -298,11 +306,15 @@ def send_edition(
     if workers <= 1:
         factory = make_factory(edition, settings, secret, now)
         signal_stop = stop or threading.Event()
-        chosen = (
-            make_transport(settings, transport, wait=signal_stop.wait)
-            if transport is None or isinstance(transport, str)
-            else transport
-        )
+        named = transport is None or isinstance(transport, str)
+        # A transport object is one connection: it cannot be copied.
+        connections = settings.delivery.connections if named else 1
+        given = transport
+
+        def make(wait: Wait) -> Transport:
+            if given is None or isinstance(given, str):
+                return make_transport(settings, given, wait=wait, rate_share=connections)
+            return given
 
         def counted(outcome: str) -> None:
             tally.count(outcome)
@@ -310,11 +322,12 @@ def send_edition(
                 progress(tally)
 
         try:
-            deliver_queued(
+            deliver_over(
                 store,
                 edition.id,
                 factory,
-                chosen,
+                make,
+                connections=connections,
                 clock=send_clock(now, started),
                 batch_size=settings.delivery.batch_size,
                 claim_timeout=settings.delivery.claim_timeout_seconds,
@@ -332,7 +345,13 @@ def send_edition(
             secret=secret,
             make_factory=make_factory,
             workers=workers,
-            batch_size=max(1, min(settings.delivery.batch_size, -(-tally.total // workers))),
+            batch_size=max(
+                1,
+                min(
+                    settings.delivery.batch_size,
+                    -(-tally.total // (workers * settings.delivery.connections)),
+                ),
+            ),
             start=now,
             start_monotonic=started,
             parent=os.getpid(),

@@ -58,8 +58,8 @@ def make_transport(
         settings: the publication's settings.
         name: ``"maildir"`` or ``"smtp"``.
         wait: sleep used between SMTP retries.
-        rate_share: the number of processes sharing ``delivery.rate`` (each
-            gets an equal part).
+        rate_share: the number of transports sharing ``delivery.rate`` (every
+            connection of every worker process; each gets an equal part).
         ssl_context: TLS settings for SMTP (default: verify the server).
 
     Raises:

@@ -1,8 +1,10 @@
 """Worker processes: several senders of one edition, each a process of its own.
 
 Each worker process reloads the settings from their file, opens the store
-and runs :func:`broadsheet.emails.delivery.ledger.deliver_queued`; the parent passes on a stop,
-shares the ``--limit`` budget and counts the outcomes the workers report.
+and runs :func:`broadsheet.emails.delivery.ledger.deliver_over` (``delivery.connections``
+transports at once); the parent passes on a stop, shares the ``--limit``
+budget and counts the outcomes the workers report. ``delivery.rate`` is
+split evenly over every connection of every process.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from broadsheet.config import Settings
-from broadsheet.emails.delivery.ledger import Budget, MessageFactory, Progress, deliver_queued
+from broadsheet.emails.delivery.ledger import Budget, MessageFactory, Progress, deliver_over
+from broadsheet.emails.delivery.protocol import Transport, Wait
 from broadsheet.emails.delivery.transports import make_transport
 from broadsheet.errors import BroadsheetError, DeliveryError
 from broadsheet.model import EditionRecord
@@ -101,14 +104,19 @@ def _child_main(job: SendJob, events: Any, shared_stop: Any, shared_budget: Any)
             if edition is None:
                 raise DeliveryError(f"edition {job.edition_id!r} disappeared from the store")
             factory = job.make_factory(edition, settings, job.secret, job.start)
-            transport = make_transport(
-                settings, job.transport, wait=stop.wait, rate_share=job.workers
-            )
-            deliver_queued(
+            connections = settings.delivery.connections
+
+            def make(wait: Wait) -> Transport:
+                return make_transport(
+                    settings, job.transport, wait=wait, rate_share=job.workers * connections
+                )
+
+            deliver_over(
                 store,
                 job.edition_id,
                 factory,
-                transport,
+                make,
+                connections=connections,
                 clock=send_clock(job.start, job.start_monotonic),
                 batch_size=job.batch_size,
                 claim_timeout=settings.delivery.claim_timeout_seconds,
