@@ -447,9 +447,9 @@ class _Run:
     def _trim(self, keep: int) -> None:
         from broadsheet.feeds.model import trim_oldest
 
-        keep += len(self.hot_ids)
-        if len(self.entries) <= 2 * keep:
+        if len(self.entries) <= len(self.hot_ids) + 2 * keep:
             return  # trimmed in bulk, now and then: each trim walks the oldest entries
+        keep += len(self.hot_ids)
         trim_oldest(self.entries, keep, self.hot_ids)
         self.xml.trim(keep, self.hot_digests)
         self.json.trim(keep, self.hot_digests)

@@ -70,8 +70,8 @@ def clean(value: str) -> str:
     """
     # Every character removed is a control, a surrogate or a non-character,
     # none of them printable: most names and titles need no search at all.
-    if value.isprintable():
-        return value
+    if value.isprintable() or _UNWANTED.search(value) is None:
+        return value  # searching is cheaper than substituting nothing (bodies hold newlines)
     return _UNWANTED.sub("", value)
 
 
