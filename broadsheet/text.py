@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import nh3
-from markdown_it import MarkdownIt
+
+if TYPE_CHECKING:
+    # Loaded with the first Markdown rendered: commands that render none
+    # (a re-import of unchanged files, a feed build) do without it.
+    from markdown_it import MarkdownIt
 
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
@@ -68,6 +73,7 @@ def xml_safe(text: str) -> str:
 
 @cache
 def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt
     from mdit_py_plugins.footnote import footnote_plugin
 
     md = (

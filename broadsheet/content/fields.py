@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 from broadsheet.config import Settings
 from broadsheet.errors import ContentError
 from broadsheet.model import Article
-from broadsheet.text import as_uri, plain_text, render_markdown, sanitise_html, strip_illegal
 
 KNOWN_FIELDS = frozenset(
     {
@@ -112,6 +111,8 @@ def _text(p: _Problems, name: str, value: Any, *, required: bool = False, longes
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise p.error(name, f"expected text, got {_kind(value)}")
+    from broadsheet.text import strip_illegal
+
     text, removed = strip_illegal(str(value))
     if removed:
         p.warn(name, f"removed {removed} control character(s) that XML cannot carry")
@@ -202,6 +203,8 @@ def _url(p: _Problems, name: str, value: Any, base: str) -> str:
         raise p.error(name, f"{text!r} is not a URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise p.error(name, f"expected an http(s) URL, got {text!r}")
+    from broadsheet.text import as_uri
+
     return as_uri(absolute)
 
 
@@ -240,6 +243,9 @@ def check_article(raw: RawArticle, settings: Settings) -> Checked:
         ContentError: naming the source, the field (and its line), and what
             is wrong, for the first problem found.
     """
+    # Markdown and HTML tools are loaded with the first record checked.
+    from broadsheet.text import plain_text, render_markdown, sanitise_html, strip_illegal
+
     p = _Problems(raw)
     f = raw.fields
     site = settings.site

@@ -245,26 +245,28 @@ def settings_digest(settings: Settings) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def _markdown_files(path: Path) -> Iterator[tuple[Path, bool]]:
-    """``(file, plain)`` for each Markdown file under ``path``, in path order.
+def _markdown_files(folder: str, relative: str = "") -> Iterator[tuple[str, str, bool]]:
+    """``(path, relative path, plain)`` of each Markdown file under ``folder``, in path order.
 
     The order is that of sorting the paths (part by part), found one folder
     at a time; hidden files and folders are left out. ``plain`` is false for
-    a symbolic link (its stored source is where it points).
+    a symbolic link (its stored source is where it points). Paths are plain
+    strings: a re-import of an unchanged folder is mostly this walk.
     """
     try:
-        with os.scandir(path) as listing:
+        with os.scandir(folder) as listing:
             entries = sorted(listing, key=lambda entry: entry.name)
     except OSError:
         return
     for entry in entries:
-        if entry.name.startswith("."):
+        name = entry.name
+        if name.startswith("."):
             continue
-        file = path / entry.name
-        if os.path.splitext(entry.name)[1].lower() in (".md", ".markdown"):
-            yield file, not entry.is_symlink()
+        inner = f"{relative}/{name}" if relative else name
+        if os.path.splitext(name)[1].lower() in (".md", ".markdown"):
+            yield entry.path, inner, not entry.is_symlink()
         if entry.is_dir(follow_symlinks=False):
-            yield from _markdown_files(file)
+            yield from _markdown_files(entry.path, inner)
 
 
 @dataclass
@@ -292,19 +294,16 @@ def _markdown_sources(location: str, root: Path) -> Iterator[_Source | ContentEr
         return
     folder, base = path.resolve(), root.resolve()
     try:
-        prefix: str | None = folder.relative_to(base).as_posix()
+        prefix = folder.relative_to(base).as_posix()
     except ValueError:
-        prefix = None
-    for file, plain in _markdown_files(path):
+        prefix = str(folder)  # outside the publication: kept absolute
+    else:
+        prefix = "" if prefix == "." else prefix
+    for file, relative, plain in _markdown_files(str(path)):
         if not plain:
-            yield _Source(file, stored_source(file, root))
-            continue
-        relative = file.relative_to(path).as_posix()
-        if prefix is None:
-            source = str(folder / relative)
+            yield _Source(Path(file), stored_source(Path(file), root))
         else:
-            source = relative if prefix == "." else f"{prefix}/{relative}"
-        yield _Source(file, source)
+            yield _Source(Path(file), f"{prefix}/{relative}" if prefix else relative)
 
 
 def _batches(items: Iterable[_T]) -> Iterator[list[_T]]:

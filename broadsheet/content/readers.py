@@ -12,19 +12,21 @@ import json
 import os
 import re
 import unicodedata
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
-
-import yaml
 
 from broadsheet import __version__
 from broadsheet.content.fields import RawArticle
 from broadsheet.errors import ContentError
+
+if TYPE_CHECKING:
+    # PyYAML is imported when a file is parsed: a re-import of unchanged
+    # files, and JSON Lines or feeds, need none of it.
+    import yaml
 
 _BOUNDARY = re.compile(r"^-{3,}\s*$", re.MULTILINE)
 """A front matter fence: a line of three or more dashes (as python-frontmatter reads it)."""
@@ -72,28 +74,30 @@ def _too_large(source: str, what: str, limit: int) -> ContentError:
     )
 
 
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader where PyYAML was built with it, else the pure-Python one."""
-
-
-class _FrontMatterLoader(_SafeLoader):  # type: ignore[valid-type,misc]
+@cache
+def _front_matter_loader() -> type[yaml.SafeLoader]:
     """YAML's safe loader (libyaml's where present), leaving dates and times as text.
 
     The field checks read times themselves, so an impossible date
     (``2026-02-30``) or one out of range is a problem named by its field and
     line, not an exception from deep inside the YAML library.
     """
+    import yaml
 
-
-_FrontMatterLoader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+    safe: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader: type[yaml.SafeLoader] = type("_FrontMatterLoader", (safe,), {})
+    loader.yaml_implicit_resolvers = {
+        first: [
+            (tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"
+        ]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return loader
 
 
 def _front_matter(head: str) -> tuple[Any, yaml.Node | None]:
     """The front matter's value and its node, from one parse."""
-    loader = _FrontMatterLoader(head)
+    loader = _front_matter_loader()(head)
     try:
         node = loader.get_single_node()
         value = loader.construct_document(node) if node is not None else None
@@ -115,6 +119,8 @@ def parse_markdown(data: bytes, path: Path, source: str) -> RawArticle:
 
     The front matter is parsed once, by libyaml where PyYAML has it.
     """
+    import yaml
+
     text = decode_utf8(data, source)
     if not _BOUNDARY.match(text):
         raise ContentError(source, "no front matter: the file must start with a '---' line", line=1)
@@ -295,6 +301,9 @@ def _fetch(location: str, limit: int | None = None) -> bytes:
     without one (or when it lies) the body is read in chunks and dropped as
     soon as it passes the limit.
     """
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(
         location, headers={"User-Agent": f"broadsheet/{__version__} (feed import)"}
     )
