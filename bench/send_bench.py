@@ -17,7 +17,20 @@ process on 127.0.0.1. Then, alternating, ``--rounds`` times each:
   outcome before the next message.
 
 The medians of the rounds are compared (the machine's other work moves
-single rounds a lot). Then peak memory: a fresh process per
+single rounds a lot). Then, each as alternating rounds whose ratios are
+shown as min/median/max (``delivery.rate`` unset throughout):
+
+- **busy machine**: a CPU burner subprocess keeps a core busy while bare
+  ``smtplib`` and ``send_edition`` over one connection take turns, against
+  the aiosmtpd sink and against Postfix (target: at least 0.8x);
+- **connections**: ``delivery.connections = 4`` against 1, to Postfix
+  (target: at least 2.5x).
+
+Postfix is Debian's: a throwaway instance is configured in a temporary
+folder (loopback only, every message accepted and discarded by the
+``discard`` transport), started with ``postfix -c DIR start`` and stopped at
+the end. It needs root; where it cannot start, its rows are skipped with
+the reason. ``--no-postfix`` skips it too. Then peak memory: a fresh process per
 size sends the edition to ``--memory`` subscribers and reports its peak
 resident memory during the send (the subscribers come from the store a page
 at a time, so the figures should match).
@@ -27,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import logging
 import multiprocessing
@@ -40,7 +54,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -109,10 +123,136 @@ class Sink:
         self._process.join(10)
 
 
+_POSTFIX_MAIN = """\
+compatibility_level = 3.6
+queue_directory = {folder}/queue
+data_directory = {folder}/data
+maillog_file = {folder}/maillog
+maillog_file_prefixes = {folder}
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+myhostname = sink.localdomain
+mydestination =
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions =
+smtpd_peername_lookup = no
+default_transport = discard:
+local_transport = discard:
+relay_transport = discard:
+virtual_transport = discard:
+alias_maps =
+alias_database =
+local_recipient_maps =
+message_size_limit = 0
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+smtpd_client_message_rate_limit = 0
+"""
+
+_POSTFIX_MASTER = """\
+127.0.0.1:{port} inet n - n - - smtpd
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n -  0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+rewrite   unix  - - n -  - trivial-rewrite
+bounce    unix  - - n -  0 bounce
+defer     unix  - - n -  0 bounce
+trace     unix  - - n -  0 bounce
+verify    unix  - - n -  1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n -  - proxymap
+showq     unix  n - n -  - showq
+error     unix  - - n -  - error
+retry     unix  - - n -  - error
+discard   unix  - - n -  - discard
+anvil     unix  - - n -  1 anvil
+scache    unix  - - n -  1 scache
+postlog   unix-dgram n - n - 1 postlogd
+"""
+
+
+class Postfix:
+    """A throwaway Postfix on 127.0.0.1 that accepts every message and discards it.
+
+    Call :meth:`start`; it returns why it could not start, or ``None``.
+    """
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="send-bench-postfix-"))
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.started = False
+
+    def _postfix(self, *command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["postfix", "-c", str(self.folder / "conf"), *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def start(self) -> str | None:
+        if shutil.which("postfix") is None:
+            return "postfix is not installed (Debian: apt-get install postfix)"
+        if os.geteuid() != 0:
+            return "starting Postfix needs root"
+        import pwd
+
+        try:
+            owner = pwd.getpwnam("postfix").pw_uid
+        except KeyError:
+            return "there is no postfix user"
+        conf = self.folder / "conf"
+        for name in ("conf", "queue", "data"):
+            (self.folder / name).mkdir()
+        self.folder.chmod(0o755)
+        os.chown(self.folder / "data", owner, -1)
+        (conf / "main.cf").write_text(_POSTFIX_MAIN.format(folder=self.folder))
+        (conf / "master.cf").write_text(_POSTFIX_MASTER.format(port=self.port))
+        started = self._postfix("start")
+        self.started = True
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with smtplib.SMTP("127.0.0.1", self.port, timeout=5) as smtp:
+                    smtp.ehlo()
+                return None
+            except (OSError, smtplib.SMTPException):
+                time.sleep(0.2)
+        log = self.folder / "maillog"
+        tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
+        return f"Postfix did not start ({started.returncode}): " + " | ".join(
+            tail or [started.stderr.strip()]
+        )
+
+    def stop(self) -> None:
+        if self.started:
+            self._postfix("stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Burner:
+    """Another process keeping one CPU busy while the block runs."""
+
+    def __enter__(self) -> Burner:
+        self._process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._process.kill()
+        self._process.wait()
+
+
 # --- the publication -----------------------------------------------------------------
 
 
-def settings_for(folder: Path, *, port: int, store_url: str | None = None) -> Settings:
+def settings_for(
+    folder: Path, *, port: int, store_url: str | None = None, connections: int = 1
+) -> Settings:
     """The demo settings, sending over SMTP to the sink (and optionally another store)."""
     path = folder / "broadsheet.toml"
     data = tomllib.loads(path.read_text("utf-8"))
@@ -123,6 +263,7 @@ def settings_for(folder: Path, *, port: int, store_url: str | None = None) -> Se
         "smtp_tls": "none",
         "batch_size": 500,
         "retries": 0,
+        "connections": connections,
     }
     if store_url:
         data["store"] = {"url": store_url}
@@ -266,6 +407,31 @@ def memory_child(folder: Path, port: int, count: int) -> dict[str, float]:
 # --- main --------------------------------------------------------------------------------
 
 
+def alternate(rounds: int, first: Callable[[], float], second: Callable[[], float]) -> list[float]:
+    """``second() / first()`` per round (rates), the two taking turns to go first."""
+    ratios = []
+    for n in range(rounds):
+        if n % 2:
+            b = second()
+            a = first()
+        else:
+            a = first()
+            b = second()
+        ratios.append(b / a)
+    return ratios
+
+
+def spread(ratios: Sequence[float]) -> str:
+    """``min / median / max`` of the ratios."""
+    return " / ".join(
+        f"{value:.2f}x" for value in (min(ratios), statistics.median(ratios), max(ratios))
+    )
+
+
+def each(ratios: Sequence[float]) -> str:
+    return " ".join(f"{r:.2f}" for r in ratios)
+
+
 def table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
@@ -289,6 +455,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--pg", default=None, help="also run send_edition on this PostgreSQL database"
     )
+    parser.add_argument("--no-postfix", action="store_true", help="skip the Postfix rows")
     parser.add_argument("--child-memory", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
@@ -344,6 +511,50 @@ def main(argv: list[str] | None = None) -> None:
             )
         print(f"\n{args.messages} messages of {size / 1024:.1f} KiB each to a local aiosmtpd sink")
         print(table(rows))
+
+        postfix = None
+        sinks = [("aiosmtpd", sink.port)]
+        if args.no_postfix:
+            print("\nPostfix: skipped (--no-postfix)")
+        else:
+            postfix = Postfix()
+            why = postfix.start()
+            if why is None:
+                sinks.append(("Postfix", postfix.port))
+            else:
+                print(f"\nPostfix: skipped: {why}")
+        try:
+            rows = [["comparison", "ratio min / median / max", "each round"]]
+            runs = iter(range(10**6))
+
+            def send(port: int, connections: int) -> float:
+                where = settings_for(folder, port=port, connections=connections)
+                edition_id = copy_edition(store, edition, f"{edition.id}-x{next(runs)}")
+                return ours(store, where, edition_id)[0]
+
+            for name, port in sinks:
+                print(f"busy machine, {name}…", file=sys.stderr)
+                with Burner():
+                    ratios = alternate(
+                        args.rounds,
+                        functools.partial(baseline, store, settings, edition, port),
+                        functools.partial(send, port, 1),
+                    )
+                rows.append([f"{name}, busy: 1 connection / smtplib", spread(ratios), each(ratios)])
+            if postfix is not None and len(sinks) > 1:
+                print("connections, Postfix…", file=sys.stderr)
+                postfix_port = postfix.port
+                ratios = alternate(
+                    args.rounds,
+                    lambda: send(postfix_port, 1),
+                    lambda: send(postfix_port, 4),
+                )
+                rows.append(["Postfix: 4 connections / 1", spread(ratios), each(ratios)])
+            print("\nalternating rounds, delivery.rate unset (targets: busy >= 0.8x, 4/1 >= 2.5x)")
+            print(table(rows))
+        finally:
+            if postfix is not None:
+                postfix.stop()
         store.close()
         if pg_store is not None:
             pg_store.close()
