@@ -15,12 +15,21 @@ The output folder (``[feeds] out``, public at ``[feeds] url``) holds::
     .immutable.map                archive pages with a successor (for web servers)
 
 Every feed comes in each configured format (``.rss``, ``.atom``, ``.json``).
-Gather, then write: the sets and their documents are decided first
-(:mod:`broadsheet.feeds.sets`, :mod:`broadsheet.feeds.archive`), rendered
-(:mod:`broadsheet.feeds.fg`,
-:mod:`broadsheet.feeds.jsonfeed`), then written (:mod:`broadsheet.feeds.publish`). A document whose
-inputs (its entries' digests, its own metadata and the code that renders it)
-are unchanged since the last build is not rendered again.
+
+One scan of the live articles, newest first and without their text, decides
+everything (:mod:`broadsheet.feeds.sets`, :mod:`broadsheet.feeds.archive`):
+each archive page is rendered (:mod:`broadsheet.feeds.fg`,
+:mod:`broadsheet.feeds.jsonfeed`) and written (:mod:`broadsheet.feeds.publish`)
+as soon as the scan has seen its oldest entry, and the current documents
+once the scan is over. A document whose inputs (its entries' digests, its
+own metadata and the code that renders it) are unchanged since the last
+build is not rendered, and its entries' text is never read. Memory holds a
+few archive pages of entries and the newest entries of each feed, whatever
+the size of the archive: :func:`build_feeds_from_store` reads the store a
+page of rows at a time. Before any of that, a digest of the settings, the
+code and every live article's stored fingerprint (id, guid, content hash)
+tells whether anything changed at all; when nothing did and every file is as
+the last build left it, the build ends there.
 """
 
 from __future__ import annotations
