@@ -142,6 +142,9 @@ class SiteSettings:
     )
     logo: str | None = _doc("Logo image, relative to site.url or absolute.", None)
     icon: str | None = _doc("Square icon (favicon), relative to site.url or absolute.", None)
+    static: Path | None = _doc(
+        "Folder of published static files (images); `serve` answers site paths from it.", None
+    )
     description: str = _doc("One line on what the publication is.", "")
     copyright: str | None = _doc("Copyright line for feeds; default: the title.", None)
     accent_color: str = _doc("Brand colour for newsletters and Feedly.", "#b3261e", _colour)

@@ -17,6 +17,8 @@
 ``GET|POST /preferences?token=``  language, frequency, topics
 ``/feeds/…``, ``/editions/…``  ``feeds.out`` and ``emails.out`` with ETag,
                             Last-Modified, 304 answers and gzip
+``/…`` (anything else)      ``site.static`` when set: the site's own files,
+                            such as ``/images/…``, with the same headers
 ``GET  /health``            ``ok`` when the store answers a trivial query,
                             else 503 with ``Retry-After``, for load balancers
 ==========================  ==================================================
@@ -151,6 +153,9 @@ def create_app(
         ),
         Mount("/editions", app=PublishedFiles(settings.emails.out, max_age=editions_max_age)),
     ]
+    if settings.site.static is not None:
+        # Last, so every route above wins: the rest of the site (images, the logo).
+        routes.append(Mount("", app=PublishedFiles(settings.site.static, max_age=editions_max_age)))
     middleware = [
         Middleware(WeakETagWhenEncoded),
         Middleware(GZipMiddleware, minimum_size=500),

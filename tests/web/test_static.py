@@ -177,3 +177,28 @@ def test_a_304_has_the_etag_and_vary_of_the_200_it_stands_for(
             assert short.headers.get("vary") == full.headers.get("vary"), (path, headers)
             for name in ("cache-control", "content-location", "expires"):
                 assert short.headers.get(name) == full.headers.get(name), (path, name)
+
+
+def test_site_static_serves_the_sites_own_files_after_every_route(
+    serve: Callable[..., Web], settings: Settings, store: Store
+) -> None:
+    import dataclasses
+
+    static = settings.root / "public"
+    write_file(static / "images" / "logo.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>\n")
+    write_file(static / ".hidden", "state\n")
+    _publish(settings)
+    site = dataclasses.replace(settings.site, static=static)
+    web = serve(dataclasses.replace(settings, site=site), store)
+    logo = web.client.get("/images/logo.svg")
+    assert logo.status_code == 200
+    assert logo.headers["content-type"].startswith("image/svg+xml")
+    assert "etag" in logo.headers and "max-age" in logo.headers["cache-control"]
+    assert web.client.get("/images/absent.png").status_code == 404
+    assert web.client.get("/.hidden").status_code == 404
+    # Routes above it still answer.
+    assert web.client.get("/health").text == "ok"
+    assert web.client.get("/feeds/all.json").status_code == 200
+    # Without site.static, nothing else is served.
+    plain = serve(settings, store)
+    assert plain.client.get("/images/logo.svg").status_code == 404
