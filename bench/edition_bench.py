@@ -4,7 +4,7 @@ Run from the checkout::
 
     .venv/bin/python bench/edition_bench.py [--subscribers 10000] [--naive 50]
 
-The demo publication (examples/riddle) is imported into a temporary folder
+The demo publication (examples/polynya) is imported into a temporary folder
 and this week's editions are built. Then, on one core:
 
 - **prepared**: :class:`broadsheet.emails.edition.compose.PreparedEdition` (render and inline
@@ -53,7 +53,7 @@ def demo(folder: Path) -> tuple[Settings, Store]:
     from broadsheet.content.importer import import_articles
     from broadsheet.content.views import import_views
 
-    target = folder / "riddle"
+    target = folder / "polynya"
     shutil.copytree(example_dir(), target, ignore=shutil.ignore_patterns("*.db", "public"))
     settings = load_settings(target / "broadsheet.toml")
     store = Store.open(settings.store.url)

@@ -5,7 +5,7 @@ Run from the checkout::
     .venv/bin/python bench/send_bench.py [--messages 20000] [--memory 10000,100000]
                                          [--rounds 3] [--pg postgresql://…]
 
-The demo publication (examples/riddle) is imported into a temporary folder,
+The demo publication (examples/polynya) is imported into a temporary folder,
 this week's English edition is built, and ``--messages`` subscribers are
 added. An aiosmtpd sink that discards what it accepts runs in its own
 process on 127.0.0.1. Then, alternating, ``--rounds`` times each:
@@ -277,7 +277,7 @@ def prepare(folder: Path) -> Path:
     from broadsheet.content.views import import_views
     from broadsheet.scheduler.editions import build_edition
 
-    target = folder / "riddle"
+    target = folder / "polynya"
     shutil.copytree(
         example_dir(), target, ignore=shutil.ignore_patterns("*.db", "public", "outbox")
     )

@@ -17,6 +17,6 @@ def templates_dir() -> Path:
     return _HERE / "templates"
 
 
-def example_dir(name: str = "riddle") -> Path:
+def example_dir(name: str = "polynya") -> Path:
     """A shipped example publication."""
     return _HERE / "examples" / name

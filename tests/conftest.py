@@ -160,8 +160,8 @@ def publication(store: Store, fixed_now: datetime) -> Store:
 
 @pytest.fixture
 def demo_dir(tmp_path: Path) -> Path:
-    """A private copy of examples/riddle."""
-    target = tmp_path / "riddle"
+    """A private copy of examples/polynya."""
+    target = tmp_path / "polynya"
     shutil.copytree(
         example_dir(), target, ignore=shutil.ignore_patterns("*.db", "public", "outbox")
     )
@@ -170,12 +170,12 @@ def demo_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """examples/riddle copied once per session, with content, views and subscribers imported."""
+    """examples/polynya copied once per session, with content, views and subscribers imported."""
     from broadsheet.content.importer import import_articles
     from broadsheet.content.subscribers import import_subscribers
     from broadsheet.content.views import import_views
 
-    target = tmp_path_factory.mktemp("demo") / "riddle"
+    target = tmp_path_factory.mktemp("demo") / "polynya"
     shutil.copytree(
         example_dir(), target, ignore=shutil.ignore_patterns("*.db", "public", "outbox")
     )

@@ -1,10 +1,16 @@
 """``broadsheet demo``: the whole pipeline on the shipped demo publication.
 
-It copies ``examples/riddle`` into a folder, imports its articles, views and
-subscribers, then runs one scheduler tick at the demo's reference time, the
-same path `broadsheet run` takes: the feeds are built, this week's editions
-are built in English and Russian and delivered into a Maildir. Running it
-again in the same folder changes nothing and sends nothing more.
+It copies ``examples/polynya`` (Polynya, a fictional magazine) into a
+folder, publishes its images into ``public/images/``, imports its articles,
+views and subscribers, then runs one scheduler tick at the demo's reference
+time, the same path `broadsheet run` takes: the feeds are built, this week's
+editions are built in English and Russian and delivered into a Maildir.
+Running it again in the same folder changes nothing and sends nothing more.
+
+The demo's ``site.url`` is ``http://localhost:8080``, where
+``broadsheet serve --config OUT/broadsheet.toml`` answers: with it running,
+the feeds, newsletters and web copies show the demo's own images with no
+network, and its subscription pages can be tried.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from broadsheet.cli.common import console, handle_errors
 from broadsheet.errors import BroadsheetError
+
+if TYPE_CHECKING:
+    from broadsheet.config import Settings
 
 REFERENCE_TIME = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 """Monday 23 November 2026, 08:00 in Moscow: the demo's "now"."""
@@ -45,6 +54,19 @@ def copy_example(target: Path) -> None:
         ) from None
 
 
+def publish_images(target: Path, settings: Settings) -> None:
+    """Copy the demo's ``images/`` into its static folder, where its URLs point."""
+    source = target / "images"
+    if settings.site.static is None or not source.is_dir():
+        return
+    try:
+        shutil.copytree(source, settings.site.static / "images", dirs_exist_ok=True)
+    except OSError as exc:
+        raise BroadsheetError(
+            f"{settings.site.static}: cannot publish the demo's images: {exc.strerror or exc}"
+        ) from None
+
+
 def run_demo(target: Path) -> dict[str, Any]:
     """Copy, import and run the demo in ``target``; returns what happened, for the summary."""
     from broadsheet.config import load_settings
@@ -56,6 +78,7 @@ def run_demo(target: Path) -> dict[str, Any]:
 
     copy_example(target)
     settings = load_settings(target / "broadsheet.toml")
+    publish_images(target, settings)
     store = Store.open(settings.store.url)
     try:
         articles = import_articles(
@@ -133,6 +156,30 @@ def _summary(result: dict[str, Any], target: Path) -> None:
     lines.append(f"store: {settings.store.url}")
     for line in lines:
         out.print(line, overflow="ignore", crop=False)
+    out.print()
+    for line in _next_steps(result, target):
+        out.print(line, overflow="ignore", crop=False)
+
+
+def _next_steps(result: dict[str, Any], target: Path) -> list[str]:
+    """What to open, and how to serve the demo (its URLs point at ``serve``)."""
+    settings = result["settings"]
+    site = settings.site.url.rstrip("/")
+    pages = settings.links_url.rstrip("/")
+    lines = [
+        "Next: serve the demo (its site.url is where `serve` answers) and open it:",
+        f"  broadsheet serve --config {target / 'broadsheet.toml'}",
+    ]
+    out_root = settings.emails.out
+    for edition in result["editions"]:
+        if edition.path:
+            relative = Path(edition.path).relative_to(out_root).as_posix()
+            lines.append(f"  {edition.id}: {pages}/editions/{relative}/")
+    for language in settings.site.languages:
+        lines.append(f"  archive ({language}): {pages}/editions/{language}/")
+    lines.append(f"  feeds: {site}/feeds/index.json")
+    lines.append(f"  subscribe: {pages}/subscribe")
+    return lines
 
 
 @click.command()

@@ -19,7 +19,7 @@ def test_demo_config_loads_with_its_values() -> None:
     settings = load_settings(example_dir() / "broadsheet.toml")
     assert settings.site.languages == ("en", "ru")
     assert settings.site.tz.key == "Europe/Moscow"
-    assert settings.site.title_in("ru") == "Риддл"
+    assert settings.site.title_in("ru") == "Полынья"
     assert settings.newsletters[Frequency.WEEKLY].weekday == "monday"
     assert set(settings.donation) == {"en", "ru"}
 

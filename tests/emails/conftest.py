@@ -12,7 +12,7 @@ from tests.emails.demo import DemoEditions, build_demo
 @pytest.fixture(scope="session")
 def demo_editions(demo_store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> DemoEditions:
     """This week's English and Russian editions of the demo (premailer)."""
-    return build_demo(demo_store_dir, tmp_path_factory.mktemp("editions") / "riddle")
+    return build_demo(demo_store_dir, tmp_path_factory.mktemp("editions") / "polynya")
 
 
 @pytest.fixture(scope="session")
@@ -21,5 +21,5 @@ def demo_editions_fast(
 ) -> DemoEditions:
     """The same editions inlined by css-inline."""
     return build_demo(
-        demo_store_dir, tmp_path_factory.mktemp("editions-fast") / "riddle", inliner="css-inline"
+        demo_store_dir, tmp_path_factory.mktemp("editions-fast") / "polynya", inliner="css-inline"
     )

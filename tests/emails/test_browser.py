@@ -1,9 +1,9 @@
 """The demo edition in a real browser: Debian's headless Chromium, driven by playwright.
 
 Screenshots go to ``$BROADSHEET_ARTIFACTS`` (default ``artifacts/`` in the
-checkout). With ``BROADSHEET_UPDATE_README_IMAGE=1`` the English edition at
-600 px is also written to ``docs/images/newsletter-en.png``, the picture the
-README shows.
+checkout). With ``BROADSHEET_UPDATE_README_IMAGE=1`` the demo's English
+weekly edition at 600 px, as `broadsheet serve` shows it, is also written to
+``docs/images/newsletter-en.png``, the picture the README shows.
 """
 
 from __future__ import annotations
@@ -42,26 +42,12 @@ def artifacts() -> Path:
 
 
 def _picture(url: str) -> tuple[bytes, str]:
-    """An image for ``url``: the demo's own file when shipped, else a drawn stand-in."""
+    """The demo's own file for an image ``url`` (every image the demo uses is shipped)."""
     name = Path(urlsplit(url).path).name
     shipped = example_dir() / "images" / name
-    if shipped.is_file():
-        kind = {"png": "image/png", "svg": "image/svg+xml"}.get(shipped.suffix[1:], "image/jpeg")
-        return shipped.read_bytes(), kind
-    if "logo" in name:
-        svg = (
-            '<svg xmlns="http://www.w3.org/2000/svg" width="180" height="44" viewBox="0 0 180 44">'
-            '<text x="0" y="34" font-family="Georgia, serif" font-size="36" font-weight="bold" '
-            'fill="#b3261e">Riddle</text></svg>'
-        )
-    else:
-        svg = (
-            '<svg xmlns="http://www.w3.org/2000/svg" width="1072" height="600" '
-            'viewBox="0 0 1072 600"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">'
-            '<stop offset="0" stop-color="#5d6b78"/><stop offset="1" stop-color="#a9b4bd"/>'
-            '</linearGradient></defs><rect width="1072" height="600" fill="url(#g)"/></svg>'
-        )
-    return svg.encode(), "image/svg+xml"
+    assert shipped.is_file(), f"{url}: the demo does not ship {name}"
+    kind = "image/png" if shipped.suffix == ".png" else "image/jpeg"
+    return shipped.read_bytes(), kind
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +88,8 @@ def _open(browser: Any, path: Path, *, width: int, scheme: str = "light") -> tup
 def _preview(demo: DemoEditions, language: str, folder: Path) -> Path:
     personal = Personal(
         greeting="Hello Anna," if language == "en" else "Здравствуйте, Анна!",
-        unsubscribe_url="https://ridl.io/newsletter/unsubscribe?token=preview",
-        preferences_url="https://ridl.io/newsletter/preferences?token=preview",
+        unsubscribe_url="http://localhost:8080/unsubscribe?token=preview",
+        preferences_url="http://localhost:8080/preferences?token=preview",
     )
     path = folder / f"newsletter-{language}.html"
     path.write_text(fill_html(demo.record(language).html, personal), encoding="utf-8")
@@ -135,14 +121,10 @@ def test_edition_fits_and_shows_the_donation_button(
             "Array.from(document.images).map(i => [i.naturalWidth, i.getBoundingClientRect().right])"
         )
         assert images and all(natural > 0 and right <= inner for natural, right in images)
-        assert {urlsplit(url).hostname for url in requested} == {"ridl.io"}
+        assert {urlsplit(url).hostname for url in requested} == {"localhost"}
         shot = artifacts() / f"newsletter-{language}-{width}.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
-        if (language, width) == ("en", 600) and os.environ.get("BROADSHEET_UPDATE_README_IMAGE"):
-            target = REPO / "docs" / "images" / "newsletter-en.png"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(shot, target)
     finally:
         page.close()
 
@@ -179,3 +161,71 @@ def test_web_copy_fits_a_phone(browser: Any, demo_editions: DemoEditions, langua
         page.screenshot(path=str(artifacts() / f"web-copy-{language}-375.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_the_served_demo_shows_its_own_images_offline(browser: Any, tmp_path: Path) -> None:
+    """``broadsheet demo``, then ``serve`` on its output: the edition's images all load.
+
+    The demo's ``site.url`` is ``http://localhost:8080``, where ``serve``
+    answers by default; here ``serve`` listens on a free port and the page's
+    requests for ``localhost:8080`` are passed to it. Every other request is
+    refused, so nothing comes from the network.
+    """
+    from click.testing import CliRunner
+
+    from broadsheet.cli import cli
+    from broadsheet.config import load_settings
+    from broadsheet.store import Store
+    from broadsheet.web.app import create_app
+    from tests.web.conftest import LiveServer
+
+    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert "broadsheet serve --config" in result.output
+    settings = load_settings(tmp_path / "demo" / "broadsheet.toml")
+    assert settings.site.url == "http://localhost:8080"
+    store = Store.open(settings.store.url)
+    server = LiveServer(create_app(settings, store, secret="demo-browser")).start()
+    page = browser.new_page(viewport={"width": 600, "height": 900})
+    served: list[str] = []
+    refused: list[str] = []
+
+    def route(request_route: Any) -> None:
+        url = request_route.request.url
+        parts = urlsplit(url)
+        if parts.netloc == "localhost:8080":
+            served.append(url)
+            local = url.replace("http://localhost:8080", server.url, 1)
+            request_route.fulfill(response=request_route.fetch(url=local))
+        else:
+            refused.append(url)
+            request_route.abort()
+
+    try:
+        page.route("**/*", route)
+        for name in ("email.html", "index.html"):
+            url = f"http://localhost:8080/editions/en/weekly-en-2026-11-23/{name}"
+            assert page.goto(url, wait_until="load").status == 200
+            images = page.evaluate(
+                "Array.from(document.images).map(i => [i.currentSrc, i.complete, i.naturalWidth])"
+            )
+            assert len(images) >= 2, images
+            broken = [src for src, complete, natural in images if not (complete and natural > 0)]
+            assert broken == [], f"{name}: images that did not load: {broken}"
+            assert any(src.endswith("/images/polynya-logo.png") for src, _, _ in images)
+        assert refused == []
+        assert any("/images/" in url for url in served)
+        shot = artifacts() / "served-demo-en-600.png"
+        page.goto(
+            "http://localhost:8080/editions/en/weekly-en-2026-11-23/email.html", wait_until="load"
+        )
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+        if os.environ.get("BROADSHEET_UPDATE_README_IMAGE"):
+            target = REPO / "docs" / "images" / "newsletter-en.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shot, target)
+    finally:
+        page.close()
+        server.stop()
+        store.close()

@@ -76,18 +76,18 @@ def test_cyrillic_name_is_rfc2047_encoded() -> None:
 
 
 def test_long_subject_is_folded_below_78_columns() -> None:
-    subject = "Риддл за неделю: " + "очень длинный заголовок статьи " * 6 + "end of the line"
+    subject = "Полынья за неделю: " + "очень длинный заголовок статьи " * 6 + "end of the line"
     head = headers.unstructured("Subject", subject)
     assert all(len(line) <= 78 for line in head.split("\r\n"))
     assert str(parse(head)["Subject"]) == headers.clean(subject, limit=900)
 
 
 def test_message_id_is_deterministic_and_on_the_site_domain() -> None:
-    first = headers.message_id("weekly-en-2026-11-23", 7, "ridl.io")
-    assert first == headers.message_id("weekly-en-2026-11-23", 7, "ridl.io")
-    assert first != headers.message_id("weekly-en-2026-11-23", 8, "ridl.io")
-    assert first != headers.message_id("weekly-ru-2026-11-23", 7, "ridl.io")
-    assert first.startswith("<weekly-en-2026-11-23.") and first.endswith("@ridl.io>")
+    first = headers.message_id("weekly-en-2026-11-23", 7, "polynya.example")
+    assert first == headers.message_id("weekly-en-2026-11-23", 7, "polynya.example")
+    assert first != headers.message_id("weekly-en-2026-11-23", 8, "polynya.example")
+    assert first != headers.message_id("weekly-ru-2026-11-23", 7, "polynya.example")
+    assert first.startswith("<weekly-en-2026-11-23.") and first.endswith("@polynya.example>")
 
 
 def test_subject_uses_the_configured_template(make_settings: Callable[..., Settings]) -> None:

@@ -41,7 +41,7 @@ def test_a_bad_sender_language_names_the_key(
 def test_each_edition_comes_from_the_name_in_its_language(demo_editions: DemoEditions) -> None:
     settings = dataclasses.replace(
         demo_editions.settings,
-        sender_localized=types.MappingProxyType({"ru": LocalizedSender(name="Риддл")}),
+        sender_localized=types.MappingProxyType({"ru": LocalizedSender(name="Полынья")}),
     )
     names = {}
     for language in ("en", "ru"):
@@ -54,6 +54,6 @@ def test_each_edition_comes_from_the_name_in_its_language(demo_editions: DemoEdi
             message["From"].addresses[0].display_name,
             str(message["List-Id"]).rsplit(" <", 1)[0],
         )
-    assert names["ru"] == ("Риддл", "Риддл")
+    assert names["ru"] == ("Полынья", "Полынья")
     assert names["en"] == (settings.sender.name, settings.sender.name)
-    assert settings.sender.name != "Риддл"
+    assert settings.sender.name != "Полынья"

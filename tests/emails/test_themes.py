@@ -48,7 +48,7 @@ def differing(a: str, b: str) -> tuple[str, str, str, str]:
 @pytest.fixture(scope="module")
 def themed(demo_store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> DemoEditions:
     """The demo's weekly editions with the example theme of `broadsheet init` (and a text one)."""
-    target = tmp_path_factory.mktemp("themed") / "riddle"
+    target = tmp_path_factory.mktemp("themed") / "polynya"
     shutil.copytree(demo_store_dir, target)
     write_theme(
         target / "my theme",

@@ -16,7 +16,7 @@ def test_build_then_links(demo_settings: Settings) -> None:
     at = "2026-11-23T08:00:00+03:00"
     result = runner.invoke(cli, ["feeds", "build", "--config", config, "--at", at])
     assert result.exit_code == 0, result.output
-    assert "https://ridl.io/feeds/all.atom" in result.output
+    assert "http://localhost:8080/feeds/all.atom" in result.output
     assert str(demo_settings.feeds.out) in result.output
     index = json.loads((demo_settings.feeds.out / "index.json").read_text())
     assert index["feeds"]
@@ -26,22 +26,22 @@ def test_build_then_links(demo_settings: Settings) -> None:
     links = runner.invoke(cli, ["feeds", "links", "--config", config, "--set", "site"])
     assert links.exit_code == 0, links.output
     assert links.output.splitlines()[0] == (
-        '<link rel="alternate" type="application/rss+xml" title="Riddle" '
-        'href="https://ridl.io/feeds/all.rss">'
+        '<link rel="alternate" type="application/rss+xml" title="Polynya" '
+        'href="http://localhost:8080/feeds/all.rss">'
     )
     ru = runner.invoke(
         cli, ["feeds", "links", "--config", config, "--language", "ru", "--set", "language"]
     )
     assert ru.exit_code == 0
     assert all('hreflang="ru"' in line for line in ru.output.splitlines())
-    assert "https://ridl.io/feeds/ru.atom" in ru.output
+    assert "http://localhost:8080/feeds/ru.atom" in ru.output
     section = runner.invoke(
         cli,
         ["feeds", "links", "--config", config, "--set", "section", "--name", "Economy",
          "--language", "en"],
     )  # fmt: skip
-    assert "https://ridl.io/feeds/en/section/economy.json" in section.output
-    assert "https://ridl.io/feeds/section/economy.json" in section.output
+    assert "http://localhost:8080/feeds/en/section/economy.json" in section.output
+    assert "http://localhost:8080/feeds/section/economy.json" in section.output
 
 
 def test_links_before_any_build_says_what_to_do(demo_settings: Settings) -> None:

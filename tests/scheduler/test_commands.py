@@ -196,7 +196,7 @@ def test_status_before_and_after_a_run(demo_settings: Settings) -> None:
     config = str(demo_settings.path)
     code, table, _ = invoke("status", "--config", config, "--at", AT)
     assert code == 0
-    assert "Riddle: jobs at 2026-11-23 08:00 (Europe/Moscow)" in table
+    assert "Polynya: jobs at 2026-11-23 08:00 (Europe/Moscow)" in table
     for name in ("feeds", "edition:daily:en", "edition:weekly:ru"):
         row = next(line for line in table.splitlines() if f"│ {name} " in line)
         assert "never" in row and "due now" in row

@@ -79,9 +79,9 @@ def test_archive_lists_every_edition_of_the_language(
     tree = lxml.html.fromstring(archive.read_text(encoding="utf-8"))
     hrefs = [a.get("href") for a in tree.iter("a") if "/editions/" in str(a.get("href"))]
     assert hrefs == [
-        "https://ridl.io/newsletter/editions/en/weekly-en-2026-11-23/",
-        "https://ridl.io/newsletter/editions/en/daily-en-2026-11-23/",
-        "https://ridl.io/newsletter/editions/en/weekly-en-2026-11-16/",
+        "http://localhost:8080/editions/en/weekly-en-2026-11-23/",
+        "http://localhost:8080/editions/en/daily-en-2026-11-23/",
+        "http://localhost:8080/editions/en/weekly-en-2026-11-16/",
     ]
     assert tree.get("lang") == "en"
     assert not (demo_settings.emails.out / "ru" / "index.html").exists()
