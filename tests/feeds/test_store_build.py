@@ -138,3 +138,27 @@ def test_iter_live_pages_in_feed_order(settings: Settings, store: Store) -> None
         }
         section = [a.id for a in tx.articles.live(DEMO_NOW) if a.section == "S1"]
         assert [a.id for a in tx.articles.iter_live(DEMO_NOW, section="S1", batch=2)] == section
+
+
+def test_streamed_build_on_postgresql(
+    make_settings: Callable[..., Settings],
+    pg_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.conftest import BASE_CONFIG
+
+    base = BASE_CONFIG.replace('url = "sqlite:///broadsheet.db"', f'url = "{pg_url}"')
+    settings = make_settings("[feeds]\nitems = 4\narchive_size = 5\n", base=base)
+    store = Store.open(settings.store.url)
+    try:
+        articles = _archive(60)
+        _save(store, articles)
+        monkeypatch.setattr(feeds_build, "STORE_BATCH", 7)
+        streamed = build_feeds_from_store(store, settings, DEMO_NOW, out=tmp_path / "s", ping=False)
+        build_feeds(_live(articles), settings, out=tmp_path / "l", ping=False)
+        assert _files(tmp_path / "s") == _files(tmp_path / "l")
+        again = build_feeds_from_store(store, settings, DEMO_NOW, out=tmp_path / "s", ping=False)
+        assert streamed.written and again.written == [] and again.rendered == 0
+    finally:
+        store.close()
