@@ -273,7 +273,7 @@ def _markdown_files(folder: str, relative: str = "") -> Iterator[tuple[str, str,
 class _Source:
     """A Markdown file to import: where it is, and what was found out about it."""
 
-    file: Path
+    file: str
     source: str
     size: int = -1
     mtime_ns: int = -1
@@ -290,7 +290,7 @@ def _markdown_sources(location: str, root: Path) -> Iterator[_Source | ContentEr
         yield ContentError(location, "no such file or folder")
         return
     if not path.is_dir():
-        yield _Source(path, stored_source(path, root))
+        yield _Source(location, stored_source(path, root))
         return
     folder, base = path.resolve(), root.resolve()
     try:
@@ -301,9 +301,9 @@ def _markdown_sources(location: str, root: Path) -> Iterator[_Source | ContentEr
         prefix = "" if prefix == "." else prefix
     for file, relative, plain in _markdown_files(str(path)):
         if not plain:
-            yield _Source(Path(file), stored_source(Path(file), root))
+            yield _Source(file, stored_source(Path(file), root))
         else:
-            yield _Source(Path(file), f"{prefix}/{relative}" if prefix else relative)
+            yield _Source(file, f"{prefix}/{relative}" if prefix else relative)
 
 
 def _batches(items: Iterable[_T]) -> Iterator[list[_T]]:
@@ -369,15 +369,14 @@ class _Run:
                 continue
             stat: os.stat_result | None
             try:
-                stat = item.file.stat()
+                stat = os.stat(item.file)
             except OSError:
                 stat = None  # reading it says why
             else:
                 item.size = stat.st_size
                 # A time too recent to trust is not kept (see _RECENT_NS).
                 item.mtime_ns = stat.st_mtime_ns if stat.st_mtime_ns < recent else -1
-            entry = known.get(item.source)
-            state = entry.state if entry and entry.current else None
+            state = known.get(item.source)
             if state is not None and state.settings != self.digest:
                 state = None
             if (
@@ -391,7 +390,7 @@ class _Run:
                 continue
             shown = item.shown
             try:
-                data = read_bytes(item.file, shown, limit=limit)
+                data = read_bytes(Path(item.file), shown, limit=limit)
             except ContentError as exc:
                 records.append((exc, None))
                 continue
@@ -413,7 +412,7 @@ class _Run:
                 continue
             self.report.parsed += 1
             try:
-                record = parse_markdown(data, item.file, shown)
+                record = parse_markdown(data, Path(item.file), shown)
             except ContentError as exc:
                 records.append((exc, None))
                 continue
@@ -514,10 +513,16 @@ class _Run:
                 )
         if not accepted and not refresh:
             return
+        # A state describes its article as stored: one saved without a new
+        # state (from JSON Lines, a feed, or a file that warned) has none.
+        stated = {state.article_id for state in states}
+        others = [c.article.id for c, _ in accepted if c.article.id not in stated]
         with self.store.write() as tx:
             for checked, _ in accepted:
                 outcome = tx.articles.save(checked.article, now=self.now)
                 getattr(report, outcome).append(checked.article.id)
+            if others:
+                tx.sources.forget(others)
             tx.sources.put([*states, *refresh])
 
     def finish(self) -> ImportReport:

@@ -242,7 +242,10 @@ import_sources = Table(
     Column("raw_hash", String(64), nullable=False),
     # A digest of the settings an import depends on and of the release.
     Column("settings", String(64), nullable=False),
-    Column("article_id", String(200), nullable=False),
+    # The article it gave; a state goes with its article.
+    Column(
+        "article_id", String(200), ForeignKey("articles.id", ondelete="CASCADE"), nullable=False
+    ),
     Column("content_hash", String(64), nullable=False),
     Index(None, "article_id"),
 )

@@ -1,4 +1,4 @@
-"""What ``broadsheet import`` last took from each source file.
+"""What ``broadsheet import`` last took from each Markdown file.
 
 One row per imported Markdown file: its size, modification time and the
 digest of its bytes when it was last read, the digest of the settings the
@@ -9,19 +9,17 @@ batch at a time to tell which files it need not read, or not parse.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Connection, select
 
-from broadsheet.store.schema import articles
 from broadsheet.store.schema import import_sources as table
 
 BATCH = 500
 """Sources looked up or written per statement."""
 
 
-@dataclass(frozen=True)
-class SourceState:
+class SourceState(NamedTuple):
     """What an import last took from one source file.
 
     Attributes:
@@ -45,51 +43,28 @@ class SourceState:
     content_hash: str
 
 
-@dataclass(frozen=True)
-class Known:
-    """A source's stored state, and whether the store still holds its article as it left it."""
-
-    state: SourceState
-    current: bool
-
-
 class Sources:
     """Repository of :class:`SourceState` bound to one transaction."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def lookup(self, sources: Sequence[str]) -> dict[str, Known]:
+    def lookup(self, sources: Sequence[str]) -> dict[str, SourceState]:
         """The states of those of ``sources`` that have one.
 
-        ``current`` tells whether the article the source gave is still
-        stored with the same content hash and still attributed to this source.
+        A state always describes its article as stored: it is written with
+        the article, dropped with it (a foreign key), and dropped when
+        another source gives the article (:meth:`put`, :meth:`forget`).
         """
-        found: dict[str, Known] = {}
-        joined = table.outerjoin(articles, articles.c.id == table.c.article_id)
+        found: dict[str, SourceState] = {}
         for start in range(0, len(sources), BATCH):
             chunk = list(sources[start : start + BATCH])
-            query = (
-                select(
-                    table,
-                    articles.c.content_hash.label("stored_hash"),
-                    articles.c.source.label("stored_source"),
-                )
-                .select_from(joined)
-                .where(table.c.source.in_(chunk))
-            )
-            for row in self.conn.execute(query):
-                state = SourceState(
-                    source=row.source,
-                    size=row.size,
-                    mtime_ns=row.mtime_ns,
-                    raw_hash=row.raw_hash,
-                    settings=row.settings,
-                    article_id=row.article_id,
-                    content_hash=row.content_hash,
-                )
-                current = row.stored_hash == row.content_hash and row.stored_source == row.source
-                found[row.source] = Known(state, current)
+            query = select(*table.c).where(table.c.source.in_(chunk))
+            for row in self.conn.execute(query).all():
+                # One plain tuple per row: a re-import of an unchanged
+                # archive is mostly this loop.
+                state = SourceState(*row)
+                found[state.source] = state
         return found
 
     def put(self, states: Iterable[SourceState]) -> None:
@@ -120,6 +95,12 @@ class Sources:
                     for s in chunk
                 ],
             )
+
+    def forget(self, article_ids: Sequence[str]) -> None:
+        """Drop the states of sources that gave these articles (now given by another source)."""
+        for start in range(0, len(article_ids), BATCH):
+            chunk = list(article_ids[start : start + BATCH])
+            self.conn.execute(table.delete().where(table.c.article_id.in_(chunk)))
 
     def count(self) -> int:
         """Number of sources with a state."""

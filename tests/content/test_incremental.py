@@ -221,3 +221,45 @@ def test_the_cli_summary_counts_files_not_read(
     assert again.exit_code == 0, again.output
     assert "0 added, 0 updated, 6 unchanged, 0 rejected" in again.output
     assert "(6 files not read, 0 read but not parsed, 0 parsed)" in again.output
+
+
+def test_a_file_reverted_after_an_import_that_warned_is_parsed_again(
+    store: Store,
+    settings: Settings,
+    folder: Path,
+    parses: list[str],
+    write_md: Callable[..., Path],
+) -> None:
+    """The state kept from before describes an article the store no longer holds."""
+    run(store, settings, folder)
+    original = (folder / "article-5.md").read_bytes()
+    _age(write_md("article-5", front(title="Changed", colour="blue")), AN_HOUR_AGO + 60)
+    assert run(store, settings, folder).updated == ["article-5"]
+    (folder / "article-5.md").write_bytes(original)
+    _age(folder / "article-5.md", AN_HOUR_AGO + 120)
+    parses.clear()
+    again = run(store, settings, folder)
+    assert parses == ["article-5.md"] and again.updated == ["article-5"]
+    with store.read() as tx:
+        assert tx.articles.get("article-5").title == "Title of article-5"  # type: ignore[union-attr]
+
+
+def test_an_article_taken_over_by_json_lines_is_parsed_again_from_its_file(
+    store: Store, settings: Settings, folder: Path, parses: list[str], tmp_path: Path
+) -> None:
+    run(store, settings, folder)
+    moved = folder / "article-0.md"
+    hidden = tmp_path / "article-0.md.away"
+    moved.rename(hidden)
+    feed = tmp_path / "more.jsonl"
+    feed.write_text(
+        '{"id": "article-0", "title": "From JSON", "language": "en", '
+        '"published": "2026-11-20T09:00:00+03:00", "body": "Text."}\n',
+        encoding="utf-8",
+    )
+    assert import_articles(store, settings, str(feed), now=NOW).updated == ["article-0"]
+    hidden.rename(moved)
+    parses.clear()
+    again = run(store, settings, folder)
+    assert parses == ["article-0.md"]
+    assert len(again.rejected) == 1 and "already the id of" in again.rejected[0]

@@ -32,6 +32,12 @@ def upgrade() -> None:
         sa.Column("settings", sa.String(length=64), nullable=False),
         sa.Column("article_id", sa.String(length=200), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["articles.id"],
+            name=op.f("fk_import_sources_article_id"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("source", name=op.f("pk_import_sources")),
     )
     with op.batch_alter_table("import_sources", schema=None) as batch_op:
