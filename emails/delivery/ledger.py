@@ -209,6 +209,7 @@ def deliver_over(
 
     tallies: list[Progress] = []
     errors: list[BaseException] = []
+    writes = threading.Lock() if store.engine.dialect.name == "sqlite" else None
 
     def run() -> None:
         try:
@@ -223,6 +224,7 @@ def deliver_over(
                 stop=either,
                 budget=shared_budget,
                 on_outcome=counted,
+                writes=writes,
             )
         except BaseException as exc:
             either.halt.set()
@@ -257,28 +259,49 @@ def deliver_over(
 
 
 class _Session:
-    """One connection kept for a worker's many short transactions."""
+    """One connection kept for a worker's many short transactions.
 
-    def __init__(self, store: Store) -> None:
+    ``writes``, shared by the connections of one process on SQLite, lets one
+    write transaction at a time in: otherwise they meet SQLite's lock and its
+    busy handler, which sleeps a millisecond and more before each new try.
+    """
+
+    def __init__(self, store: Store, writes: threading.Lock | None = None) -> None:
         self._conn = store.engine.connect().execution_options(broadsheet_write=True)
+        self._writes = writes
 
     def write(self) -> Any:
-        return _Transaction(self._conn)
+        return _Transaction(self._conn, self._writes)
 
     def close(self) -> None:
         self._conn.close()
 
 
 class _Transaction:
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, writes: threading.Lock | None = None) -> None:
         self._conn = conn
         self._tx: Any = None
+        self._writes = writes
 
     def __enter__(self) -> Tx:
-        self._tx = self._conn.begin()
+        if self._writes is not None:
+            self._writes.acquire()
+        try:
+            self._tx = self._conn.begin()
+        except BaseException:
+            if self._writes is not None:
+                self._writes.release()
+            raise
         return Tx(self._conn)
 
     def __exit__(self, kind: Any, value: Any, trace: Any) -> None:
+        try:
+            self._end(kind)
+        finally:
+            if self._writes is not None:
+                self._writes.release()
+
+    def _end(self, kind: Any) -> None:
         if kind is None:
             try:
                 self._tx.commit()
@@ -352,6 +375,7 @@ def deliver_queued(
     stop: StopSignal | None = None,
     budget: Budget | None = None,
     on_outcome: Callable[[str], None] | None = None,
+    writes: threading.Lock | None = None,
 ) -> Progress:
     """Claim and deliver an edition's queued rows until none is left (one worker).
 
@@ -367,6 +391,8 @@ def deliver_queued(
         budget: how many messages may still be sent (``--limit``).
         on_outcome: called after each row with ``sent``, ``already``,
             ``failed``, ``bounced`` or ``skipped``.
+        writes: a lock this worker holds through each of its write
+            transactions (shared by the connections of one process on SQLite).
 
     Returns:
         This worker's counts.
@@ -379,7 +405,7 @@ def deliver_queued(
     budget = budget or Budget(None)
     report = on_outcome or (lambda _outcome: None)
     worker = worker_name()
-    session = _Session(store)
+    session = _Session(store, writes)
     refresh_every = claim_timeout / 3
     try:
         while not (stop and stop.is_set()):
