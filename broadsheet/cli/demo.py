@@ -57,13 +57,14 @@ def copy_example(target: Path) -> None:
 def publish_images(target: Path, settings: Settings) -> None:
     """Copy the demo's ``images/`` into its static folder, where its URLs point."""
     source = target / "images"
-    if settings.site.static is None or not source.is_dir():
+    static = settings.static_dir
+    if static is None or not source.is_dir():
         return
     try:
-        shutil.copytree(source, settings.site.static / "images", dirs_exist_ok=True)
+        shutil.copytree(source, static / "images", dirs_exist_ok=True)
     except OSError as exc:
         raise BroadsheetError(
-            f"{settings.site.static}: cannot publish the demo's images: {exc.strerror or exc}"
+            f"{static}: cannot publish the demo's images: {exc.strerror or exc}"
         ) from None
 
 

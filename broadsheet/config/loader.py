@@ -343,9 +343,6 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
         relative = store.url.removeprefix("sqlite:///")
         if relative and relative != ":memory:":
             store = StoreSettings(url=f"sqlite:///{_resolve(root, Path(relative))}")
-    site = built["site"]
-    if site.static is not None:
-        site = dataclasses.replace(site, static=_resolve(root, site.static))
     feeds = dataclasses.replace(built["feeds"], out=_resolve(root, built["feeds"].out))
     delivery = dataclasses.replace(
         built["delivery"], maildir=_resolve(root, built["delivery"].maildir)
@@ -365,7 +362,7 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
     return Settings(
         path=file.resolve(),
         root=root,
-        site=site,
+        site=built["site"],
         store=store,
         content=built["content"],
         feeds=feeds,

@@ -468,6 +468,17 @@ class Settings:
         return (self.feeds.url or self.site.url.rstrip("/") + "/feeds").rstrip("/")
 
     @property
+    def static_dir(self) -> Path | None:
+        """``site.static`` resolved against the configuration's folder, if set.
+
+        ``site.static`` itself stays as written: it serves files and makes
+        none, so moving the folder must not change the feeds' build digest
+        (which covers the site's settings).
+        """
+        static = self.site.static
+        return None if static is None else self.root / static
+
+    @property
     def links_url(self) -> str:
         """Public URL of `broadsheet serve`, without a trailing slash."""
         return (self.links.base_url or self.site.url.rstrip("/") + "/newsletter").rstrip("/")

@@ -153,9 +153,9 @@ def create_app(
         ),
         Mount("/editions", app=PublishedFiles(settings.emails.out, max_age=editions_max_age)),
     ]
-    if settings.site.static is not None:
+    if settings.static_dir is not None:
         # Last, so every route above wins: the rest of the site (images, the logo).
-        routes.append(Mount("", app=PublishedFiles(settings.site.static, max_age=editions_max_age)))
+        routes.append(Mount("", app=PublishedFiles(settings.static_dir, max_age=editions_max_age)))
     middleware = [
         Middleware(WeakETagWhenEncoded),
         Middleware(GZipMiddleware, minimum_size=500),
