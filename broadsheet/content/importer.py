@@ -317,6 +317,40 @@ def _batches(items: Iterable[_T]) -> Iterator[list[_T]]:
         yield batch
 
 
+class _Seen:
+    """Ids (or guids) met so far in one import, and what had each, in little memory.
+
+    Those of the current batch are kept with the name of the record that
+    had them; those of earlier batches only as 64-bit digests, the record
+    that had one being found in the store (it was saved) when the value
+    comes again. Memory stays a few dozen bytes per record however large
+    the archive.
+    """
+
+    def __init__(self) -> None:
+        self.batch: dict[str, str] = {}
+        self.earlier: set[int] = set()
+
+    def next_batch(self) -> None:
+        self.earlier.update(_digest(value) for value in self.batch)
+        self.batch = {}
+
+    def holder(self, value: str, stored: Callable[[str], str | None]) -> str | None:
+        """What had ``value`` already in this import, or None."""
+        if value in self.batch:
+            return self.batch[value]
+        if _digest(value) in self.earlier:
+            return stored(value)
+        return None
+
+    def add(self, value: str, shown: str) -> None:
+        self.batch[value] = shown
+
+
+def _digest(value: str) -> int:
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big")
+
+
 @dataclass
 class _Pending:
     """A translation link whose target was not stored when its article was checked."""
@@ -339,8 +373,8 @@ class _Run:
         self.done = 0
         self.report = ImportReport()
         self.digest = settings_digest(settings)
-        self.seen: dict[str, str] = {}
-        self.seen_guids: dict[str, str] = {}
+        self.seen = _Seen()
+        self.seen_guids = _Seen()
         self.pending: list[_Pending] = []
 
     def tick(self) -> None:
@@ -444,17 +478,30 @@ class _Run:
             report.rejected.append(str(exc))
             return None
         article = checked.article
-        if article.id in self.seen:
-            report.rejected.append(_taken(record, "id", article.id, self.seen[article.id]))
+        holder = self.seen.holder(article.id, self._id_holder)
+        if holder is not None:
+            report.rejected.append(_taken(record, "id", article.id, holder))
             return None
-        if article.guid in self.seen_guids:
-            owner = self.seen_guids[article.guid]
-            report.rejected.append(_taken(record, "guid", article.guid, owner))
+        holder = self.seen_guids.holder(article.guid, self._guid_holder)
+        if holder is not None:
+            report.rejected.append(_taken(record, "guid", article.guid, holder))
             return None
-        self.seen[article.id] = record.shown
-        self.seen_guids[article.guid] = record.shown
+        self.seen.add(article.id, record.shown)
+        self.seen_guids.add(article.guid, record.shown)
         report.warnings.extend(checked.warnings)
         return checked
+
+    def _id_holder(self, article_id: str) -> str | None:
+        """The file that gave ``article_id`` in an earlier batch (it was saved)."""
+        with self.store.read() as tx:
+            stored = tx.articles.fingerprints_of([article_id]).get(article_id)
+        return _shown(_located(stored[0], self.settings.root)) if stored else None
+
+    def _guid_holder(self, guid: str) -> str | None:
+        """The file that gave ``guid`` in an earlier batch (it was saved)."""
+        with self.store.read() as tx:
+            owner = tx.articles.owners_of([guid]).get(guid)
+        return self._id_holder(owner) if owner is not None else None
 
     def check_and_save(
         self,
@@ -462,6 +509,8 @@ class _Run:
         refresh: list[SourceState],
     ) -> None:
         report, root = self.report, self.settings.root
+        self.seen.next_batch()
+        self.seen_guids.next_batch()
         valid: list[tuple[Checked, _Source | None]] = []
         for record, origin in records:
             checked = self.check(record)
