@@ -12,6 +12,7 @@ caller outside ``broadsheet.emails`` may use is listed in ``__all__``;
 """
 
 from broadsheet.emails.delivery.memory import MemoryTransport, SentMessage
+from broadsheet.emails.delivery.proof import ProofReport, send_test
 from broadsheet.emails.delivery.sender import SendReport, enqueue_edition, send_all, send_edition
 from broadsheet.emails.delivery.transports import (
     DeliveryResult,
@@ -45,6 +46,7 @@ __all__ = [
     "MaildirTransport",
     "MemoryTransport",
     "Outcome",
+    "ProofReport",
     "RenderedEdition",
     "SMTPTransport",
     "SendReport",
@@ -64,6 +66,7 @@ __all__ = [
     "render_edition",
     "send_all",
     "send_edition",
+    "send_test",
     "write_archive",
     "write_edition",
 ]

@@ -150,6 +150,31 @@ def _print_status(store: Any, edition_id: str) -> None:
         out.print(detail)
 
 
+def _send_test(
+    store: Any,
+    settings: Any,
+    edition: str,
+    to: tuple[str, ...],
+    as_email: str | None,
+    transport: str | None,
+    now: Any,
+) -> None:
+    """``send EDITION --to ADDRESS``: one line per address; exit 1 if one failed."""
+    from broadsheet.emails import send_test
+
+    report = send_test(
+        store, settings, edition, to=to, as_email=as_email, now=now, transport=transport
+    )
+    who = f"as {report.as_email}" if report.as_email else "as a neutral reader"
+    click.echo(f"{edition}: test send {who}, subject {report.subject!r}")
+    for address, _reply in report.delivered:
+        click.echo(f"  sent to {address}")
+    for address, reason in report.failed:
+        click.echo(f"  not sent to {address}: {reason}", err=True)
+    if report.failed:
+        raise SystemExit(1)
+
+
 @click.command()
 @click.argument("edition")
 @click.option(
@@ -172,6 +197,21 @@ def _print_status(store: Any, edition_id: str) -> None:
     is_flag=True,
     help="Send an edition even when it is over emails.clip_limit (Gmail clips it).",
 )
+@click.option(
+    "--to",
+    "to",
+    multiple=True,
+    metavar="ADDRESS",
+    help="A test send: only to ADDRESS (repeat for more), outside the ledger, "
+    "the subject marked as a test.",
+)
+@click.option(
+    "--as",
+    "as_email",
+    default=None,
+    metavar="EMAIL",
+    help="With --to: personalise as this subscriber (default: a neutral reader).",
+)
 @config_option
 @at_option
 @handle_errors
@@ -183,13 +223,17 @@ def send(
     workers: int | None,
     status: bool,
     force: bool,
+    to: tuple[str, ...],
+    as_email: str | None,
     config_path: str,
     at: str | None,
 ) -> None:
     """Send EDITION (e.g. weekly-en-2026-11-23) to its subscribers.
 
     Every subscriber gets it at most once, however often this runs, and a
-    run cut short (even killed) is finished by running it again.
+    run cut short (even killed) is finished by running it again. With
+    --to, a test send goes to the given addresses only and the ledger is
+    left alone.
     """
     from broadsheet.emails.delivery.sender import send_edition
 
@@ -197,6 +241,11 @@ def send(
     store = open_store(settings)
     if status:
         _print_status(store, edition)
+        return
+    if as_email is not None and not to:
+        raise click.UsageError("--as goes with --to ADDRESS (a test send)")
+    if to:
+        _send_test(store, settings, edition, to, as_email, transport, now_or(at, settings))
         return
     if not force and not dry_run:
         _refuse_oversize(store, edition)

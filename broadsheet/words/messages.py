@@ -206,6 +206,8 @@ BUILT_IN: Final = (
     N_("language_in.ru", "Russian"),
     N_("subject.daily", "{title} daily: {lead}"),
     N_("subject.weekly", "{title} weekly: {lead}"),
+    # TRANSLATORS: the subject of a test send (`broadsheet send EDITION --to ADDRESS`).
+    N_("subject.test", "[Test] {subject}"),
 )
 
 MESSAGES: Final = {m.context: m for m in (*NEWSLETTER, *PAGES, *FEEDS, *BUILT_IN)}
