@@ -32,6 +32,13 @@ from broadsheet.emails.edition.build import (
     write_archive,
     write_edition,
 )
+from broadsheet.emails.edition.campaign import (
+    Campaign,
+    campaign_id,
+    is_campaign,
+    read_campaign,
+    render_campaign,
+)
 from broadsheet.emails.edition.clip import EditionTooLarge, oversize, refuse_oversize
 from broadsheet.emails.edition.context import EditionContent
 from broadsheet.emails.edition.links import archive_url, edition_url
@@ -39,6 +46,7 @@ from broadsheet.emails.subscriptions.flows import Outcome, Subscriptions, confir
 
 __all__ = [
     "FILES",
+    "Campaign",
     "DeliveryResult",
     "DeliveryStatus",
     "EditionContent",
@@ -55,14 +63,18 @@ __all__ = [
     "Transport",
     "TransportUnavailable",
     "archive_url",
+    "campaign_id",
     "confirmation_message",
     "edition_paths",
     "edition_url",
     "enqueue_edition",
+    "is_campaign",
     "make_transport",
     "oversize",
+    "read_campaign",
     "refuse_oversize",
     "render_archive",
+    "render_campaign",
     "render_edition",
     "send_all",
     "send_edition",

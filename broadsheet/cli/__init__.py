@@ -22,6 +22,7 @@ _COMMANDS = {
     "subscribers": ("broadsheet.cli.subscribers", "subscribers", "Manage subscribers."),
     "feeds": ("broadsheet.cli.feeds", "feeds", "Build feeds; print autodiscovery links."),
     "edition": ("broadsheet.cli.edition", "edition", "Build a newsletter edition."),
+    "campaign": ("broadsheet.cli.campaign", "campaign", "Build a one-off campaign from Markdown."),
     "send": ("broadsheet.cli.send", "send", "Send an edition to its subscribers."),
     "serve": (
         "broadsheet.cli.serve",

@@ -75,6 +75,8 @@ class Editions:
                 table.c.language == language,
                 table.c.frequency == str(frequency),
                 table.c.slot < before,
+                # Campaigns (one-off letters) are not in the daily or weekly run.
+                ~table.c.id.startswith("campaign-"),
             )
             .order_by(table.c.slot.desc())
             .limit(1)

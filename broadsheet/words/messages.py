@@ -87,6 +87,11 @@ NEWSLETTER: Final = (
         "newsletter.why_weekly",
         "You receive this because you subscribed to the weekly {title} newsletter in {language}.",
     ),
+    N_("newsletter.edition_campaign", "A letter"),
+    N_(
+        "newsletter.why_campaign",
+        "You receive this because you subscribed to the {title} newsletter.",
+    ),
     N_("newsletter.preferences", "Change your preferences"),
     N_("newsletter.unsubscribe", "Unsubscribe"),
     N_("newsletter.archive", "Past editions"),

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -34,7 +34,7 @@ from broadsheet.emails.delivery.protocol import Wait
 from broadsheet.emails.delivery.transports import Transport, TransportUnavailable, make_transport
 from broadsheet.emails.delivery.workers import FactoryMaker, SendJob, run_processes, send_clock
 from broadsheet.errors import DeliveryError
-from broadsheet.model import EditionRecord, SendState, Subscriber
+from broadsheet.model import EditionRecord, Frequency, SendState, Subscriber
 from broadsheet.store import Store
 
 __all__ = [
@@ -147,6 +147,33 @@ def wants_edition(subscriber: Subscriber, sections: Iterable[str]) -> bool:
     return wants_topics(subscriber.topics, sections)
 
 
+def audience(edition: EditionRecord) -> tuple[tuple[str, ...], Callable[[Sequence[str]], bool]]:
+    """Who ``edition`` is for: the subscriber frequencies it reaches, and a topics test.
+
+    A daily or weekly edition reaches its own frequency's subscribers whose
+    topics share a section with it. A campaign keeps its audience in
+    ``extra["audience"]``: ``frequency`` (``daily``, ``weekly`` or ``any``) and
+    ``topics`` (none means every reader; otherwise a reader with one of them,
+    or with no topics, gets it).
+    """
+    stored = edition.extra.get("audience")
+    if isinstance(stored, Mapping):
+        chosen = str(stored.get("frequency", "any"))
+        frequencies = ("daily", "weekly") if chosen == "any" else (chosen,)
+        topics = tuple(str(t) for t in stored.get("topics") or ())
+
+        def campaign_wants(held: Sequence[str]) -> bool:
+            return not topics or wants_topics(held, topics)
+
+        return frequencies, campaign_wants
+    sections = tuple(edition.sections)
+
+    def edition_wants(held: Sequence[str]) -> bool:
+        return wants_topics(held, sections)
+
+    return (str(edition.frequency),), edition_wants
+
+
 def enqueue_edition(store: Store, edition: EditionRecord, *, now: datetime) -> tuple[int, int]:
     """Put every recipient of ``edition`` in the ledger (rows already there stay).
 
@@ -156,28 +183,26 @@ def enqueue_edition(store: Store, edition: EditionRecord, *, now: datetime) -> t
     Returns:
         ``(queued, skipped)``: rows added as queued, and as skipped (topics).
     """
-    sections = tuple(edition.sections)
-
-    def wants(topics: Sequence[str]) -> bool:
-        return wants_topics(topics, sections)
-
+    frequencies, wants = audience(edition)
     queued = skipped = 0
-    after = 0
-    while True:
-        with store.write() as tx:
-            after, added, passed = tx.ledger.enqueue_page(
-                edition.id,
-                language=edition.language,
-                frequency=str(edition.frequency),
-                wants=wants,
-                after_id=after,
-                limit=_PAGE,
-                now=now,
-            )
-        queued += added
-        skipped += passed
-        if not after:
-            return queued, skipped
+    for frequency in frequencies:
+        after = 0
+        while True:
+            with store.write() as tx:
+                after, added, passed = tx.ledger.enqueue_page(
+                    edition.id,
+                    language=edition.language,
+                    frequency=frequency,
+                    wants=wants,
+                    after_id=after,
+                    limit=_PAGE,
+                    now=now,
+                )
+            queued += added
+            skipped += passed
+            if not after:
+                break
+    return queued, skipped
 
 
 # --- the whole send -------------------------------------------------------------
@@ -203,11 +228,29 @@ def _dry_run(
     limit: int | None,
 ) -> None:
     """Count what a send would do and render each message, changing nothing."""
+    frequencies, wants = audience(edition)
+    for frequency in frequencies:
+        _dry_run_page(
+            store, edition, factory, report, limit=limit, frequency=frequency, wants=wants
+        )
+
+
+def _dry_run_page(
+    store: Store,
+    edition: EditionRecord,
+    factory: MessageFactory,
+    report: SendReport,
+    *,
+    limit: int | None,
+    frequency: str,
+    wants: Callable[[Sequence[str]], bool],
+) -> None:
+    """:func:`_dry_run` over the active subscribers of one frequency."""
     after = 0
     while True:
         with store.read() as tx:
             page = tx.subscribers.active_page(
-                edition.language, edition.frequency, after_id=after, limit=_PAGE
+                edition.language, Frequency(frequency), after_id=after, limit=_PAGE
             )
             states = tx.ledger.states(edition.id, [p.id for p in page])
         for person in page:
@@ -215,7 +258,7 @@ def _dry_run(
             if state is SendState.SENT:
                 report.already_sent += 1
             elif state in (SendState.SKIPPED, SendState.BOUNCED) or (
-                state is None and not wants_edition(person, edition.sections)
+                state is None and not wants(person.topics)
             ):
                 report.skipped += 1
             elif limit is not None and report.sent >= limit:

@@ -145,7 +145,9 @@ def render_archive(settings: Settings, language: str, editions: Sequence[Edition
             {
                 "date": words.format_day(day, language),
                 "date_iso": day.isoformat(),
-                "label": table[f"edition_{edition.frequency}"],
+                "label": table["edition_campaign"]
+                if edition.extra.get("kind") == "campaign"
+                else table[f"edition_{edition.frequency}"],
                 "subject": edition.subject,
                 "url": links.edition_url(settings, language, edition.id),
             }
