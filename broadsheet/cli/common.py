@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,14 +18,38 @@ from broadsheet.errors import BroadsheetError, StoreUnavailable
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_CONFIG_KEY = "broadsheet.config"
+"""Where the group's ``--config`` (``broadsheet --config X CMD``) is kept in the click context."""
+
+
+def remember_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """Keep the group's ``--config`` for the subcommand's own option to default to."""
+    if value is not None:
+        ctx.meta[_CONFIG_KEY] = value
+
+
+def _config_path(ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
+    """The command's ``--config``, else the group's, else $BROADSHEET_CONFIG, else the default."""
+    if value is not None:
+        return value
+    given = ctx.meta.get(_CONFIG_KEY)
+    if isinstance(given, str):
+        return given
+    return os.environ.get("BROADSHEET_CONFIG") or DEFAULT_CONFIG
+
+
 def config_option(func: F) -> F:
-    """Add ``--config PATH`` (default ./broadsheet.toml, or $BROADSHEET_CONFIG)."""
+    """Add ``--config PATH`` (default ./broadsheet.toml, or $BROADSHEET_CONFIG).
+
+    It may also stand before the subcommand (``broadsheet --config X status``):
+    the group keeps it and this option defaults to it.
+    """
     return click.option(
         "--config",
         "config_path",
-        default=DEFAULT_CONFIG,
-        envvar="BROADSHEET_CONFIG",
-        show_default=True,
+        default=None,
+        callback=_config_path,
+        show_default=f"{DEFAULT_CONFIG}, or $BROADSHEET_CONFIG",
         type=click.Path(dir_okay=False),
         help="The publication's configuration file.",
     )(func)
