@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from broadsheet import __version__
-from broadsheet.cli.common import setup_logging
+from broadsheet.cli.common import remember_config, setup_logging
 
 _COMMANDS = {
     "demo": ("broadsheet.cli.demo", "demo", "Run the whole pipeline on the demo publication."),
@@ -68,6 +68,14 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="broadsheet")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option(
+    "--config",
+    default=None,
+    expose_value=False,
+    callback=remember_config,
+    type=click.Path(dir_okay=False),
+    help="The publication's configuration file (also taken after the command).",
+)
 def cli(verbose: int, quiet: bool) -> None:
     """Turn a publication's archive into feeds and newsletters."""
     setup_logging(verbose, quiet)
