@@ -130,6 +130,7 @@ subscribers = Table(
     Column("unsubscribed", UTCDateTime, nullable=True),
     Column("bounced", UTCDateTime, nullable=True),
     Column("status_reason", Text, nullable=False),
+    Column("welcomed", UTCDateTime, nullable=True),
     Index(None, "status", "language", "frequency"),
 )
 

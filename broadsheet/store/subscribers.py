@@ -169,6 +169,33 @@ class Subscribers:
         self.conn.execute(table.update().where(table.c.id == subscriber_id).values(**values))
         return True
 
+    def claim_welcome(self, subscriber_id: int, *, now: datetime) -> bool:
+        """Mark an active subscriber as welcomed; whether this call did it.
+
+        One statement, so two requests confirming the same address at once
+        cannot both claim the welcome: only the one that gets ``True`` sends it.
+        """
+        done = self.conn.execute(
+            table.update()
+            .where(
+                table.c.id == subscriber_id,
+                table.c.welcomed.is_(None),
+                table.c.status == str(SubscriberStatus.ACTIVE),
+            )
+            .values(welcomed=now)
+        )
+        return done.rowcount == 1
+
+    def unclaim_welcome(self, subscriber_id: int) -> None:
+        """Forget a welcome claimed by :meth:`claim_welcome` whose message was not delivered."""
+        self.conn.execute(table.update().where(table.c.id == subscriber_id).values(welcomed=None))
+
+    def welcomed(self, subscriber_id: int) -> datetime | None:
+        """When the subscriber was sent the welcome message, if ever."""
+        return self.conn.execute(
+            select(table.c.welcomed).where(table.c.id == subscriber_id)
+        ).scalar_one_or_none()
+
     def set_preferences(
         self,
         subscriber_id: int,

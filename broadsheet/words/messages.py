@@ -194,6 +194,15 @@ PAGES: Final = (
         "pages.confirm_ignore",
         "If it was not you, ignore this message: without confirmation nothing more is sent to you.",
     ),
+    N_("pages.welcome_subject", "Welcome to the {title} newsletter"),
+    N_("pages.welcome_intro", "Thank you for subscribing to the {title} newsletter."),
+    N_("pages.welcome_daily", "You will receive it every day at {time} ({zone})."),
+    N_("pages.welcome_weekly", "You will receive it once a week: {weekday}, at {time} ({zone})."),
+    N_("pages.welcome_archive", "Past editions are in the archive:"),
+    N_(
+        "pages.welcome_manage",
+        "To change what you receive, open your preferences; to stop receiving it, unsubscribe:",
+    ),
 )
 
 FEEDS: Final = (

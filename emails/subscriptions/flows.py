@@ -32,7 +32,8 @@ from broadsheet.emails.edition import headers, labels, links, render, tokens
 from broadsheet.emails.edition.compose import OutgoingMessage
 from broadsheet.emails.edition.dkim import DkimSigner
 from broadsheet.emails.subscriptions import pagetext
-from broadsheet.errors import DeliveryError
+from broadsheet.emails.subscriptions.welcome import welcome_message
+from broadsheet.errors import BroadsheetError, DeliveryError
 from broadsheet.model import Frequency, Subscriber, SubscriberStatus
 from broadsheet.store import Store, Tx
 
@@ -100,7 +101,7 @@ def confirmation_message(
     }
     message_id = make_msgid("confirm", domain=settings.site.domain)
     head = [
-        headers.address("From", settings.sender.name, settings.sender.email),
+        headers.address("From", settings.sender_name(language), settings.sender.email),
         headers.address("To", "", subscriber.email),
         headers.unstructured("Subject", subject),
         headers.fold("Date", [format_datetime(now)]),
@@ -311,7 +312,8 @@ class Subscriptions:
 
         An address that unsubscribed after the link was sent stays so, as
         does a bounced one; a link sent after the unsubscription (the answer
-        to a new request) brings the address back.
+        to a new request) brings the address back. An address this call
+        confirms is sent its welcome message (:mod:`.welcome`), once.
         """
         person = self.subscriber(token, "confirm")
         with self._write() as tx:
@@ -326,7 +328,39 @@ class Subscriptions:
             else:
                 result = "stale"
             after = tx.subscribers.get(person.id) or current
+        if result == "confirmed":
+            self._welcome(after)
         return Outcome(after, result)
+
+    def _welcome(self, person: Subscriber) -> None:
+        """Send ``person`` the welcome message, once: see :mod:`.welcome`.
+
+        The welcome is claimed (``subscribers.welcomed``) before it is sent,
+        in one statement that also requires the address to be active, so two
+        confirmations at once send one message and an address unsubscribed
+        meanwhile gets none. A failure is logged and the claim given back:
+        the confirmation stands either way.
+        """
+        with self._write() as tx:
+            if not tx.subscribers.claim_welcome(person.id, now=self.clock()):
+                return
+        try:
+            message = welcome_message(self.settings, person, secret=self.secret, now=self.clock())
+            transport = self._transport()
+            try:
+                result = transport.deliver(message, recipient=person.email)
+            finally:
+                transport.close()
+            ok = (DeliveryStatus.SENT, DeliveryStatus.ALREADY)
+            failure = None if result.status in ok else result.reply
+        except (BroadsheetError, OSError) as exc:
+            failure = str(exc)
+        if failure is None:
+            log.info("welcome sent to %s", person.email)
+            return
+        log.warning("welcome to %s not sent: %s", person.email, failure)
+        with self._write() as tx:
+            tx.subscribers.unclaim_welcome(person.id)
 
     def unsubscribe(self, token: str, *, reason: str = "one-click") -> Outcome:
         """Unsubscribe the subscriber an unsubscribe token is for (again is fine)."""

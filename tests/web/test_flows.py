@@ -77,7 +77,9 @@ def test_subscribe_confirm_receive_and_one_click_unsubscribe(
     # Now the edition goes out, with a one-click unsubscribe link.
     save_edition(store, now=fixed_now, edition_id="weekly-en-2026-11-30")
     assert send_edition(store, settings, "weekly-en-2026-11-30", now=fixed_now).sent == 1
-    edition = [m for m in _mail_to(settings, "anna@example.org") if m["List-Unsubscribe"]]
+    # Besides the confirmation and the welcome message, which has no Feedback-ID.
+    edition = [m for m in _mail_to(settings, "anna@example.org") if m["Feedback-ID"]]
+    assert edition and all(m["List-Unsubscribe"] for m in edition)
     (letter,) = edition
     assert letter["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = re.search(r"<(https://[^>]+/unsubscribe\?token=[^>]+)>", letter["List-Unsubscribe"])
