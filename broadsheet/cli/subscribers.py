@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -170,12 +172,41 @@ def list_(status: str | None, as_csv: bool, config_path: str) -> None:
                 [s.email, s.name, s.language, s.frequency, ";".join(s.topics), s.status]
             )
         return
+    cells = [
+        (s.email, s.name, s.language, str(s.frequency), ";".join(s.topics), str(s.status))
+        for s in rows
+    ]
+    out = console()
+    table = subscriber_table(cells, out.width)
+    if table is None:
+        # Too narrow for a table (or piped): one plain line per subscriber, never cut.
+        for row in cells:
+            click.echo("  ".join(cell for cell in row if cell))
+    else:
+        out.print(table)
+    click.echo(f"{len(rows)} subscribers")
+
+
+_COLUMNS = ("email", "name", "language", "frequency", "topics", "status")
+
+
+def subscriber_table(cells: Sequence[tuple[str, ...]], width: int) -> Any | None:
+    """The rich table of ``subscribers list`` (rows of :data:`_COLUMNS`), if it fits ``width``.
+
+    Returns ``None`` when the table, each address whole on one line, would
+    be wider than ``width``: rich would cut the addresses ("…"), so the
+    caller prints plain lines instead.
+    """
     from rich.table import Table
 
-    table = Table("email", "name", "language", "frequency", "topics", "status")
-    for s in rows:
-        table.add_row(
-            s.email, s.name, s.language, str(s.frequency), ";".join(s.topics), str(s.status)
-        )
-    console().print(table)
-    click.echo(f"{len(rows)} subscribers")
+    needed = 1 + sum(
+        3 + max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(_COLUMNS)
+    )
+    if needed > width:
+        return None
+    table = Table()
+    for name in _COLUMNS:
+        table.add_column(name, no_wrap=True)
+    for row in cells:
+        table.add_row(*row)
+    return table

@@ -54,3 +54,41 @@ def test_help_names_config_on_the_group_and_the_command(fixed_now: datetime) -> 
     runner = CliRunner()
     assert "--config" in runner.invoke(cli, ["--help"]).stdout
     assert "--config" in runner.invoke(cli, ["status", "--help"]).stdout
+
+
+def test_subscribers_list_shows_whole_addresses_at_any_width(
+    settings: Settings, store: Store, fixed_now: datetime
+) -> None:
+    from tests.delivery.helpers import add_subscribers
+
+    long_prefix = "a-rather-long-local-part-of-an-address-for-the-listing"
+    add_subscribers(store, 3, now=fixed_now, prefix=long_prefix)
+    for columns in ("40", "80", "200"):
+        result = CliRunner(env={"COLUMNS": columns}).invoke(
+            cli, ["subscribers", "list", "--config", str(settings.path)]
+        )
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        for i in range(3):
+            address = f"{long_prefix}{i}@example.org"
+            assert any(address in line for line in lines), (columns, result.stdout)
+        assert "…" not in result.stdout
+        assert result.stdout.rstrip().endswith("3 subscribers")
+
+
+def test_subscribers_table_only_when_every_address_fits() -> None:
+    """A table where the addresses fit whole; otherwise none (plain lines instead)."""
+    from rich.console import Console
+
+    from broadsheet.cli.subscribers import subscriber_table
+
+    address = "someone-with-a-very-long-address@newsroom.example.org"
+    row = (address, "Someone Else", "en", "weekly", "Economy", "active")
+    assert subscriber_table([row], 80) is None
+    table = subscriber_table([row], 120)
+    assert table is not None
+    wide = Console(width=120, force_terminal=True, color_system=None)
+    with wide.capture() as captured:
+        wide.print(table)
+    assert "…" not in captured.get()
+    assert any(address in line for line in captured.get().splitlines())
