@@ -125,6 +125,7 @@ def _print_status(store: Any, edition_id: str) -> None:
         if tx.editions.get(edition_id) is None:
             raise DeliveryError(f"no edition {edition_id!r} in the store")
         counts = tx.ledger.counts(edition_id)
+        reasons = tx.ledger.reasons(edition_id, SendState.SKIPPED)
         problems = []
         for state in (SendState.FAILED, SendState.BOUNCED, SendState.SENDING):
             for entry in tx.ledger.entries(edition_id, state=state, limit=10):
@@ -137,6 +138,11 @@ def _print_status(store: Any, edition_id: str) -> None:
     table.add_row("total", str(sum(counts.values())), style="bold")
     out = console()
     out.print(table)
+    if reasons:
+        why = Table("skipped because", "messages")
+        for reason, count in reasons.items():
+            why.add_row(reason or "(no reason stored)", str(count))
+        out.print(why)
     if problems:
         detail = Table("address", "state", "attempts", "since", "last reply")
         for email, entry in problems:

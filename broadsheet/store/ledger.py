@@ -492,6 +492,16 @@ class Ledger:
         counts.update((SendState(row[0]), row[1]) for row in rows)
         return counts
 
+    def reasons(self, edition_id: str, state: SendState = SendState.SKIPPED) -> dict[str, int]:
+        """Rows of one edition in ``state`` per stored reason (last reply), most first."""
+        rows = self.conn.execute(
+            select(table.c.last_reply, func.count())
+            .where(table.c.edition_id == edition_id, table.c.state == str(state))
+            .group_by(table.c.last_reply)
+        )
+        found = [(str(row[0] or ""), int(row[1])) for row in rows]
+        return dict(sorted(found, key=lambda item: (-item[1], item[0])))
+
     def editions(self) -> list[str]:
         """Ids of the editions that have ledger rows."""
         return list(self.conn.execute(select(table.c.edition_id).distinct()).scalars())

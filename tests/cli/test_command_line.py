@@ -92,3 +92,33 @@ def test_subscribers_table_only_when_every_address_fits() -> None:
         wide.print(table)
     assert "…" not in captured.get()
     assert any(address in line for line in captured.get().splitlines())
+
+
+def test_send_status_counts_skips_per_reason(
+    settings: Settings, store: Store, fixed_now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.delivery.helpers import add_subscribers, save_edition
+
+    monkeypatch.setenv("BROADSHEET_SECRET", "cli-secret")
+    edition = save_edition(store, now=fixed_now).id
+    add_subscribers(store, 4, now=fixed_now)
+    add_subscribers(store, 2, now=fixed_now, topics=("Society",), prefix="soc")
+    config = ["--config", str(settings.path)]
+    runner = CliRunner()
+    assert runner.invoke(cli, ["send", edition, "--limit", "1", *config]).exit_code == 0
+    # reader3 (not yet sent) leaves before the send is finished.
+    assert (
+        runner.invoke(cli, ["subscribers", "remove", "reader3@example.org", *config]).exit_code == 0
+    )
+    assert runner.invoke(cli, ["send", edition, *config]).exit_code == 0
+    result = runner.invoke(cli, ["send", "--status", edition, *config])
+    assert result.exit_code == 0, result.output
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in result.stdout.splitlines()
+        if line.count("│") == 3
+    }
+    assert rows["skipped"] == "3"
+    assert rows["topics not in this edition"] == "2"
+    assert rows["subscriber no longer active"] == "1"
+    assert "skipped because" in result.stdout
