@@ -185,3 +185,27 @@ def test_sigkill_with_four_connections_to_a_maildir(
         assert _counts(store, EDITION)[SendState.SENT] == SUBSCRIBERS
     finally:
         store.close()
+
+
+def test_a_server_away_stops_every_connection_and_keeps_the_rows(
+    make_settings: Callable[..., Settings], fixed_now: datetime
+) -> None:
+    import socket
+
+    from broadsheet.errors import DeliveryError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])  # closed again: nothing listens there
+    settings = make_settings(smtp_config(port, retries=1, connections=CONNECTIONS))
+    store = Store.open(settings.store.url)
+    try:
+        save_edition(store, now=fixed_now)
+        add_subscribers(store, 30, now=fixed_now)
+        with pytest.raises(DeliveryError, match="unavailable"):
+            send_edition(store, settings, EDITION, now=fixed_now)
+        counts = _counts(store, EDITION)
+        assert counts[SendState.QUEUED] == 30, counts
+        assert counts[SendState.SENDING] == 0, counts
+    finally:
+        store.close()
