@@ -4,7 +4,7 @@ An action takes a :class:`JobContext` and returns an :class:`ActionResult`;
 the runner records it. Raising is how an action fails. The real actions
 import the feeds and emails packages only when they run, and tests can hand
 the runner other actions (say, ones that count their calls) under the same
-kinds: ``"feeds"`` and ``"edition"``.
+kinds: ``"feeds"``, ``"edition"`` and ``"campaign"``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from broadsheet.config import Settings
-from broadsheet.scheduler.jobs import EditionJob, FeedsJob, Job
+from broadsheet.scheduler.jobs import CampaignJob, EditionJob, FeedsJob, Job
 from broadsheet.store import Store
 
 SEND_COUNTS = ("sent", "failed", "bounced", "skipped", "already_sent")
@@ -141,12 +141,52 @@ def send_edition(ctx: JobContext) -> ActionResult:
     return ActionResult(counts=counts, note=note)
 
 
+def send_campaign(ctx: JobContext) -> ActionResult:
+    """A ``campaign`` job: send the stored campaign to its audience, once each.
+
+    The ledger skips every reader already sent to, so a run taken up again
+    after an interruption sends to the others only.
+    """
+    from broadsheet.emails import refuse_oversize
+    from broadsheet.emails import send_edition as send
+
+    job = ctx.job
+    if not isinstance(job, CampaignJob):
+        raise TypeError(f"{job.name} is not a campaign job")  # a bug in the caller
+    with ctx.store.read() as tx:
+        record = tx.editions.get(job.edition_id)
+    if record is None:
+        return ActionResult(skipped=f"campaign {job.edition_id} is no longer in the store")
+    refuse_oversize(record)
+    report = send(
+        ctx.store,
+        ctx.settings,
+        job.edition_id,
+        now=ctx.now,
+        stop=ctx.stop,
+        workers=ctx.settings.delivery.workers,
+    )
+    counts = {name: int(getattr(report, name)) for name in SEND_COUNTS}
+    ledger = report.ledger
+    if ctx.stopping and ledger.get("queued", 0) + ledger.get("sending", 0):
+        return ActionResult(counts=counts, note=job.edition_id, interrupted=True)
+    note = job.edition_id
+    if report.failed or ledger.get("failed", 0):
+        note += (
+            f"; {ledger.get('failed', report.failed)} failed for now: "
+            f"`broadsheet send {job.edition_id}` tries them again"
+        )
+    return ActionResult(counts=counts, note=note)
+
+
 DEFAULT_ACTIONS: Mapping[str, Action] = types.MappingProxyType(
-    {"feeds": build_feeds, "edition": send_edition}
+    {"feeds": build_feeds, "edition": send_edition, "campaign": send_campaign}
 )
 """The real actions, by kind of job."""
 
 
 def kind(job: Job) -> str:
-    """``"feeds"`` or ``"edition"``: the key of the job's action."""
-    return "feeds" if isinstance(job, FeedsJob) else "edition"
+    """``"feeds"``, ``"edition"`` or ``"campaign"``: the key of the job's action."""
+    if isinstance(job, FeedsJob):
+        return "feeds"
+    return "campaign" if isinstance(job, CampaignJob) else "edition"

@@ -15,9 +15,12 @@ from pathlib import Path
 
 from broadsheet.config import Settings
 from broadsheet.model import EditionRecord
-from broadsheet.store import Store
+from broadsheet.store import Store, Tx
 
 log = logging.getLogger(__name__)
+
+KIND = "campaign"
+"""``extra["kind"]`` of a campaign's record (as :mod:`broadsheet.emails` writes it)."""
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,11 @@ def send_at(record: EditionRecord) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
-def due_campaigns(store: Store, *, now: datetime) -> list[EditionRecord]:
-    """Campaigns whose ``send_at`` is at or before ``now``, oldest first."""
-    from broadsheet import emails
-
-    with store.read() as tx:
-        records = [r for r in tx.editions.listing() if emails.is_campaign(r)]
-    due = [r for r in records if (at := send_at(r)) is not None and at <= now]
-    return sorted(due, key=lambda r: (send_at(r), r.id))
+def scheduled_campaigns(tx: Tx) -> list[tuple[str, datetime]]:
+    """``(id, send_at)`` of every stored campaign with a ``send_at``."""
+    found = []
+    for identifier, extra in tx.editions.kinds(KIND):
+        value = extra.get("send_at")
+        if isinstance(value, str) and value:
+            found.append((identifier, datetime.fromisoformat(value)))
+    return found

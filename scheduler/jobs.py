@@ -1,12 +1,14 @@
 """The scheduler's jobs, derived from the configuration, and their slots.
 
-A *slot* is an instant a job is scheduled for. Two kinds of job:
+A *slot* is an instant a job is scheduled for. Three kinds of job:
 
 - ``feeds`` rebuilds the feeds every ``scheduler.feeds_every_minutes``. Its
   slots are whole multiples of that interval counted from 1970-01-01 00:00
   UTC, so every 15 minutes means :00, :15, :30 and :45 of every UTC hour
   (and of every local hour in any zone whose offset is whole hours). UTC
   keeps them evenly spaced across daylight-saving changes.
+- ``campaign:ID`` sends a stored campaign once at its ``send_at``; these
+  jobs come from the store (:func:`campaign_jobs`), not the configuration.
 - ``edition:FREQUENCY:LANGUAGE`` builds and sends one newsletter edition,
   one job per language in ``site.languages`` and per enabled frequency in
   ``[newsletters]``. Its slots are ``send_time`` on the wall clock of
@@ -197,8 +199,51 @@ class EditionJob:
         return f"{self.frequency}-{self.language}-{slot.astimezone(self.tz).date().isoformat()}"
 
 
-Job = FeedsJob | EditionJob
+@dataclass(frozen=True)
+class CampaignJob:
+    """Send the stored campaign ``edition_id`` once, at its ``send_at``.
+
+    Derived from the store, not the configuration: one job per campaign built
+    with a ``send_at``. Its only slot is ``send_at``; once that slot has run,
+    the job is done. A campaign is sent when the scheduler first runs at or
+    after ``send_at``, however late.
+
+    Attributes:
+        edition_id: the campaign's id (``campaign-en-2026-12-20-appeal``).
+        send_at: when to send it (UTC).
+    """
+
+    edition_id: str
+    send_at: datetime
+
+    @property
+    def name(self) -> str:
+        """``campaign:ID``, e.g. ``campaign:campaign-en-2026-12-20-appeal``."""
+        return f"campaign:{self.edition_id}"
+
+    def latest_slot(self, now: datetime) -> datetime:
+        """``send_at``, its one slot (callers check that it is not after ``now``)."""
+        return self.send_at
+
+    def next_slot(self, now: datetime) -> datetime:
+        """``send_at``, its one slot."""
+        return self.send_at
+
+    def is_late(self, slot: datetime, now: datetime) -> bool:
+        """Never: a campaign is sent late rather than not at all."""
+        return False
+
+
+Job = FeedsJob | EditionJob | CampaignJob
 """Any scheduler job."""
+
+
+def campaign_jobs(scheduled: Sequence[tuple[str, datetime]]) -> list[CampaignJob]:
+    """The jobs of campaigns ``(edition_id, send_at)``, by ``send_at`` then id."""
+    return [
+        CampaignJob(edition_id=identifier, send_at=_aware(moment))
+        for identifier, moment in sorted(scheduled, key=lambda pair: (pair[1], pair[0]))
+    ]
 
 
 def jobs_from_settings(settings: Settings) -> list[Job]:

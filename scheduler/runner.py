@@ -34,7 +34,14 @@ from datetime import UTC, datetime, timedelta
 from broadsheet.config import Settings
 from broadsheet.errors import BroadsheetError
 from broadsheet.scheduler.actions import DEFAULT_ACTIONS, Action, ActionResult, JobContext, kind
-from broadsheet.scheduler.jobs import EditionJob, Job, jobs_from_settings, local_time
+from broadsheet.scheduler.campaigns import scheduled_campaigns
+from broadsheet.scheduler.jobs import (
+    EditionJob,
+    Job,
+    campaign_jobs,
+    jobs_from_settings,
+    local_time,
+)
 from broadsheet.scheduler.locks import JobLock, holding, job_lock
 from broadsheet.store import Store
 from broadsheet.store.jobs import RESUMABLE, JobRun, RunStatus
@@ -123,10 +130,12 @@ def job_states(store: Store, settings: Settings, *, now: datetime) -> list[JobSt
     """Every configured job's last run, last failure and next slot at ``now``."""
     states = []
     with store.read() as tx:
-        for job in jobs_from_settings(settings):
+        jobs = [*jobs_from_settings(settings), *campaign_jobs(scheduled_campaigns(tx))]
+        for job in jobs:
             slot = job.latest_slot(now)
             run, done = tx.jobs.get(job.name, slot), tx.jobs.last_done_slot(job.name)
-            due = is_due(slot, run, done) and not job.is_late(slot, now)
+            # A campaign's one slot may still be ahead.
+            due = slot <= now and is_due(slot, run, done) and not job.is_late(slot, now)
             states.append(
                 JobState(
                     job=job,
@@ -294,7 +303,8 @@ def run_due(
             interrupted and taken up by the next tick.
         actions: what each kind of job does (``"feeds"``, ``"edition"``);
             defaults to building the feeds and building and sending editions.
-        jobs: the jobs to consider; defaults to :func:`jobs_from_settings`.
+        jobs: the jobs to consider; defaults to :func:`jobs_from_settings`
+            and the campaigns whose ``send_at`` has come.
         host: recorded with each run; defaults to ``hostname:pid``.
 
     Returns:
@@ -303,7 +313,11 @@ def run_due(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("run_due needs an aware datetime")  # a bug in the caller
     now = now.astimezone(UTC)
-    jobs = list(jobs_from_settings(settings) if jobs is None else jobs)
+    if jobs is None:
+        with store.read() as tx:
+            scheduled = [(i, at) for i, at in scheduled_campaigns(tx) if at <= now]
+        jobs = [*jobs_from_settings(settings), *campaign_jobs(scheduled)]
+    jobs = list(jobs)
     actions = DEFAULT_ACTIONS if actions is None else actions
     host = host or process_name()
     slots = {job.name: job.latest_slot(now) for job in jobs}

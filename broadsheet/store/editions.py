@@ -83,6 +83,15 @@ class Editions:
         ).one_or_none()
         return _edition(row) if row else None
 
+    def kinds(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """``(id, extra)`` of the editions whose id starts with ``KIND-`` (e.g. campaigns)."""
+        rows = self.conn.execute(
+            select(table.c.id, table.c.extra)
+            .where(table.c.id.startswith(f"{kind}-"))
+            .order_by(table.c.id)
+        )
+        return [(row.id, dict(row.extra)) for row in rows]
+
     def listing(
         self, *, language: str | None = None, frequency: Frequency | None = None
     ) -> list[EditionRecord]:

@@ -232,7 +232,7 @@ def read_campaign(path: Path, settings: Settings, *, source: str | None = None) 
 def campaign_id(campaign: Campaign, settings: Settings, *, now: datetime) -> str:
     """``campaign-LANG-YYYY-MM-DD-slug``: the day of ``send_at``, else of ``now``."""
     day = (campaign.send_at or now).astimezone(settings.site.tz).date()
-    return f"{PREFIX}{campaign.language}-{day.isoformat()}-{campaign.slug}"[:120]
+    return f"{PREFIX}{campaign.language}-{day.isoformat()}-{campaign.slug}"[:100]
 
 
 def is_campaign(record: EditionRecord) -> bool:

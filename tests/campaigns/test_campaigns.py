@@ -139,3 +139,85 @@ def test_bad_campaigns_name_file_line_and_field(
     assert result.exit_code != 0
     assert where in result.output, result.output
     assert "bad.md" in result.output
+
+
+def campaign_recipients(settings: Settings) -> list[str]:
+    """Recipients of the campaign's messages (not of any edition), one entry per message."""
+    folder = settings.delivery.maildir
+    if not (folder / "new").is_dir():
+        return []
+    box = mailbox.Maildir(folder, create=False)
+    return sorted(
+        getaddresses([m["To"]])[0][1].lower()
+        for m in box
+        if str(m["Message-ID"]).startswith("<campaign-")
+    )
+
+
+def test_send_at_is_sent_by_the_scheduler_once_to_its_audience(
+    maildir_settings: Settings, tmp_path: Path, fixed_now: datetime
+) -> None:
+    settings = maildir_settings
+    config = str(settings.path)
+    store = Store.open(settings.store.url)
+    try:
+        readers(store, fixed_now)
+    finally:
+        store.close()
+    # Naive: read in site.timezone (Europe/Moscow).
+    path = write(tmp_path, send_at="send_at: 2026-11-25T12:00:00\n")
+    code, out = invoke(
+        "campaign", "build", str(path), "--config", config, "--at", "2026-11-24T09:00:00+03:00"
+    )
+    assert code == 0, out
+    identifier = "campaign-en-2026-11-25-year-end-appeal"
+    assert out.startswith(f"{identifier}: built"), out
+    assert "2026-11-25T12:00:00+03:00" in out
+
+    # Before its time: nothing; status shows when it goes.
+    code, out = invoke("run", "--config", config, "--at", "2026-11-25T11:59:00+03:00")
+    assert code == 0, out
+    assert campaign_recipients(settings) == []
+    code, out = invoke("status", "--config", config, "--at", "2026-11-25T11:59:00+03:00")
+    assert code == 0, out
+    assert "campaign:" in out
+    assert "12:00" in out
+
+    # Two runs after its time: one message per reader of its audience.
+    for at in ("2026-11-25T12:00:30+03:00", "2026-11-25T12:10:00+03:00"):
+        code, out = invoke("run", "--config", config, "--at", at)
+        assert code == 0, out
+    assert campaign_recipients(settings) == AUDIENCE
+    code, out = invoke("status", "--config", config, "--at", "2026-11-25T12:11:00+03:00")
+    assert code == 0, out
+    assert "ok" in out
+
+    archive = (settings.emails.out / "en" / "index.html").read_text(encoding="utf-8")
+    assert "Our year-end appeal" in archive
+    assert (settings.emails.out / "en" / identifier / "index.html").is_file()
+
+
+def test_any_frequency_without_topics_reaches_every_reader_of_its_language(
+    maildir_settings: Settings, tmp_path: Path, fixed_now: datetime
+) -> None:
+    settings = maildir_settings
+    config = str(settings.path)
+    store = Store.open(settings.store.url)
+    try:
+        readers(store, fixed_now)
+    finally:
+        store.close()
+    path = tmp_path / "news.md"
+    path.write_text("---\nsubject: Breaking\nlanguage: en\n---\nNews.\n", encoding="utf-8")
+    code, out = invoke("campaign", "build", str(path), "--config", config)
+    assert code == 0, out
+    identifier = out.split(":")[0]
+    code, out = invoke("send", identifier, "--config", config)
+    assert code == 0, out
+    assert campaign_recipients(settings) == [
+        "daily0@example.org",
+        "science0@example.org",
+        "sport0@example.org",
+        "weekly0@example.org",
+        "weekly1@example.org",
+    ]
