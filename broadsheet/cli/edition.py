@@ -40,11 +40,14 @@ def build(language: str, frequency: str, force: bool, config_path: str, at: str 
     An edition that already exists for that day is shown, not rebuilt. An
     edition over emails.clip_limit leaves blocks out of its email until it
     fits (docs/newsletters.md); one that still does not fit is refused
-    (exit status 1, and `send` refuses it too) unless --force.
+    (exit status 1, and `send` refuses it too) unless --force. The preview
+    link opens the edition on `broadsheet serve` (both widths, its size,
+    its text twin).
     """
     from broadsheet.emails import oversize, refuse_oversize
     from broadsheet.model import Frequency
     from broadsheet.scheduler.editions import build_edition
+    from broadsheet.web.preview import preview_url
 
     settings = load(config_path)
     if language not in settings.site.languages:
@@ -59,6 +62,7 @@ def build(language: str, frequency: str, force: bool, config_path: str, at: str 
         outcome = build_edition(
             store, settings, language=language, frequency=Frequency(frequency), now=now
         )
+        secret = store.link_secret(settings.secret(), env_name=settings.links.secret_env)
     finally:
         store.close()
     if outcome.edition is None:
@@ -79,6 +83,7 @@ def build(language: str, frequency: str, force: bool, config_path: str, at: str 
         path = outcome.paths.get(role)
         if path is not None:
             click.echo(f"  {label:<9} {path}")
+    click.echo(f"  preview   {preview_url(settings, secret, record.id)}")
     clipped = record.extra.get("clip")
     if isinstance(clipped, dict) and clipped.get("dropped"):
         left = clipped.get("left_out") or []

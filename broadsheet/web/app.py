@@ -15,6 +15,10 @@
                             one-click (body ``List-Unsubscribe=One-Click``)
                             or the page's button; no cookie needed
 ``GET|POST /preferences?token=``  language, frequency, topics
+``GET  /preview/EDITION?token=``  a built edition at desktop and 375 px widths,
+                            its HTML size against ``emails.clip_limit`` and
+                            its text twin; the signed link is printed by
+                            ``broadsheet edition build`` (else 403)
 ``/feeds/…``, ``/editions/…``  ``feeds.out`` and ``emails.out`` with ETag,
                             Last-Modified, 304 answers and gzip
 ``/…`` (anything else)      ``site.static`` when set: the site's own files,
@@ -61,6 +65,7 @@ from broadsheet.errors import StoreError
 from broadsheet.store import Store
 from broadsheet.web.files import PublishedFiles, WeakETagWhenEncoded
 from broadsheet.web.pages import Pages
+from broadsheet.web.preview import Previews
 
 __all__ = ["RETRY_AFTER", "RateLimit", "TokenBucket", "create_app"]
 
@@ -135,6 +140,7 @@ def create_app(
     else:
         per_client, per_address = TokenBucket(subscribe_limit), TokenBucket(address_limit)
     pages = Pages(settings, subscriptions, per_client=per_client, per_address=per_address)
+    previews = Previews(settings, store, secret=key)
     routes = [
         Route("/", pages.home, methods=["GET"]),
         Route("/health", _health(store), methods=["GET"]),
@@ -145,6 +151,7 @@ def create_app(
         Route("/unsubscribe", pages.unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe", pages.unsubscribe, methods=["POST"]),
         Route("/preferences", pages.preferences, methods=["GET", "POST"]),
+        Route("/preview/{edition}", previews.page, methods=["GET"]),
         Mount(
             "/feeds",
             app=PublishedFiles(

@@ -1,4 +1,4 @@
-"""Signed tokens for the personal links: confirm, unsubscribe, preferences.
+"""Signed tokens for the personal links (confirm, unsubscribe, preferences) and previews.
 
 A token is ``ID.TIME.SIGNATURE``: the subscriber id and the signing time
 (both base 36) and an HMAC-SHA256 over them, keyed by the publication's
@@ -6,6 +6,11 @@ secret *and* the token's purpose. So a token made to confirm an address
 cannot change preferences, a token for one subscriber says nothing about any
 other, and any altered character is refused. Signing costs one HMAC, which
 matters when an edition goes to tens of thousands of readers.
+
+A preview link (``/preview/EDITION?token=…``, printed by ``broadsheet
+edition build``) names an edition, not a subscriber: its token is
+``TIME.SIGNATURE``, the HMAC (keyed for the ``preview`` purpose) covering
+the edition id and the time, see :func:`sign_name` and :func:`verify_name`.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from functools import lru_cache
 
 from broadsheet.errors import BroadsheetError
 
-PURPOSES = frozenset({"confirm", "unsubscribe", "preferences"})
+PURPOSES = frozenset({"confirm", "unsubscribe", "preferences", "preview"})
 """The purposes a token may be made for."""
 
 CLOCK_SKEW = 300
@@ -111,3 +116,40 @@ def verify(secret: str, token: str, purpose: str, max_age: int) -> int:
 def signed_at(token: str) -> int:
     """When a token (already verified) was signed, in seconds since the epoch."""
     return int(token.split(".")[1], 36)
+
+
+def sign_name(secret: str, purpose: str, name: str) -> str:
+    """A URL-safe token binding the name ``name`` (an edition id) to ``purpose``.
+
+    The name itself is not in the token: the link carries it (the preview
+    page's path), and :func:`verify_name` is given it back.
+
+    Args:
+        secret: the link-signing secret.
+        purpose: the purpose, e.g. ``preview``.
+        name: what the token is for.
+    """
+    stamp = _base36(int(time.time()))
+    return f"{stamp}.{_signature(_key(secret, purpose), _named(name, stamp))}"
+
+
+def verify_name(secret: str, token: str, purpose: str, name: str, max_age: int) -> None:
+    """Check that ``token`` was made by :func:`sign_name` for ``name`` and ``purpose``.
+
+    Raises:
+        BadToken: the token is forged, altered, expired, for another name or purpose.
+    """
+    key = _key(secret, purpose)
+    parts = token.split(".")
+    if len(parts) != 2 or not _NUMBER.fullmatch(parts[0]) or not _SIGNATURE.fullmatch(parts[1]):
+        raise BadToken(f"this {purpose} link is not valid")
+    if not hmac.compare_digest(_signature(key, _named(name, parts[0])), parts[1]):
+        raise BadToken(f"this {purpose} link is not valid")
+    age = time.time() - int(parts[0], 36)
+    if age > max_age or age < -CLOCK_SKEW:
+        raise BadToken(f"this {purpose} link has expired: ask for a new one")
+
+
+def _named(name: str, stamp: str) -> str:
+    """What a named token signs: the name (as ASCII-safe text) and the time."""
+    return f"{name.encode('utf-8').hex()}.{stamp}"
