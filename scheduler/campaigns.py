@@ -31,11 +31,14 @@ class CampaignOutcome:
         edition: the campaign's record (new or already stored).
         paths: its files by role (``html``, ``text``, ``web``, ``json``, ``archive``).
         created: whether this call built it.
+        changed: the file differs from the one the stored campaign was built
+            from (which is kept as it was).
     """
 
     edition: EditionRecord
     paths: dict[str, Path] = field(default_factory=dict)
     created: bool = False
+    changed: bool = False
 
 
 def _stored_for(store: Store, language: str, source: str) -> EditionRecord | None:
@@ -66,7 +69,9 @@ def build_campaign(
     if existing is not None:
         log.info("campaign %s exists (built %s): returned as stored", existing.id, existing.built)
         return CampaignOutcome(
-            edition=existing, paths=emails.edition_paths(settings, existing.language, existing.id)
+            edition=existing,
+            paths=emails.edition_paths(settings, existing.language, existing.id),
+            changed=existing.extra.get("digest") != campaign.digest,
         )
     identifier = emails.campaign_id(campaign, settings, now=now)
     paths = emails.edition_paths(settings, campaign.language, identifier)

@@ -38,6 +38,12 @@ def build(file: Path, config_path: str, at: str | None) -> None:
     record = outcome.edition
     state = "built" if outcome.created else "exists (unchanged)"
     click.echo(f"{record.id}: {state}")
+    if outcome.changed:
+        click.echo(
+            f"warning: {file} changed since {record.id} was built from it; the campaign "
+            "stays as built (copy the file under a new name to build a new campaign)",
+            err=True,
+        )
     click.echo(f"  subject   {record.subject}")
     audience = record.extra.get("audience")
     if isinstance(audience, dict):

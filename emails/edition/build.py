@@ -130,6 +130,11 @@ def _manifest(rendered: RenderedEdition) -> dict[str, Any]:
         "views_window": [day.isoformat() for day in content.window],
         "web_url": record.extra["web_url"],
         "files": dict(FILES),
+        **(
+            {"kind": "campaign", "audience": record.extra.get("audience")}
+            if record.extra.get("kind") == "campaign"
+            else {}
+        ),
         **extra,
     }
 

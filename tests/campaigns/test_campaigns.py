@@ -221,3 +221,20 @@ def test_any_frequency_without_topics_reaches_every_reader_of_its_language(
         "weekly0@example.org",
         "weekly1@example.org",
     ]
+
+
+def test_a_changed_file_keeps_the_built_campaign_and_says_so(
+    settings: Settings, tmp_path: Path
+) -> None:
+    config = str(settings.path)
+    path = write(tmp_path)
+    code, out = invoke("campaign", "build", str(path), "--config", config)
+    assert code == 0, out
+    identifier = out.split(":")[0]
+    manifest = (settings.emails.out / "en" / identifier / "edition.json").read_text("utf-8")
+    assert '"kind": "campaign"' in manifest
+    path.write_text(CAMPAIGN.format(send_at="").replace("year-end", "new"), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["campaign", "build", str(path), "--config", config])
+    assert result.exit_code == 0
+    assert result.output.startswith(f"{identifier}: exists (unchanged)")
+    assert "changed since" in result.output
