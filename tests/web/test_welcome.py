@@ -8,6 +8,7 @@ import logging
 import mailbox
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,33 @@ def test_a_welcome_that_cannot_be_delivered_leaves_the_confirmation_standing(
             assert tx.subscribers.welcomed(person) is None
     finally:
         store.close()
+
+
+def test_a_theme_changes_the_welcome_block_by_block(
+    make_settings: Callable[..., Settings], tmp_path: Path, fixed_now: datetime
+) -> None:
+    theme = tmp_path / "theme" / "emails"
+    theme.mkdir(parents=True)
+    (theme / "welcome.html.j2").write_text(
+        '{% extends "builtin:emails/welcome.html.j2" %}\n'
+        "{% block donation %}<tr><td>Our own appeal: {{ donation.url }}</td></tr>{% endblock %}\n",
+        encoding="utf-8",
+    )
+    (theme / "welcome.txt.j2").write_text(
+        '{% extends "builtin:emails/welcome.txt.j2" %}\n'
+        "{% block donation %}\nOur own appeal: {{ donation.url }}\n{% endblock %}\n",
+        encoding="utf-8",
+    )
+    settings = make_settings('[emails]\ntheme = "theme/"\n')
+    store = Store.open(settings.store.url)
+    try:
+        person = _pending(store, fixed_now, "anna@example.org")
+        subs = Subscriptions(store, settings, secret=SECRET, clock=lambda: fixed_now)
+        subs.confirm(tokens.sign(SECRET, "confirm", person))
+    finally:
+        store.close()
+    (welcome,) = _welcomes(settings, "anna@example.org")
+    for part in _parts(welcome):
+        assert "Our own appeal: https://news.example/en/donate/" in part
+        assert "Keep us independent" not in part
+        assert "/unsubscribe?token=" in part
