@@ -34,9 +34,15 @@ def build(out: str | None, no_ping: bool, config_path: str, at: str | None) -> N
     now = now_or(at, settings)
     store = open_store(settings)
     try:
-        report = build_feeds_from_store(
-            store, settings, now, out=Path(out) if out else None, ping=not no_ping
-        )
+        if out is None:
+            # The configured feeds, built by hand: `broadsheet status` shows it.
+            from broadsheet.scheduler.manual import manual_run
+
+            with manual_run(store, "feeds", now=now) as run:
+                report = build_feeds_from_store(store, settings, now, out=None, ping=not no_ping)
+                run.counts = {"feeds": len(report.feeds), "written": len(report.written)}
+        else:
+            report = build_feeds_from_store(store, settings, now, out=Path(out), ping=not no_ping)
     finally:
         store.close()
     documents = len(report.written) + len(report.unchanged)

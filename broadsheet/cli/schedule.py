@@ -145,7 +145,9 @@ def status(config_path: str, at: str | None) -> None:
     """
     from rich.table import Table
 
+    from broadsheet.scheduler.manual import manual_runs
     from broadsheet.scheduler.runner import job_states
+    from broadsheet.store.jobs import RunStatus
 
     settings = load(config_path)
     now = now_or(at, settings)
@@ -153,6 +155,7 @@ def status(config_path: str, at: str | None) -> None:
     store = open_store(settings)
     try:
         states = job_states(store, settings, now=now)
+        by_hand = manual_runs(store, [state.job.name for state in states])
     finally:
         store.close()
 
@@ -174,7 +177,14 @@ def status(config_path: str, at: str | None) -> None:
     table.add_column("Last error", overflow="fold", min_width=10)
     for state in states:
         latest = state.latest
-        if latest is None:
+        manual = by_hand.get(state.job.name)
+        if manual is not None and (latest is None or manual.started > latest.started):
+            # The newest run was made by hand (`feeds build`, `send`): its slot is its start.
+            last = f"{shown(manual.started, day_of=now)}\nby hand"
+            outcome = str(manual.status)
+            if manual.duration is not None:
+                outcome += f" {manual.duration:.1f}s"
+        elif latest is None:
             last, outcome = "never", "-"
         else:
             last = shown(latest.slot, day_of=now)
@@ -188,6 +198,9 @@ def status(config_path: str, at: str | None) -> None:
         else:
             upcoming = shown(state.next_slot, day_of=now)
         failure = state.last_failure
+        newer = manual is not None and (failure is None or manual.started > failure.started)
+        if manual is not None and newer and manual.status is RunStatus.FAILED:
+            failure = manual
         error = (
             "" if failure is None else f"{shown(failure.slot, day_of=now)}: {_short(failure.error)}"
         )

@@ -156,6 +156,20 @@ def _print_status(store: Any, edition_id: str) -> None:
         out.print(detail)
 
 
+@contextmanager
+def _recorded(store: Any, edition_id: str, now: Any, dry_run: bool) -> Iterator[Any]:
+    """A real send by hand recorded as a run of its edition's job (for ``status``)."""
+    from broadsheet.scheduler.manual import edition_job, manual_run
+
+    with store.read() as tx:
+        record = tx.editions.get(edition_id)
+    if dry_run or record is None:
+        yield None
+        return
+    with manual_run(store, edition_job(record), now=now) as run:
+        yield run
+
+
 def _send_test(
     store: Any,
     settings: Any,
@@ -256,7 +270,8 @@ def send(
     if not force and not dry_run:
         _refuse_oversize(store, edition)
     bar, update = _progress_bar()
-    with _stop_on_signals() as stop:
+    now = now_or(at, settings)
+    with _stop_on_signals() as stop, _recorded(store, edition, now, dry_run) as run:
         if bar is not None:
             bar.start()
         try:
@@ -264,7 +279,7 @@ def send(
                 store,
                 settings,
                 edition,
-                now=now_or(at, settings),
+                now=now,
                 transport=transport,
                 dry_run=dry_run,
                 limit=limit,
@@ -275,6 +290,13 @@ def send(
         finally:
             if bar is not None:
                 bar.stop()
+        if run is not None:
+            run.note = edition
+            run.counts = {
+                "sent": report.sent,
+                "failed": report.failed + report.bounced,
+                "skipped": report.skipped,
+            }
     click.echo(_summary(report))
     if report.remaining and not dry_run:
         click.echo(
