@@ -179,7 +179,7 @@ def list_(status: str | None, as_csv: bool, config_path: str) -> None:
     out = console()
     table = subscriber_table(cells, out.width)
     if table is None:
-        # Too narrow for a table (or piped): one plain line per subscriber, never cut.
+        # Too narrow for a table: one plain line per subscriber, never cut.
         for row in cells:
             click.echo("  ".join(cell for cell in row if cell))
     else:
