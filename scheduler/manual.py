@@ -68,12 +68,19 @@ def record_manual_run(
 ) -> JobRun | None:
     """Record one run of ``job`` by hand that began at ``started``.
 
+    A run by hand recorded earlier for the very same instant (``--at`` the
+    same time: ``edition build`` then ``send``) is replaced by this one.
+
     Returns:
-        The recorded run, or ``None`` when a run by hand of ``job`` was
-        already recorded for that very instant.
+        The recorded run, or ``None`` when another process is recording a
+        run by hand of ``job`` for that instant right now.
     """
+    name, host = MANUAL_PREFIX + job, process_name()
     with store.write() as tx:
-        run = tx.jobs.start(MANUAL_PREFIX + job, started, now=started, host=process_name())
+        run = tx.jobs.start(name, started, now=started, host=host)
+        if run is None:
+            settled = [s for s in RunStatus if s is not RunStatus.RUNNING]
+            run = tx.jobs.restart(name, started, expect=settled, now=started, host=host)
         if run is None:
             return None
         tx.jobs.finish(

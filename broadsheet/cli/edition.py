@@ -59,9 +59,15 @@ def build(language: str, frequency: str, force: bool, config_path: str, at: str 
     now = now_or(at, settings)
     store = open_store(settings)
     try:
-        outcome = build_edition(
-            store, settings, language=language, frequency=Frequency(frequency), now=now
-        )
+        # Built by hand: `broadsheet status` shows it as a run of the edition's job.
+        from broadsheet.scheduler.manual import manual_run
+
+        with manual_run(store, f"edition:{frequency}:{language}", now=now) as run:
+            outcome = build_edition(
+                store, settings, language=language, frequency=Frequency(frequency), now=now
+            )
+            run.note = outcome.edition.id if outcome.edition else (outcome.skipped or "")
+            run.counts = {"built": int(outcome.created)}
         secret = store.link_secret(settings.secret(), env_name=settings.links.secret_env)
     finally:
         store.close()

@@ -42,6 +42,13 @@ def test_runs_by_hand_show_in_status(
     )  # fmt: skip
     assert code == 0, err
     edition = out.split(":")[0].strip()
+    store = Store.open(demo_settings.store.url)
+    try:
+        with store.read() as tx:
+            built = tx.jobs.latest("manual:edition:weekly:en")
+        assert built is not None and built.note == edition and built.counts == {"built": 1}
+    finally:
+        store.close()
     code, out, err = _invoke("send", edition, "--config", config, "--at", AT)
     assert code == 0, err
 
