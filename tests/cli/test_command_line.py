@@ -122,3 +122,22 @@ def test_send_status_counts_skips_per_reason(
     assert rows["topics not in this edition"] == "2"
     assert rows["subscriber no longer active"] == "1"
     assert "skipped because" in result.stdout
+
+
+def test_config_before_the_command_in_a_real_process(settings: Settings, store: Store) -> None:
+    import subprocess
+
+    from tests.delivery.helpers import cli_command, cli_env
+
+    env = cli_env(COLUMNS="200")
+    env.pop("BROADSHEET_CONFIG", None)
+    done = subprocess.run(
+        cli_command("--config", str(settings.path), "status", "--at", AT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Test Weekly: jobs at" in done.stdout
