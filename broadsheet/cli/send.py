@@ -259,53 +259,56 @@ def send(
 
     settings = load(config_path)
     store = open_store(settings)
-    if status:
-        _print_status(store, edition)
-        return
-    if as_email is not None and not to:
-        raise click.UsageError("--as goes with --to ADDRESS (a test send)")
-    if to:
-        _send_test(store, settings, edition, to, as_email, transport, now_or(at, settings))
-        return
-    if not force and not dry_run:
-        _refuse_oversize(store, edition)
-    bar, update = _progress_bar()
-    now = now_or(at, settings)
-    with _stop_on_signals() as stop, _recorded(store, edition, now, dry_run) as run:
-        if bar is not None:
-            bar.start()
-        try:
-            report = send_edition(
-                store,
-                settings,
-                edition,
-                now=now,
-                transport=transport,
-                dry_run=dry_run,
-                limit=limit,
-                workers=workers or settings.delivery.workers,
-                stop=stop,
-                progress=update,
-            )
-        finally:
+    try:
+        if status:
+            _print_status(store, edition)
+            return
+        if as_email is not None and not to:
+            raise click.UsageError("--as goes with --to ADDRESS (a test send)")
+        if to:
+            _send_test(store, settings, edition, to, as_email, transport, now_or(at, settings))
+            return
+        if not force and not dry_run:
+            _refuse_oversize(store, edition)
+        bar, update = _progress_bar()
+        now = now_or(at, settings)
+        with _stop_on_signals() as stop, _recorded(store, edition, now, dry_run) as run:
             if bar is not None:
-                bar.stop()
-        if run is not None:
-            run.note = edition
-            run.counts = {
-                "sent": report.sent,
-                "failed": report.failed + report.bounced,
-                "skipped": report.skipped,
-            }
-    click.echo(_summary(report))
-    if report.remaining and not dry_run:
-        click.echo(
-            f"{report.remaining} messages still to send: run `broadsheet send {edition}` again",
-            err=True,
-        )
-    if report.given_up and not dry_run:
-        click.echo(
-            f"{report.given_up} messages failed every try and will not be sent again: "
-            f"`broadsheet send --status {edition}` lists them",
-            err=True,
-        )
+                bar.start()
+            try:
+                report = send_edition(
+                    store,
+                    settings,
+                    edition,
+                    now=now,
+                    transport=transport,
+                    dry_run=dry_run,
+                    limit=limit,
+                    workers=workers or settings.delivery.workers,
+                    stop=stop,
+                    progress=update,
+                )
+            finally:
+                if bar is not None:
+                    bar.stop()
+            if run is not None:
+                run.note = edition
+                run.counts = {
+                    "sent": report.sent,
+                    "failed": report.failed + report.bounced,
+                    "skipped": report.skipped,
+                }
+        click.echo(_summary(report))
+        if report.remaining and not dry_run:
+            click.echo(
+                f"{report.remaining} messages still to send: run `broadsheet send {edition}` again",
+                err=True,
+            )
+        if report.given_up and not dry_run:
+            click.echo(
+                f"{report.given_up} messages failed every try and will not be sent again: "
+                f"`broadsheet send --status {edition}` lists them",
+                err=True,
+            )
+    finally:
+        store.close()
