@@ -131,7 +131,7 @@ def test_sigkill_with_four_connections_over_smtp(
     store_kind: str,
 ) -> None:
     rng = random.Random(int(os.environ.get("BROADSHEET_KILL_SEED", "20261123")) + 7)
-    extra = smtp_config(smtp_server.port, batch_size=10, connections=CONNECTIONS)
+    extra = smtp_config(smtp_server.port, batch_size=10, connections=CONNECTIONS, rate=150)
     settings = _settings(make_settings, store_kind, request, extra)
     store = Store.open(settings.store.url)
     try:
@@ -167,7 +167,8 @@ def test_sigkill_with_four_connections_to_a_maildir(
     store_kind: str,
 ) -> None:
     rng = random.Random(int(os.environ.get("BROADSHEET_KILL_SEED", "20261123")) + 8)
-    extra = f"[delivery]\nbatch_size = 10\nconnections = {CONNECTIONS}\n"
+    # A pace that leaves every kill time to land before eight senders finish.
+    extra = f"[delivery]\nbatch_size = 10\nconnections = {CONNECTIONS}\nrate = 150\n"
     settings = _settings(make_settings, store_kind, request, extra)
     store = Store.open(settings.store.url)
     try:
