@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -56,6 +57,7 @@ def as_feedparser(value: str) -> str:
 )
 @given(title=text, body=text, author=text)
 @example(title="", body="", author="Â¡")  # looks like UTF-8 read as Latin-1
+@example(title="</P>", body="", author="x")  # feedparser sanitises tag-like RSS titles
 def test_any_text_makes_valid_feeds(
     feed_settings: object, title: str, body: str, author: str
 ) -> None:
@@ -96,7 +98,11 @@ def test_any_text_makes_valid_feeds(
             parsed = feedparser.parse(data)
             assert not parsed.bozo, (name, parsed.get("bozo_exception"))
             (entry,) = parsed.entries
-            if want_title:
+            # feedparser guesses that an RSS title with something tag-like in it
+            # is HTML and runs its sanitiser over it (</P> comes back as </p>);
+            # the XML-level check above holds the exact text for those.
+            markup = name == "all.rss" and re.search(r"<[/A-Za-z!?]", want_title or "")
+            if want_title and not markup:
                 assert entry.title == as_feedparser(want_title)
             authors = [a.get("name", "") for a in entry.get("authors", [])]
             # feedparser repairs the text of an RSS dc:creator, but takes an
