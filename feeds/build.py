@@ -430,7 +430,9 @@ class _Run:
                 article = found.get(item.id)
                 if article is None:  # deleted since the scan began (outside its transaction)
                     raise RenderError(f"feed {doc.meta.path}: article {item.id!r} disappeared")
-                self.entries[item.id] = make_entry(article, item.translations, item.digest)
+                self.entries[item.id] = make_entry(
+                    article, item.translations, item.digest, self.settings.site
+                )
         full = replace(doc.meta, entries=tuple(self.entries[item.id] for item in doc.items))
         from broadsheet.feeds import fg, jsonfeed
 
@@ -473,7 +475,7 @@ class _Run:
             targets = self.source.targets(wanted) if wanted else {}
             for article in batch:
                 links = translation_links(article, targets)
-                digest = entry_digest(article, links)
+                digest = entry_digest(article, links, self.settings.site)
                 yield article, _Item(article.id, digest, utc(article.modified), links)
 
     def _take(self, scan: _Archived, item: _Item, keep: int) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from broadsheet.config import SiteSettings
 from broadsheet.feeds.model import Entry, Image, Link
 from broadsheet.model import Article
 
@@ -125,14 +126,23 @@ def translation_links(article: Article, by_id: Mapping[str, Article]) -> tuple[L
     return tuple(links)
 
 
-def entry_digest(article: Article, translations: Sequence[Link]) -> str:
+def entry_digest(
+    article: Article, translations: Sequence[Link], site: SiteSettings | None = None
+) -> str:
     """A digest of everything an entry is made from (its article, resolved translations).
 
     The article's ``content_hash`` (the store's digest of every field but the
     guid, which changes whenever the article does) stands for its fields
-    when it is set; otherwise the fields themselves are hashed.
+    when it is set; otherwise the fields themselves are hashed. With
+    ``site``, the names the entry shows in its language (authors, section,
+    tags, from ``[site.localized.LANG]``) count too, when any differs from
+    the article's own.
     """
-    links = [[t.hreflang, t.href, t.title] for t in translations]
+    links: list[list[str | None]] = [[t.hreflang, t.href, t.title] for t in translations]
+    if site is not None:
+        shown = _shown_names(article, site)
+        if shown != (article.authors, article.section, article.tags):
+            links.append(["names", json.dumps(shown, ensure_ascii=False), None])
     if article.content_hash:
         data = json.dumps([article.content_hash, article.guid, links], ensure_ascii=False)
         return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
@@ -193,19 +203,48 @@ def _names(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def make_entry(article: Article, translations: tuple[Link, ...], digest: str) -> Entry:
+def _shown_names(
+    article: Article, site: SiteSettings
+) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
+    """The article's authors, section and tags as readers of its language see them."""
+    language = article.language
+    return (
+        tuple(site.author_in(name, language) for name in article.authors),
+        site.section_in(article.section, language) if article.section else article.section,
+        tuple(site.tag_in(tag, language) for tag in article.tags),
+    )
+
+
+def make_entry(
+    article: Article,
+    translations: tuple[Link, ...],
+    digest: str,
+    site: SiteSettings | None = None,
+) -> Entry:
     """The feed entry of ``article``.
+
+    The entry speaks its article's language: authors, section and tags are
+    named as ``[site.localized.LANG]`` has them for that language (the
+    settings are part of every document's inputs, so a renamed author
+    rebuilds the feeds that show the name).
 
     Args:
         article: a live article; its body is already sanitised with absolute URLs.
         translations: from :func:`translation_links`.
         digest: from :func:`entry_digest`.
+        site: the site's settings, for names per language; ``None`` keeps
+            the names as the article has them.
     """
     body = clean(article.body_html).strip()
     image = _lead_image(article)
     summary = one_line(article.standfirst) or excerpt(body)
     title = one_line(article.title) or summary[:80] or clean(article.url)
-    section = one_line(article.section) if article.section else ""
+    authors, section_name, tags = (
+        _shown_names(article, site)
+        if site is not None
+        else (article.authors, article.section, article.tags)
+    )
+    section = one_line(section_name) if section_name else ""
     published = utc(article.published)
     return Entry(
         id=one_line(article.guid) or clean(article.url),
@@ -216,9 +255,9 @@ def make_entry(article: Article, translations: tuple[Link, ...], digest: str) ->
         # flagged by validators): its standfirst, or its title.
         content_html=_content(body, image) or f"<p>{html.escape(summary or title)}</p>",
         summary=summary,
-        authors=_names(article.authors),
+        authors=_names(authors),
         section=section or None,
-        tags=tuple(t for t in _names(article.tags)),
+        tags=tuple(t for t in _names(tags)),
         published=published,
         updated=max(published, utc(article.modified)),
         image=image,

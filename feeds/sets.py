@@ -262,8 +262,10 @@ def plan_sets(
         spoken = name_languages.get(scope, {})
 
         def shown(name: str, code: str, scope: Scope = scope) -> str:
-            # A section as readers of ``code`` see it; tags and authors as they are.
-            return site.section_in(name, code) if scope == "section" else name
+            # The name as readers of ``code`` see it; the slug keeps the canonical one.
+            if scope == "section":
+                return site.section_in(name, code)
+            return site.tag_in(name, code) if scope == "tag" else site.author_in(name, code)
 
         for name in sorted(uses, key=lambda n: (slugs[n], n)):
             folder = f"{FOLDERS[scope]}/{slugs[name]}"

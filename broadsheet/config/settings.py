@@ -126,6 +126,14 @@ class LocalizedSite:
         "Section name -> its name in this language, as readers see it.",
         types.MappingProxyType({}),
     )
+    tags: Mapping[str, str] = _doc(
+        "Tag name -> its name in this language, as readers see it.",
+        types.MappingProxyType({}),
+    )
+    authors: Mapping[str, str] = _doc(
+        "Author's name (as articles spell it) -> the name in this language, as readers see it.",
+        types.MappingProxyType({}),
+    )
 
 
 @dataclass(frozen=True)
@@ -193,6 +201,20 @@ class SiteSettings:
         """
         local = self.localized.get(language)
         return local.sections.get(section, section) if local else section
+
+    def tag_in(self, tag: str, language: str) -> str:
+        """How readers of ``language`` see ``tag`` (``[site.localized.LANG.tags]``)."""
+        local = self.localized.get(language)
+        return local.tags.get(tag, tag) if local else tag
+
+    def author_in(self, author: str, language: str) -> str:
+        """How readers of ``language`` see ``author``'s name (``[site.localized.LANG.authors]``).
+
+        Articles name an author one way (that name keeps the author's feed and
+        its URL); each language may spell it its own way, as readers see it.
+        """
+        local = self.localized.get(language)
+        return local.authors.get(author, author) if local else author
 
     def absolute(self, ref: str) -> str:
         """``ref`` made absolute against ``url`` (and written as a URI)."""

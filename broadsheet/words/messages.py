@@ -69,6 +69,8 @@ NEWSLETTER: Final = (
         "newsletter.intro_weekly",
         "Here is what {title} published this week, and what readers read most.",
     ),
+    # TRANSLATORS: the weekly edition's opening line when no article has reads to rank.
+    N_("newsletter.intro_weekly_new_only", "Here is what {title} published this week."),
     N_("newsletter.preheader_single", "{lead} and one more new article from {title}"),
     # TRANSLATORS: the preview text when {count} (2 or more) articles follow the lead.
     NP_(

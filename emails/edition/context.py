@@ -149,7 +149,12 @@ def _item(article: Article, content: EditionContent, settings: Settings) -> Item
     if article.authors:
         key = "by_one" if len(article.authors) == 1 else "by"
         byline = words.label(
-            settings.words, language, key, authors=words.join_names(article.authors, language)
+            settings.words,
+            language,
+            key,
+            authors=words.join_names(
+                [settings.site.author_in(name, language) for name in article.authors], language
+            ),
         )
     day = article.published.astimezone(settings.site.tz).date()
     return Item(
@@ -184,6 +189,13 @@ def _donation(settings: Settings, language: str) -> Donation | None:
         button_label=appeal.button_label,
         url=appeal.url,
     )
+
+
+def _intro_key(content: EditionContent) -> str:
+    """The opening line's label: a weekly edition without top reads does not promise them."""
+    if content.frequency == "weekly" and not content.top:
+        return "intro_weekly_new_only"
+    return f"intro_{content.frequency}"
 
 
 def build_context(content: EditionContent, settings: Settings, *, mode: Mode) -> EditionContext:
@@ -230,7 +242,7 @@ def build_context(content: EditionContent, settings: Settings, *, mode: Mode) ->
             settings.words, language, lead_title, max(len(items) - 1, 0), title
         ),
         greeting=GREETING if email else "",
-        intro=table[f"intro_{content.frequency}"].format(title=title),
+        intro=table[_intro_key(content)].format(title=title),
         lead=lead,
         read_also=[_item(article, content, settings) for article in content.read_also],
         new=items[1:],
