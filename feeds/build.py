@@ -5,6 +5,7 @@ The output folder (``[feeds] out``, public at ``[feeds] url``) holds::
     index.json                    every current feed (see DESIGN.md, "Outputs")
     feed.xsl                      the stylesheet browsers use to show a feed as a page
     all.rss  all.atom  all.json   the whole site, every language
+    all.html                      the site feed's page for people (one beside every feed)
     en.rss   en.atom   en.json    one language (one set per language)
     section/economy.atom          one section, every language
     en/section/economy.atom       the same section in one language (multilingual sites)
@@ -14,7 +15,8 @@ The output folder (``[feeds] out``, public at ``[feeds] url``) holds::
     archive/en/1.atom             ... and of each language feed
     .immutable.map                archive pages with a successor (for web servers)
 
-Every feed comes in each configured format (``.rss``, ``.atom``, ``.json``).
+Every feed comes in each configured format (``.rss``, ``.atom``, ``.json``),
+with a page for people beside it (``.html``, :mod:`broadsheet.feeds.pages`).
 
 One scan of the live articles, newest first and without their text, decides
 everything (:mod:`broadsheet.feeds.sets`, :mod:`broadsheet.feeds.archive`):
@@ -119,7 +121,12 @@ def _code_fingerprint() -> str:
     digest = hashlib.sha256()
     digest.update(__version__.encode())
     package = Path(__file__).parent
-    for source in [*sorted(package.glob("*.py")), templates_dir() / "feeds" / STYLESHEET]:
+    templates = templates_dir() / "feeds"
+    for source in [
+        *sorted(package.glob("*.py")),
+        templates / STYLESHEET,
+        templates / "page.html.j2",
+    ]:
         digest.update(source.name.encode())
         digest.update(source.read_bytes())
     digest.update(metadata.version("feedgen").encode())
@@ -422,18 +429,22 @@ class _Run:
 
     # Rendering ---------------------------------------------------------------
 
-    def _render(self, doc: _Doc) -> list[bytes]:
-        missing = [item for item in doc.items if item.id not in self.entries]
+    def _entries(self, items: Sequence[_Item], path: str) -> tuple[Entry, ...]:
+        """The entries of ``items``, reading the bodies of those not yet made."""
+        missing = [item for item in items if item.id not in self.entries]
         if missing:
             found = self.source.bodies([item.id for item in missing])
             for item in missing:
                 article = found.get(item.id)
                 if article is None:  # deleted since the scan began (outside its transaction)
-                    raise RenderError(f"feed {doc.meta.path}: article {item.id!r} disappeared")
+                    raise RenderError(f"feed {path}: article {item.id!r} disappeared")
                 self.entries[item.id] = make_entry(
                     article, item.translations, item.digest, self.settings.site
                 )
-        full = replace(doc.meta, entries=tuple(self.entries[item.id] for item in doc.items))
+        return tuple(self.entries[item.id] for item in items)
+
+    def _render(self, doc: _Doc) -> list[bytes]:
+        full = replace(doc.meta, entries=self._entries(doc.items, doc.meta.path))
         from broadsheet.feeds import fg, jsonfeed
 
         if full.format == "json":
@@ -449,6 +460,30 @@ class _Run:
         changed = self.writer.write(doc.meta.path, self._render(doc), inputs)
         if changed and doc.current:
             self.changed_topics.append(doc.meta.url)
+
+    def _page(self, feed: FeedSet, shown: Sequence[_Item]) -> None:
+        """Write the page for people beside ``feed`` unless its inputs are unchanged."""
+        from broadsheet.feeds import pages
+
+        settings = self.settings
+        language = feed.language or settings.site.default_language
+        page = pages.FeedPage(
+            path=pages.page_path(feed.base),
+            title=feed.title,
+            description=feed.description,
+            language=language,
+            site_title=settings.site.title_in(language),
+            site_url=settings.site.url,
+            accent=settings.site.accent_color,
+            formats=tuple((fmt, self.plan.url(f"{feed.base}.{fmt}")) for fmt in self.formats),
+            words=words(settings.words, language),
+        )
+        inputs = page.inputs(self.plan.fingerprint, [item.digest for item in shown])
+        if self.writer.is_current(page.path, inputs):
+            return
+        self.rendered += 1
+        entries = self._entries(shown, page.path)
+        self.writer.write(page.path, pages.render_page(page, entries), inputs)
 
     def _hot(self, item: _Item) -> None:
         """Keep ``item``'s entry for the whole build: a current document holds it."""
@@ -563,6 +598,7 @@ class _Run:
                 self._emit(doc)
                 archives = [self.plan.page_path(feed, n, fmt) for n in range(1, pages + 1)]
                 self.index.append(self._index_entry(feed, doc, archives))
+            self._page(feed, shown)
 
     def _index_entry(self, feed: FeedSet, doc: _Doc, archives: list[str]) -> dict[str, Any]:
         from broadsheet.feeds.fg import rfc3339

@@ -212,6 +212,20 @@ FEEDS: Final = (
     N_("feeds.tag", "Articles tagged “{name}”, from {site}."),
     N_("feeds.author", "Articles by {name}, from {site}."),
     N_("feeds.archive", "{title}: archive, page {page}"),
+    N_(
+        "feeds.page_what",
+        "A feed is a list of the newest articles of {site}, made for feed readers: a reader"
+        " checks it for you and shows what is new, with no account and no email.",
+    ),
+    N_(
+        "feeds.page_how",
+        "To follow it, copy one of the addresses below into your feed reader (for example"
+        " NetNewsWire, Feedly, Inoreader or Thunderbird) with its “Add feed” or “Subscribe”"
+        " button.",
+    ),
+    N_("feeds.page_formats", "Follow this feed"),
+    N_("feeds.page_latest", "Latest articles"),
+    N_("feeds.page_by", "By {authors}"),
 )
 
 BUILT_IN: Final = (
