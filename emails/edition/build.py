@@ -30,7 +30,12 @@ from typing import Any
 from broadsheet.config import Settings
 from broadsheet.emails.edition import clip, links
 from broadsheet.emails.edition import labels as words
-from broadsheet.emails.edition.context import EditionContent, EditionContext, build_context
+from broadsheet.emails.edition.context import (
+    EditionContent,
+    EditionContext,
+    build_context,
+    feed_links,
+)
 from broadsheet.emails.edition.headers import subject as make_subject
 from broadsheet.emails.edition.inline import inline
 from broadsheet.emails.edition.personalize import Personal, fill_html, fill_text
@@ -169,6 +174,7 @@ def render_archive(settings: Settings, language: str, editions: Sequence[Edition
             "site_url": settings.site.url,
             "accent": settings.site.accent_color,
             "editions": rows,
+            "feed_links": feed_links(settings, language),
         },
         theme=settings.emails.theme,
     )

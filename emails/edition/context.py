@@ -66,6 +66,39 @@ class OtherEdition(TypedDict):
     url: str
 
 
+FEED_TYPES: Mapping[str, tuple[str, str]] = {
+    "rss": ("application/rss+xml", "RSS"),
+    "atom": ("application/atom+xml", "Atom"),
+    "json": ("application/feed+json", "JSON Feed"),
+}
+"""Each feed format's media type and name, for autodiscovery links (as the feeds write them)."""
+
+
+def feed_links(settings: Settings, language: str) -> list[dict[str, str]]:
+    """Autodiscovery links to the feeds of ``language``, one per configured format.
+
+    The language's own feed (``[feeds] url``/``en.atom``) when the ``language``
+    set is built, else the site's (``all.atom``); none when neither is. The
+    URLs follow the feeds' layout (docs/feeds.md): emails do not read the
+    feeds folder, which may be built later or elsewhere.
+    """
+    sets = settings.feeds.sets
+    base = language if "language" in sets else "all" if "site" in sets else None
+    if base is None:
+        return []
+    title = settings.site.title_in(language)
+    return [
+        {
+            "type": FEED_TYPES[fmt][0],
+            "title": f"{title} ({FEED_TYPES[fmt][1]})",
+            "href": f"{settings.feeds_url}/{base}.{fmt}",
+            "hreflang": language,
+        }
+        for fmt in settings.feeds.formats
+        if fmt in FEED_TYPES
+    ]
+
+
 class EditionContext(TypedDict):
     """Everything the edition templates read."""
 
@@ -99,6 +132,7 @@ class EditionContext(TypedDict):
     postal_address: str
     web_copy_note: str
     more_url: str | None
+    feed_links: list[dict[str, str]]
     labels: Mapping[str, str]
 
 
@@ -259,4 +293,5 @@ def build_context(content: EditionContent, settings: Settings, *, mode: Mode) ->
         web_copy_note=table["web_copy"].format(title=title),
         more_url=None,
         labels=table,
+        feed_links=[] if email else feed_links(settings, language),
     )
