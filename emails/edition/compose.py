@@ -21,6 +21,8 @@ import html
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
 
 from broadsheet.config import Settings
 from broadsheet.emails.edition import headers, labels, links, tokens
@@ -28,6 +30,39 @@ from broadsheet.emails.edition.dkim import DkimSigner
 from broadsheet.emails.edition.mime import Alternative, EncodedPart
 from broadsheet.emails.edition.personalize import Personal, Template
 from broadsheet.model import EditionRecord, Subscriber
+
+
+def one_off_message(
+    settings: Settings,
+    head: list[str],
+    *,
+    text: str,
+    html: str,
+    message_id: str,
+    recipient: str,
+) -> OutgoingMessage:
+    """A message sent to one reader outside an edition (a confirmation, a welcome).
+
+    ``head`` holds the headers as :mod:`~broadsheet.emails.edition.headers`
+    writes them; Reply-To and Auto-Submitted are added here, the MIME body
+    (text, then HTML) is written by the email package, and the whole is
+    DKIM-signed when ``sender.dkim_key`` is set.
+    """
+    head = list(head)
+    if settings.sender.reply_to:
+        head.append(headers.address("Reply-To", "", settings.sender.reply_to))
+    head.append("Auto-Submitted: auto-generated\r\n")
+    body = EmailMessage(policy=SMTP)
+    body.set_content(text)
+    body.add_alternative(html, subtype="html")
+    data = "".join(head).encode("ascii") + body.as_bytes()
+    signer = DkimSigner.for_sender(settings)
+    return OutgoingMessage(
+        message_id=message_id,
+        sender=settings.sender.email,
+        recipient=recipient,
+        data=signer.sign(data) if signer is not None else data,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
 from broadsheet.config import Settings
@@ -29,8 +27,7 @@ from broadsheet.content.subscribers import FieldProblem, SectionNames, check_sub
 from broadsheet.emails.delivery.protocol import DeliveryStatus
 from broadsheet.emails.delivery.transports import Transport, make_transport
 from broadsheet.emails.edition import headers, labels, links, render, tokens
-from broadsheet.emails.edition.compose import OutgoingMessage
-from broadsheet.emails.edition.dkim import DkimSigner
+from broadsheet.emails.edition.compose import OutgoingMessage, one_off_message
 from broadsheet.emails.subscriptions import pagetext
 from broadsheet.emails.subscriptions.welcome import welcome_message
 from broadsheet.errors import BroadsheetError, DeliveryError
@@ -107,21 +104,13 @@ def confirmation_message(
         headers.fold("Date", [format_datetime(now)]),
         f"Message-ID: {message_id}\r\n",
     ]
-    if settings.sender.reply_to:
-        head.append(headers.address("Reply-To", "", settings.sender.reply_to))
-    head.append("Auto-Submitted: auto-generated\r\n")
-    # The MIME body (MIME-Version, Content-Type and the parts) as the email
-    # package writes it; the headers above are ours, written as editions'.
-    body = EmailMessage(policy=SMTP)
-    body.set_content(render.render("emails/confirm.txt.j2", context))
-    body.add_alternative(render.render("emails/confirm.html.j2", context), subtype="html")
-    data = "".join(head).encode("ascii") + body.as_bytes()
-    signer = DkimSigner.for_sender(settings)
-    return OutgoingMessage(
+    return one_off_message(
+        settings,
+        head,
+        text=render.render("emails/confirm.txt.j2", context),
+        html=render.render("emails/confirm.html.j2", context),
         message_id=message_id,
-        sender=settings.sender.email,
         recipient=subscriber.email,
-        data=signer.sign(data) if signer is not None else data,
     )
 
 

@@ -19,8 +19,6 @@ next edition is what the reader gets.
 from __future__ import annotations
 
 from datetime import datetime
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
@@ -28,8 +26,7 @@ from babel import Locale, UnknownLocaleError
 
 from broadsheet.config import Settings
 from broadsheet.emails.edition import headers, labels, links, render, tokens
-from broadsheet.emails.edition.compose import OutgoingMessage
-from broadsheet.emails.edition.dkim import DkimSigner
+from broadsheet.emails.edition.compose import OutgoingMessage, one_off_message
 from broadsheet.emails.subscriptions import pagetext
 from broadsheet.model import Frequency, Subscriber
 
@@ -117,19 +114,11 @@ def welcome_message(
         headers.fold("List-Unsubscribe", [f"<{unsubscribe_url}>"]),
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
     ]
-    if settings.sender.reply_to:
-        head.append(headers.address("Reply-To", "", settings.sender.reply_to))
-    head.append("Auto-Submitted: auto-generated\r\n")
-    body = EmailMessage(policy=SMTP)
-    body.set_content(render.render("emails/welcome.txt.j2", context, theme=theme))
-    body.add_alternative(
-        render.render("emails/welcome.html.j2", context, theme=theme), subtype="html"
-    )
-    data = "".join(head).encode("utf-8") + body.as_bytes()
-    signer = DkimSigner.for_sender(settings)
-    return OutgoingMessage(
+    return one_off_message(
+        settings,
+        head,
+        text=render.render("emails/welcome.txt.j2", context, theme=theme),
+        html=render.render("emails/welcome.html.j2", context, theme=theme),
         message_id=message_id,
-        sender=settings.sender.email,
         recipient=subscriber.email,
-        data=signer.sign(data) if signer is not None else data,
     )
