@@ -26,13 +26,16 @@ class SubscriberStatus(enum.StrEnum):
     ``pending`` waits for the double opt-in confirmation; ``unsubscribed`` and
     ``bounced`` are final for mailing: no import or edition reactivates them.
     Only the subscriber (a confirmed preferences change or a new confirmed
-    subscription) may bring an unsubscribed address back.
+    subscription) may bring an unsubscribed address back. ``suspended``
+    follows repeated soft bounces (a full mailbox, say): nothing is sent to
+    it until its owner confirms again.
     """
 
     PENDING = "pending"
     ACTIVE = "active"
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
+    SUSPENDED = "suspended"
 
 
 class SendState(enum.StrEnum):
@@ -44,6 +47,8 @@ class SendState(enum.StrEnum):
     FAILED = "failed"
     BOUNCED = "bounced"
     SKIPPED = "skipped"
+    DEFERRED = "deferred"
+    """A temporary failure (4xx): retried by later scheduler ticks until ``retry_for``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +148,10 @@ class Subscriber:
         topics: sections of interest; empty means everything.
         status: see :class:`SubscriberStatus`.
         unsubscribed: when the subscriber last unsubscribed.
+        timezone: the reader's IANA zone name, or ``None`` for the site's.
+
+    One address may hold several subscriptions (one per language and
+    frequency); each is one ``Subscriber`` with its own id and status.
     """
 
     id: int
@@ -155,6 +164,7 @@ class Subscriber:
     created: datetime | None = None
     confirmed: datetime | None = None
     unsubscribed: datetime | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,3 +202,57 @@ class EditionRecord:
     path: str = ""
     built: datetime | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
+
+
+class EventKind(enum.StrEnum):
+    """What happened to an address, as ``subscriber_events`` records it."""
+
+    REQUESTED = "requested"
+    """Asked to subscribe (the form); consent waits for confirmation."""
+    CONFIRMED = "confirmed"
+    """Confirmed a request: consent given (double opt-in)."""
+    IMPORTED = "imported"
+    """Added by a subscribers CSV import: the publisher vouches for consent."""
+    ADDED = "added"
+    """Added by ``broadsheet subscribers add``: the publisher vouches for consent."""
+    PREFERENCES = "preferences"
+    """Changed language, frequency, topics or time zone."""
+    UNSUBSCRIBED = "unsubscribed"
+    """Left a newsletter (one-click, preferences, mailto, command)."""
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    SUSPENDED = "suspended"
+    """Too many soft bounces in the window."""
+    COMPLAINT = "complaint"
+    """Reported a message as spam (a feedback-loop report)."""
+    SUPPRESSED = "suppressed"
+    UNSUPPRESSED = "unsuppressed"
+    PURGED = "purged"
+    """Never confirmed, erased after ``purge_unconfirmed_days``."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberEvent:
+    """One line of an address's history.
+
+    Attributes:
+        email: the address.
+        kind: what happened.
+        time: when (UTC).
+        source: how it came: ``form``, ``import``, ``command``, ``one-click``,
+            ``preferences``, ``mailto``, ``inbox``, ``scheduler``.
+        subscriber_id: the subscription concerned, if one.
+        edition_id: the edition concerned (a bounce, a complaint), if one.
+        message_id: the Message-ID of the mail that reported it (inbox).
+        detail: anything else worth keeping (a DSN status, the wording
+            version, a truncated client network); never a full IP address.
+    """
+
+    email: str
+    kind: EventKind
+    time: datetime
+    source: str
+    subscriber_id: int | None = None
+    edition_id: str | None = None
+    message_id: str = ""
+    detail: Mapping[str, object] = field(default_factory=dict)

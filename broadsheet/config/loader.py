@@ -28,6 +28,7 @@ from broadsheet.config.settings import (
     DonationSettings,
     EmailSettings,
     FeedSettings,
+    InboundSettings,
     LinkSettings,
     LocalizedSender,
     NewsletterSettings,
@@ -192,6 +193,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "links": LinkSettings,
     "emails": EmailSettings,
     "scheduler": SchedulerSettings,
+    "inbound": InboundSettings,
 }
 
 _DEFAULT_NEWSLETTERS = {
@@ -373,6 +375,7 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
         links=built["links"],
         emails=emails,
         scheduler=scheduler,
+        inbound=built["inbound"],
         labels=labels,
         sender_localized=types.MappingProxyType(sender_localized),
     )

@@ -104,6 +104,30 @@ def _not_negative(value: int | float | None) -> str | None:
     return f"expected a number of 0 or more, got {value!r}"
 
 
+_DURATION = re.compile(r"\s*(\d{1,6})\s*([smhd])\s*")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(value: str) -> int:
+    """Seconds in a checked duration such as ``3d`` or ``90m``."""
+    found = _DURATION.fullmatch(value)
+    if found is None:
+        raise ValueError(f"not a duration: {value!r}")  # checked when loaded
+    return int(found.group(1)) * _UNIT_SECONDS[found.group(2)]
+
+
+def _duration(value: str) -> str | None:
+    if _DURATION.fullmatch(value) is None:
+        return "expected a number and a unit (s, m, h or d), e.g. '3d' or '12h'"
+    return None
+
+
+def _fraction(value: float) -> str | None:
+    if not 0 < value <= 1:
+        return "expected a share between 0 and 1 (0.003 is 0.3 %)"
+    return None
+
+
 def _colour(value: str | None) -> str | None:
     if value is None or re.fullmatch(r"#?[0-9A-Fa-f]{6}", value):
         return None
@@ -296,6 +320,11 @@ class NewsletterSettings:
     )
     read_also: int = _doc("Entries in the Read also block.", 3, _not_negative)
     skip_if_empty: bool = _doc("Skip the edition when nothing new was published.", True)
+    local_time: bool = _doc(
+        "Send at send_time in each reader's own time zone (readers without one: the "
+        "site's), one edition per distinct UTC offset.",
+        False,
+    )
     grace_minutes: int = _doc(
         "An edition more than this late (the scheduler was down) is skipped (up to a year).",
         180,
@@ -339,6 +368,12 @@ class DeliverySettings:
         "A claimed batch not finished in this time is reclaimed.", 600, _positive
     )
     workers: int = _doc("Sending processes started by `broadsheet send`.", 1, _positive)
+    retry_for: str = _doc(
+        "How long a temporary failure (4xx) is retried by later scheduler ticks after the "
+        "immediate retries, as a number and a unit: '3d', '12h', '90m'.",
+        "3d",
+        _duration,
+    )
     connections: int = _doc(
         "SMTP connections (or Maildir writers) per sending process, at most 12; "
         "`rate` is shared by all of them.",
@@ -398,6 +433,11 @@ class LinkSettings:
         _from_to(1, 128),
     )
     client_ipv4_prefix: int = _doc("The same for IPv4: 32, each address.", 32, _from_to(1, 32))
+    count_clicks: bool = _doc(
+        "Send links in messages through `broadsheet serve` (/r/TOKEN) to count clicks per "
+        "edition and link, never per reader; off: links go straight to their page.",
+        False,
+    )
 
 
 @dataclass(frozen=True)
@@ -421,6 +461,51 @@ class EmailSettings:
         "dropped (docs/newsletters.md, The clipping guard). Gmail clips past 102 KB.",
         100_000,
         _positive,
+    )
+
+
+@dataclass(frozen=True)
+class InboundSettings:
+    """``[inbound]``: what comes back (bounces, complaints, mailto unsubscribes)."""
+
+    bounce_address: str | None = _doc(
+        "Envelope sender of every message, made per message: 'bounces@example.org' gives "
+        "'bounces+TOKEN@example.org'; unset: the sender's address, not per message.",
+        None,
+        _address,
+    )
+    mailbox: str | None = _doc(
+        "What `broadsheet inbox` reads without an argument: a Maildir folder (relative to "
+        "this file) or an IMAP URL (imap://user@host/INBOX, imaps://…).",
+        None,
+    )
+    password_env: str = _doc(
+        "Environment variable holding the IMAP password.", "BROADSHEET_IMAP_PASSWORD", _env_name
+    )
+    forward_to: str | None = _doc(
+        "Where human replies are forwarded; unset: they are moved to the 'human' folder.",
+        None,
+        _address,
+    )
+    soft_bounce_limit: int = _doc(
+        "Soft bounces within soft_bounce_days that suspend an address.", 3, _positive
+    )
+    soft_bounce_days: int = _doc("The window soft bounces are counted in.", 30, _positive)
+    purge_unconfirmed_days: int = _doc(
+        "Addresses never confirmed are erased after this many days (0: never).", 30, _not_negative
+    )
+    brake_bounce_rate: float = _doc(
+        "Share of an edition's messages bouncing (hard) past which its sending pauses.",
+        0.05,
+        _fraction,
+    )
+    brake_complaint_rate: float = _doc(
+        "Share of an edition's messages reported as spam past which its sending pauses.",
+        0.003,
+        _fraction,
+    )
+    brake_minimum: int = _doc(
+        "Messages an edition must have sent before the brake may pause it.", 100, _positive
     )
 
 
@@ -465,6 +550,7 @@ class Settings:
     links: LinkSettings
     emails: EmailSettings
     scheduler: SchedulerSettings
+    inbound: InboundSettings = field(default_factory=InboundSettings)
     labels: Mapping[str, Mapping[str, Mapping[str, str]]] = field(
         default_factory=lambda: types.MappingProxyType({})
     )
@@ -513,6 +599,15 @@ class Settings:
     def secret(self) -> str | None:
         """The link-signing secret from the environment, or ``None`` when unset."""
         return os.environ.get(self.links.secret_env) or None
+
+    @property
+    def retry_for_seconds(self) -> int:
+        """``[delivery] retry_for`` in seconds."""
+        return duration_seconds(self.delivery.retry_for)
+
+    def imap_password(self) -> str | None:
+        """The IMAP password from the environment, or ``None`` when unset."""
+        return os.environ.get(self.inbound.password_env) or None
 
     def smtp_password(self) -> str | None:
         """The SMTP password from the environment, or ``None`` when unset."""

@@ -48,12 +48,17 @@ from broadsheet.store.urls import check_url, normalise_url
 
 if TYPE_CHECKING:
     from broadsheet.store.articles import Articles
+    from broadsheet.store.donations import Donations
     from broadsheet.store.editions import Editions
+    from broadsheet.store.events import Events
+    from broadsheet.store.inbound import Inbound
     from broadsheet.store.jobs import Jobs
     from broadsheet.store.ledger import Ledger
     from broadsheet.store.limits import Limits
+    from broadsheet.store.links import Links
     from broadsheet.store.sources import Sources
     from broadsheet.store.subscribers import Subscribers
+    from broadsheet.store.suppressions import Suppressions
     from broadsheet.store.views import Views
 
 log = logging.getLogger(__name__)
@@ -114,6 +119,36 @@ class Tx:
         from broadsheet.store.sources import Sources
 
         return Sources(self.conn)
+
+    @cached_property
+    def events(self) -> Events:
+        from broadsheet.store.events import Events
+
+        return Events(self.conn)
+
+    @cached_property
+    def inbound(self) -> Inbound:
+        from broadsheet.store.inbound import Inbound
+
+        return Inbound(self.conn)
+
+    @cached_property
+    def suppressions(self) -> Suppressions:
+        from broadsheet.store.suppressions import Suppressions
+
+        return Suppressions(self.conn)
+
+    @cached_property
+    def donations(self) -> Donations:
+        from broadsheet.store.donations import Donations
+
+        return Donations(self.conn)
+
+    @cached_property
+    def links(self) -> Links:
+        from broadsheet.store.links import Links
+
+        return Links(self.conn)
 
     def get_meta(self, key: str) -> str | None:
         """A value from the store's key-value table."""

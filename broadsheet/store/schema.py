@@ -117,7 +117,9 @@ subscribers = Table(
     "subscribers",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("email", String(320), nullable=False, unique=True),
+    # One row per subscription: an address and one newsletter (language and
+    # frequency). An address may hold several, each with its own status.
+    Column("email", String(320), nullable=False),
     Column("name", Text, nullable=False),
     Column("language", String(16), nullable=False),
     Column("frequency", String(16), nullable=False),
@@ -131,6 +133,9 @@ subscribers = Table(
     Column("bounced", UTCDateTime, nullable=True),
     Column("status_reason", Text, nullable=False),
     Column("welcomed", UTCDateTime, nullable=True),
+    # The reader's IANA time zone (for local send times); none: the site's.
+    Column("timezone", String(64), nullable=True),
+    UniqueConstraint("email", "language", "frequency"),
     Index(None, "status", "language", "frequency"),
 )
 
@@ -152,6 +157,10 @@ editions = Table(
     Column("path", Text, nullable=False),
     Column("built", UTCDateTime, nullable=False),
     Column("extra", JSON, nullable=False),
+    # "" while it may be sent; "paused" by the brake (``send`` resumes it);
+    # "cancelled" for good by ``send --cancel``. The reason says why.
+    Column("hold", String(16), nullable=False, server_default=""),
+    Column("hold_reason", Text, nullable=False, server_default=""),
     Index(None, "language", "frequency", "slot"),
 )
 
@@ -179,9 +188,15 @@ send_ledger = Table(
     Column("queued", UTCDateTime, nullable=False),
     Column("sent", UTCDateTime, nullable=True),
     Column("changed", UTCDateTime, nullable=False),
+    # A row deferred by a temporary failure (4xx) waits for this time.
+    Column("next_attempt", UTCDateTime, nullable=True),
     # Senders claim the lowest queued subscriber ids of one edition, and the
     # status command counts rows per state: both walk this index.
     Index(None, "edition_id", "state", "subscriber_id"),
+    # A bounce's return path names a subscriber; its rows are found by it.
+    Index(None, "subscriber_id"),
+    # Scheduler ticks look for deferred rows that are due.
+    Index(None, "state", "next_attempt"),
 )
 
 job_runs = Table(
@@ -251,6 +266,102 @@ import_sources = Table(
     Index(None, "article_id"),
 )
 
+subscriber_events = Table(
+    "subscriber_events",
+    metadata,
+    # What happened to an address, oldest first: consent (requested,
+    # confirmed, imported, added by command, with the wording version and
+    # the client network truncated), preference changes, unsubscribes,
+    # bounces, complaints, suppressions. `subscribers show` prints them;
+    # `subscribers export` writes them; `subscribers forget` deletes them.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),
+    # The subscription concerned, when the event concerns one.
+    Column("subscriber_id", Integer, nullable=True),
+    Column("edition_id", String(120), nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("time", UTCDateTime, nullable=False),
+    # form, import, command, one-click, preferences, inbox, scheduler…
+    Column("source", String(32), nullable=False),
+    # The Message-ID of the mail that reported the event (inbox).
+    Column("message_id", Text, nullable=False, server_default=""),
+    Column("detail", JSON, nullable=False),
+    Index(None, "email", "time"),
+    Index(None, "kind", "time"),
+)
+
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    # Every message `broadsheet inbox` has acted on, keyed by its Message-ID
+    # (or a digest of its bytes when it has none), so reading the same mail
+    # twice changes nothing. Holds no address.
+    Column("key", String(200), primary_key=True),
+    Column("outcome", String(32), nullable=False),
+    Column("edition_id", String(120), nullable=True),
+    Column("time", UTCDateTime, nullable=False),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    # Addresses ("reader@mail.example") and whole domains ("@mail.example")
+    # that are never subscribed, imported or sent to.
+    Column("pattern", String(320), primary_key=True),
+    Column("reason", String(32), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("added", UTCDateTime, nullable=False),
+)
+
+forgotten = Table(
+    "forgotten",
+    metadata,
+    # Addresses erased by `subscribers forget`, as HMAC-SHA256 keyed by the
+    # publication's secret: enough to refuse a re-import, not to recover one.
+    Column("digest", String(64), primary_key=True),
+    Column("forgotten", UTCDateTime, nullable=False),
+)
+
+donations = Table(
+    "donations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),
+    Column("given", UTCDateTime, nullable=False),
+    # In the currency's minor unit (cents), as ISO 4217 counts them.
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("recurring", Boolean, nullable=False),
+    # The file it was imported from.
+    Column("source", Text, nullable=False),
+    # A digest of the processor's transaction id (or of the row), so a
+    # re-import counts nothing twice.
+    Column("row_key", String(64), nullable=False, unique=True),
+    Column("imported", UTCDateTime, nullable=False),
+    Index(None, "email", "given"),
+)
+
+edition_links = Table(
+    "edition_links",
+    metadata,
+    # The links an edition carried, for counted redirects (`/r/TOKEN`): only
+    # these may be redirected to. Counts are per edition and link, never
+    # per reader.
+    Column(
+        "edition_id",
+        String(120),
+        ForeignKey("editions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    # The block of the message it sits in (new, top, donation, footer…) and
+    # the appeal variant it belongs to ("" for none).
+    Column("block", String(32), nullable=False),
+    Column("variant", String(64), nullable=False),
+    Column("clicks", BigInteger, nullable=False),
+)
+
 TABLES = (
     meta,
     articles,
@@ -262,4 +373,10 @@ TABLES = (
     websub_pings,
     rate_limits,
     import_sources,
+    subscriber_events,
+    inbound_messages,
+    suppressions,
+    forgotten,
+    donations,
+    edition_links,
 )

@@ -33,6 +33,7 @@ def subscriber_from_row(row: Row[Any]) -> Subscriber:
         created=row.created,
         confirmed=row.confirmed,
         unsubscribed=row.unsubscribed,
+        timezone=row.timezone,
     )
 
 
