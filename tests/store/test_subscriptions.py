@@ -1,0 +1,114 @@
+"""Several subscriptions per address: keys, status per subscription and per address."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from broadsheet.model import Frequency, SubscriberDetails, SubscriberStatus
+from broadsheet.store import Store
+
+NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+ANNA = "anna@example.org"
+
+
+def _two(store: Store) -> None:
+    with store.write() as tx:
+        assert (
+            tx.subscribers.upsert_active(
+                SubscriberDetails(ANNA, "Anna", "en", Frequency.WEEKLY), source="csv", now=NOW
+            )
+            == "added"
+        )
+        assert (
+            tx.subscribers.upsert_active(
+                SubscriberDetails(ANNA, "Анна", "ru", Frequency.DAILY, ("Economy",)),
+                source="csv",
+                now=NOW,
+                timezone="Asia/Yerevan",
+            )
+            == "added"
+        )
+
+
+def test_one_address_holds_several_newsletters(any_store: Store) -> None:
+    _two(any_store)
+    with any_store.read() as tx:
+        held = tx.subscribers.of_address(ANNA)
+        assert [(s.language, s.frequency) for s in held] == [
+            ("en", Frequency.WEEKLY),
+            ("ru", Frequency.DAILY),
+        ]
+        ru = tx.subscribers.subscription(ANNA, "ru", Frequency.DAILY)
+        assert ru is not None and ru.topics == ("Economy",) and ru.timezone == "Asia/Yerevan"
+        assert tx.subscribers.subscription(ANNA, "ru", Frequency.WEEKLY) is None
+        assert tx.subscribers.addresses() == 1
+        assert [s.email for s in tx.subscribers.iter_active("en", Frequency.WEEKLY)] == [ANNA]
+        assert [s.email for s in tx.subscribers.iter_active("ru", Frequency.DAILY)] == [ANNA]
+
+
+def test_status_of_one_subscription_leaves_the_others(any_store: Store) -> None:
+    _two(any_store)
+    with any_store.write() as tx:
+        en = tx.subscribers.subscription(ANNA, "en", Frequency.WEEKLY)
+        assert en is not None
+        tx.subscribers.set_status(en.id, SubscriberStatus.UNSUBSCRIBED, now=NOW)
+        # The upsert of the same newsletter is skipped; the other is untouched.
+        again = SubscriberDetails(ANNA, "Anna", "en", Frequency.WEEKLY)
+        assert tx.subscribers.upsert_active(again, source="csv", now=NOW) == "skipped"
+    with any_store.read() as tx:
+        statuses = {(s.language, s.status) for s in tx.subscribers.of_address(ANNA)}
+    assert statuses == {("en", SubscriberStatus.UNSUBSCRIBED), ("ru", SubscriberStatus.ACTIVE)}
+
+
+def test_status_for_address_changes_every_live_subscription(any_store: Store) -> None:
+    _two(any_store)
+    with any_store.write() as tx:
+        en = tx.subscribers.subscription(ANNA, "en", Frequency.WEEKLY)
+        assert en is not None
+        tx.subscribers.set_status(en.id, SubscriberStatus.UNSUBSCRIBED, now=NOW)
+        changed = tx.subscribers.set_status_for_address(
+            ANNA, SubscriberStatus.BOUNCED, now=NOW, reason="550 5.1.1"
+        )
+        assert [(s.language, s.status) for s in changed] == [("ru", SubscriberStatus.BOUNCED)]
+        # The reader's own unsubscription stays what it was.
+        assert tx.subscribers.get(en.id).status is SubscriberStatus.UNSUBSCRIBED  # type: ignore[union-attr]
+        everything = set(SubscriberStatus)
+        gone = tx.subscribers.set_status_for_address(
+            ANNA, SubscriberStatus.UNSUBSCRIBED, now=NOW, only=everything
+        )
+        assert [s.language for s in gone] == ["ru"]
+        assert (
+            tx.subscribers.set_status_for_address(
+                "nobody@example.org", SubscriberStatus.BOUNCED, now=NOW
+            )
+            == []
+        )
+
+
+def test_time_zone_and_topics(any_store: Store) -> None:
+    _two(any_store)
+    with any_store.write() as tx:
+        assert tx.subscribers.set_timezone(ANNA, "Europe/Berlin", now=NOW) == 2
+        assert tx.subscribers.set_timezone(ANNA, "Europe/Berlin", now=NOW) == 0
+        en = tx.subscribers.subscription(ANNA, "en", Frequency.WEEKLY)
+        assert en is not None
+        assert tx.subscribers.set_topics(en.id, ["Economy"], now=NOW)
+        assert not tx.subscribers.set_topics(en.id, ["Economy"], now=NOW)
+    with any_store.read() as tx:
+        held = tx.subscribers.of_address(ANNA)
+    assert {s.timezone for s in held} == {"Europe/Berlin"}
+    assert held[0].topics == ("Economy",)
+
+
+def test_pending_request_for_a_second_newsletter_leaves_the_first(any_store: Store) -> None:
+    _two(any_store)
+    with any_store.write() as tx:
+        asked = tx.subscribers.add_pending(
+            SubscriberDetails(ANNA, "Anna", "en", Frequency.DAILY), source="web", now=NOW
+        )
+        assert asked.status is SubscriberStatus.PENDING
+        kept = tx.subscribers.add_pending(
+            SubscriberDetails(ANNA, "X", "en", Frequency.WEEKLY), source="web", now=NOW
+        )
+        assert kept.status is SubscriberStatus.ACTIVE and kept.name == "Anna"
+        assert len(tx.subscribers.of_address(ANNA)) == 3
