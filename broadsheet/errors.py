@@ -12,6 +12,8 @@ BroadsheetError        message is for the user, names file/field/what to do
 ├── ContentError       one bad article, feed or CSV row
 ├── RenderError        wraps jinja2 / premailer / feedgen failures
 ├── DeliveryError      SMTP and Maildir failures
+├── MailboxError       a mailbox `inbox` reads cannot be opened, read or filed in
+│   └── MailboxUnavailable  its server cannot be reached or went away (try again later)
 └── LockedError        another process holds the lock for the same work
 ```
 """
@@ -87,6 +89,21 @@ class RenderError(BroadsheetError):
 
 class DeliveryError(BroadsheetError):
     """A message could not be handed to SMTP or written to a Maildir."""
+
+
+class MailboxError(BroadsheetError):
+    """A mailbox ``broadsheet inbox`` reads cannot be opened, read or filed in.
+
+    A wrong URL, a refused login, a folder that does not exist: something to fix.
+    """
+
+
+class MailboxUnavailable(MailboxError):
+    """The mailbox's server cannot be reached, or the connection was lost mid-work.
+
+    Trying again later may succeed; the command exits 75 (EX_TEMPFAIL), and
+    the messages not yet filed are read again on the next run.
+    """
 
 
 class LockedError(BroadsheetError):

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from broadsheet.config import DEFAULT_CONFIG, Settings
-from broadsheet.errors import BroadsheetError, StoreUnavailable
+from broadsheet.errors import BroadsheetError, MailboxUnavailable, StoreUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -101,16 +101,16 @@ def open_store(settings: Settings) -> Any:
 
 
 EXIT_TEMPFAIL = 75
-"""The exit status when the store cannot be reached (sysexits' EX_TEMPFAIL):
-cron and systemd can tell "try again later" from a mistake to fix."""
+"""The exit status when the store or a mailbox's server cannot be reached
+(sysexits' EX_TEMPFAIL): cron and systemd can tell "try again later" from a mistake to fix."""
 
 
 def handle_errors(func: F) -> F:
     """Turn a BroadsheetError into its message on stderr and a non-zero exit status.
 
-    The status is 75 (EX_TEMPFAIL) when the store cannot be reached or was
-    lost mid-work, 1 for every other error; the message is one line per
-    problem, never a traceback (store failures are BroadsheetErrors too:
+    The status is 75 (EX_TEMPFAIL) when the store or a mailbox's server
+    cannot be reached or was lost mid-work, 1 for every other error; the
+    message is one line per problem, never a traceback (store failures are BroadsheetErrors too:
     the store raises them at its boundary).
     """
 
@@ -121,7 +121,8 @@ def handle_errors(func: F) -> F:
         except BroadsheetError as exc:
             for line in str(exc).splitlines():
                 click.echo(f"error: {line}", err=True)
-            sys.exit(EXIT_TEMPFAIL if isinstance(exc, StoreUnavailable) else 1)
+            unavailable = isinstance(exc, StoreUnavailable | MailboxUnavailable)
+            sys.exit(EXIT_TEMPFAIL if unavailable else 1)
 
     return wrapper  # type: ignore[return-value]
 
