@@ -102,3 +102,49 @@ class Editions:
         if frequency is not None:
             query = query.where(table.c.frequency == str(frequency))
         return [_edition(row) for row in self.conn.execute(query)]
+
+    # --- holds (the brake, ``send --cancel``) -----------------------------------
+
+    def hold(self, edition_id: str) -> tuple[str, str]:
+        """``(hold, reason)`` of an edition: ``("", "")`` while it may be sent,
+        ``("paused", why)`` or ``("cancelled", why)``; ``("", "")`` when unknown."""
+        row = self.conn.execute(
+            select(table.c.hold, table.c.hold_reason).where(table.c.id == edition_id)
+        ).one_or_none()
+        return (str(row[0] or ""), str(row[1] or "")) if row else ("", "")
+
+    def set_hold(
+        self, edition_id: str, hold: str, reason: str, *, expect: str | None = None
+    ) -> bool:
+        """Set an edition's hold (``""``, ``"paused"``, ``"cancelled"``) and its reason.
+
+        With ``expect``, only an edition whose hold is ``expect`` now changes
+        (so a pause never turns a cancelled edition back into a paused one).
+        Returns whether the edition changed.
+        """
+        statement = table.update().where(table.c.id == edition_id)
+        if expect is not None:
+            statement = statement.where(table.c.hold == expect)
+        done = self.conn.execute(statement.values(hold=hold, hold_reason=reason))
+        return bool(done.rowcount)
+
+    def set_extra(self, edition_id: str, key: str, value: Any) -> None:
+        """Store ``value`` under ``key`` in an edition's ``extra`` (``None`` removes it)."""
+        row = self.conn.execute(select(table.c.extra).where(table.c.id == edition_id)).one_or_none()
+        if row is None:
+            return
+        extra = dict(row[0] or {})
+        if value is None:
+            extra.pop(key, None)
+        else:
+            extra[key] = value
+        self.conn.execute(table.update().where(table.c.id == edition_id).values(extra=extra))
+
+    def held(self) -> list[tuple[str, str, str]]:
+        """``(id, hold, reason)`` of every paused or cancelled edition, by id."""
+        rows = self.conn.execute(
+            select(table.c.id, table.c.hold, table.c.hold_reason)
+            .where(table.c.hold != "")
+            .order_by(table.c.id)
+        )
+        return [(row[0], row[1], row[2]) for row in rows]

@@ -25,11 +25,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Row, and_, func, or_, select
+from sqlalchemy import Connection, Dialect, Row, and_, false, func, or_, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 
-from broadsheet.model import SendState, Subscriber, SubscriberStatus
+from broadsheet.model import EventKind, SendState, Subscriber, SubscriberStatus
+from broadsheet.store.schema import editions as editions_table
 from broadsheet.store.schema import send_ledger as table
+from broadsheet.store.schema import subscriber_events as events_table
 from broadsheet.store.schema import subscribers as subscribers_table
 from broadsheet.store.subscribers import subscriber_from_row
 
@@ -43,7 +45,7 @@ _CHUNK = 500
 _MARK_SQL = (
     "UPDATE send_ledger SET state = ?, last_reply = ?, attempts = attempts + 1, "
     "message_id = COALESCE(NULLIF(?, ''), message_id), claimed_by = NULL, claimed_at = NULL, "
-    "changed = ?, sent = COALESCE(?, sent) "
+    "changed = ?, sent = COALESCE(?, sent), next_attempt = NULL "
     "WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'"
 )
 
@@ -76,6 +78,22 @@ class LedgerEntry:
     queued: datetime
     sent: datetime | None
     changed: datetime
+    next_attempt: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """Deferred rows that share a last reply (``send --status``).
+
+    Attributes:
+        reply: the server's last reply (``451 4.7.1 Greylisted…``).
+        count: rows waiting with it.
+        next_attempt: the earliest of their next attempts.
+    """
+
+    reply: str
+    count: int
+    next_attempt: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +140,7 @@ def _entry(row: Row[Any]) -> LedgerEntry:
         queued=row.queued,
         sent=row.sent,
         changed=row.changed,
+        next_attempt=row.next_attempt,
     )
 
 
@@ -202,6 +221,8 @@ class Ledger:
         after_id: int,
         limit: int,
         now: datetime,
+        zones: Collection[str | None] | None = None,
+        once_with: Collection[str] = (),
     ) -> tuple[int, int, int]:
         """Enqueue one page of an edition's recipients, streamed by subscriber id.
 
@@ -209,33 +230,96 @@ class Ledger:
         above ``after_id`` (at most ``limit``), and adds a ``queued`` row for
         each whose topics ``wants`` accepts, a ``skipped`` row for the others.
 
+        Args:
+            zones: when given, only readers whose ``timezone`` is one of these
+                names (``None``: readers without one) are read.
+            once_with: editions of the same newsletter and local date (the
+                other offsets' editions of that day): a reader with a row in
+                one of them that is not ``skipped`` gets a ``skipped`` row here.
+
         Returns:
             ``(last_id, queued, skipped)``: the last subscriber id read (0 when
             the page was empty) and the rows added in each state.
         """
-        people = self.conn.execute(
-            select(subscribers_table.c.id, subscribers_table.c.topics)
-            .where(
-                subscribers_table.c.status == str(SubscriberStatus.ACTIVE),
-                subscribers_table.c.language == language,
-                subscribers_table.c.frequency == frequency,
-                subscribers_table.c.id > after_id,
-            )
-            .order_by(subscribers_table.c.id)
-            .limit(limit)
-        ).all()
+        query = select(subscribers_table.c.id, subscribers_table.c.topics).where(
+            subscribers_table.c.status == str(SubscriberStatus.ACTIVE),
+            subscribers_table.c.language == language,
+            subscribers_table.c.frequency == frequency,
+            subscribers_table.c.id > after_id,
+        )
+        if zones is not None:
+            named = sorted({name for name in zones if name})
+            column = subscribers_table.c.timezone
+            either = [column.in_(named)] if named else []
+            if None in zones or "" in zones:
+                either += [column.is_(None), column == ""]
+            query = query.where(or_(*either) if either else false())
+        people = self.conn.execute(query.order_by(subscribers_table.c.id).limit(limit)).all()
         if not people:
             return 0, 0, 0
+        had: dict[int, str] = {}
+        if once_with:
+            had = dict(
+                self.conn.execute(
+                    select(table.c.subscriber_id, func.min(table.c.edition_id))
+                    .where(
+                        table.c.edition_id.in_(sorted(once_with)),
+                        table.c.subscriber_id.in_([row[0] for row in people]),
+                        table.c.state != str(SendState.SKIPPED),
+                    )
+                    .group_by(table.c.subscriber_id)
+                ).tuples()
+            )
         todo = []
         passed = []
         for subscriber_id, topics in people:
-            if wants(tuple(topics or ())):
+            if subscriber_id in had:
+                passed.append((subscriber_id, SendState.SKIPPED, f"had {had[subscriber_id]}"))
+            elif wants(tuple(topics or ())):
                 todo.append((subscriber_id, SendState.QUEUED, ""))
             else:
                 passed.append((subscriber_id, SendState.SKIPPED, "topics not in this edition"))
         queued = self.enqueue(edition_id, todo, now=now)
         skipped = self.enqueue(edition_id, passed, now=now)
         return people[-1][0], queued, skipped
+
+    def reader_zones(self) -> dict[tuple[str, str], list[str | None]]:
+        """``(language, frequency)`` -> the distinct zones of its active readers.
+
+        ``None`` stands for readers without a zone. One query, grouped in the
+        database, so a tick costs the same whatever the number of readers.
+        """
+        rows = self.conn.execute(
+            select(
+                subscribers_table.c.language,
+                subscribers_table.c.frequency,
+                subscribers_table.c.timezone,
+            )
+            .where(subscribers_table.c.status == str(SubscriberStatus.ACTIVE))
+            .distinct()
+        )
+        out: dict[tuple[str, str], list[str | None]] = {}
+        for language, frequency, zone in rows:
+            names = out.setdefault((language, frequency), [])
+            if (zone or None) not in names:
+                names.append(zone or None)
+        for names in out.values():
+            names.sort(key=lambda name: name or "")
+        return out
+
+    def same_day(self, edition_id: str, base: str) -> list[str]:
+        """The other editions whose id is ``base`` or starts with it (``daily-en-2026-12-03``).
+
+        They are one newsletter's editions of one local date: the site-time
+        edition and one per offset in readers' local time.
+        """
+        rows = self.conn.execute(
+            select(editions_table.c.id).where(
+                editions_table.c.id.startswith(base, autoescape=True),
+                editions_table.c.id != edition_id,
+            )
+        ).scalars()
+        return sorted(rows)
 
     # --- claiming -------------------------------------------------------------
 
@@ -248,13 +332,16 @@ class Ledger:
         now: datetime,
         stale_before: datetime,
         dead_workers: Collection[str] = (),
+        deferred_only: bool = False,
     ) -> Batch:
-        """Take up to ``limit`` rows to deliver, oldest claims first, then queued ones.
+        """Take up to ``limit`` rows to deliver: old claims, due deferred rows, queued ones.
 
         Rows claimed by a worker listed in ``dead_workers``, or claimed before
-        ``stale_before``, are taken over. Rows whose subscriber is no longer
-        active become ``skipped`` here and are not returned. The caller
-        commits the transaction before delivering anything.
+        ``stale_before``, are taken over; ``deferred`` rows are taken once
+        their ``next_attempt`` is not after ``now``. With ``deferred_only``
+        (the scheduler's retries) only due deferred rows are taken. Rows whose
+        subscriber is no longer active become ``skipped`` here and are not
+        returned. The caller commits the transaction before delivering anything.
         """
         if limit <= 0:
             return Batch([])
@@ -267,8 +354,12 @@ class Ledger:
                     table.c.claimed_by.in_(list(dead_workers)),
                 ),
             )
+        due = and_(table.c.state == str(SendState.DEFERRED), table.c.next_attempt <= now)
+        conditions = (
+            (due,) if deferred_only else (stale, due, table.c.state == str(SendState.QUEUED))
+        )
         picked: list[tuple[int, str, int]] = []
-        for condition in (stale, table.c.state == str(SendState.QUEUED)):
+        for condition in conditions:
             want = limit - len(picked)
             if want <= 0:
                 break
@@ -414,6 +505,124 @@ class Ledger:
             ),
         )
         return done.rowcount == 1
+
+    def defer(
+        self,
+        edition_id: str,
+        subscriber_id: int,
+        *,
+        now: datetime,
+        next_attempt: datetime,
+        reply: str,
+        message_id: str = "",
+    ) -> bool:
+        """Record a temporary failure: the row waits for ``next_attempt``.
+
+        Like :meth:`mark`, only a row being sent changes; returns whether it did.
+        """
+        values: dict[str, Any] = {
+            "state": str(SendState.DEFERRED),
+            "last_reply": reply,
+            "attempts": table.c.attempts + 1,
+            "claimed_by": None,
+            "claimed_at": None,
+            "changed": now,
+            "next_attempt": next_attempt,
+        }
+        if message_id:
+            values["message_id"] = message_id
+        done = self.conn.execute(
+            table.update()
+            .where(
+                table.c.edition_id == edition_id,
+                table.c.subscriber_id == subscriber_id,
+                table.c.state == str(SendState.SENDING),
+            )
+            .values(**values)
+        )
+        return done.rowcount == 1
+
+    def deferred(self, edition_id: str) -> list[Deferred]:
+        """An edition's deferred rows per last reply, the most first."""
+        rows = self.conn.execute(
+            select(table.c.last_reply, func.count(), func.min(table.c.next_attempt))
+            .where(table.c.edition_id == edition_id, table.c.state == str(SendState.DEFERRED))
+            .group_by(table.c.last_reply)
+        )
+        found = [Deferred(str(row[0] or ""), int(row[1]), row[2]) for row in rows]
+        return sorted(found, key=lambda item: (-item.count, item.reply))
+
+    def due_editions(self, now: datetime) -> list[str]:
+        """Editions with deferred rows whose next attempt has come, by id."""
+        query = (
+            select(table.c.edition_id)
+            .where(table.c.state == str(SendState.DEFERRED), table.c.next_attempt <= now)
+            .distinct()
+            .order_by(table.c.edition_id)
+        )
+        return list(self.conn.execute(query).scalars())
+
+    def next_deferred(self) -> datetime | None:
+        """The earliest next attempt of any deferred row (``None``: nothing waits)."""
+        query = select(func.min(table.c.next_attempt)).where(
+            table.c.state == str(SendState.DEFERRED)
+        )
+        value: datetime | None = self.conn.execute(query).scalar_one()
+        return value
+
+    def cancel(self, edition_id: str, *, now: datetime, reason: str) -> dict[SendState, int]:
+        """Turn an edition's ``queued`` and ``deferred`` rows into ``skipped`` with ``reason``.
+
+        Rows being sent are left to their sender, which stops at its next
+        batch and sweeps what it gave back. Returns the rows changed per
+        former state.
+        """
+        changed: dict[SendState, int] = {}
+        for state in (SendState.QUEUED, SendState.DEFERRED):
+            changed[state] = self.conn.execute(
+                table.update()
+                .where(table.c.edition_id == edition_id, table.c.state == str(state))
+                .values(
+                    state=str(SendState.SKIPPED),
+                    last_reply=reason,
+                    next_attempt=None,
+                    changed=now,
+                )
+            ).rowcount
+        return changed
+
+    def brake_counts(self, edition_id: str) -> tuple[int, int, int]:
+        """``(handed over, bounced, complaints)`` of one edition, for the brake.
+
+        Handed over: rows ``sent`` or ``bounced`` (messages a server took or
+        refused). Bounced: distinct addresses refused at delivery (rows
+        ``bounced``) or reported by a hard-bounce event naming the edition.
+        Complaints: distinct addresses with a complaint event naming it.
+        """
+        handed = self.conn.execute(
+            select(func.count()).where(
+                table.c.edition_id == edition_id,
+                table.c.state.in_([str(SendState.SENT), str(SendState.BOUNCED)]),
+            )
+        ).scalar_one()
+        refused = (
+            select(func.lower(subscribers_table.c.email).label("email"))
+            .select_from(
+                table.join(subscribers_table, subscribers_table.c.id == table.c.subscriber_id)
+            )
+            .where(table.c.edition_id == edition_id, table.c.state == str(SendState.BOUNCED))
+        )
+
+        def reported(kind: EventKind) -> Any:
+            return select(func.lower(events_table.c.email).label("email")).where(
+                events_table.c.edition_id == edition_id, events_table.c.kind == str(kind)
+            )
+
+        bounced = union(refused, reported(EventKind.HARD_BOUNCE)).subquery()
+        complained = reported(EventKind.COMPLAINT).distinct().subquery()
+        bounces = self.conn.execute(select(func.count()).select_from(bounced)).scalar_one()
+        complaints = self.conn.execute(select(func.count()).select_from(complained)).scalar_one()
+        return int(handed), int(bounces), int(complaints)
 
     def given_up(self, edition_id: str, *, max_attempts: int) -> int:
         """``failed`` rows tried ``max_attempts`` times: no run sends them again."""
