@@ -93,6 +93,7 @@ def send_test(
             no subscriber, or a transport that cannot deliver.
     """
     from broadsheet.emails.edition.compose import PreparedEdition
+    from broadsheet.emails.edition.returnpath import plain_sender
 
     addresses = [a.strip() for a in to if a.strip()]
     if not addresses:
@@ -139,6 +140,9 @@ def send_test(
             except ValueError as exc:
                 failed.append((address, str(exc)))
                 continue
+            # No ledger row stands behind a test: its bounces go to the plain
+            # bounce address, never to one naming an edition and a subscriber.
+            message = dataclasses.replace(message, sender=plain_sender(settings))
             result = chosen.deliver(message, recipient=address)
             if result.status in (DeliveryStatus.SENT, DeliveryStatus.ALREADY):
                 delivered.append((address, result.reply))

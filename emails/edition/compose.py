@@ -29,6 +29,7 @@ from broadsheet.emails.edition import headers, labels, links, tokens
 from broadsheet.emails.edition.dkim import DkimSigner
 from broadsheet.emails.edition.mime import Alternative, EncodedPart
 from broadsheet.emails.edition.personalize import Personal, Template
+from broadsheet.emails.edition.returnpath import ReturnPaths, plain_sender
 from broadsheet.model import EditionRecord, Subscriber
 
 
@@ -59,7 +60,7 @@ def one_off_message(
     signer = DkimSigner.for_sender(settings)
     return OutgoingMessage(
         message_id=message_id,
-        sender=settings.sender.email,
+        sender=plain_sender(settings),
         recipient=recipient,
         data=signer.sign(data) if signer is not None else data,
     )
@@ -72,7 +73,9 @@ class OutgoingMessage:
     Attributes:
         message_id: the Message-ID header's value (with its angle brackets);
             the same edition and subscriber always give the same id.
-        sender: the envelope sender (MAIL FROM), where bounces go.
+        sender: the envelope sender (MAIL FROM), where bounces go: with
+            ``inbound.bounce_address`` set, one naming the edition and the
+            subscriber (:mod:`~broadsheet.emails.edition.returnpath`).
         recipient: the envelope recipient.
         data: the RFC 5322 message, CRLF line ends.
     """
@@ -101,7 +104,7 @@ class PreparedEdition:
         self.settings = settings
         self.secret = secret
         self.domain = settings.site.domain
-        self.sender = settings.sender.email
+        self.return_paths = ReturnPaths(settings, secret)
         self.language = edition.language
         self.body = Alternative(
             EncodedPart(Template.parse(edition.text), subtype="plain"),
@@ -248,5 +251,8 @@ class PreparedEdition:
         if self._signer is not None:
             data = self._signer.sign(data)
         return OutgoingMessage(
-            message_id=message_id, sender=self.sender, recipient=subscriber.email, data=data
+            message_id=message_id,
+            sender=self.return_paths.sender(subscriber.id, self.edition.id),
+            recipient=subscriber.email,
+            data=data,
         )
