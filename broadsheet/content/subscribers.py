@@ -1,22 +1,32 @@
 """Subscribers from CSV and the command line: checked, normalised, merged.
 
-Columns ``email,name,language,frequency,topics``; ``frequency`` is ``daily``
-or ``weekly`` (default ``weekly``), ``language`` one of ``site.languages``
-(default the first), ``topics`` a ``;``-separated list of sections (empty:
-everything), by their own names or as readers see them in any language,
-without regard to case; a topic that names no section is an error.
-Addresses are normalised (IDNA domain, lower case) so the same person is one
-subscriber; a later row for the same address wins. A subscriber already
-stored keeps what the file does not give: a column it lacks, or an empty
-``language`` or ``frequency`` cell. An address that unsubscribed or bounced
-is reported as skipped and stays as it is.
+Columns ``email,name,language,frequency,topics`` and an optional
+``timezone``; ``frequency`` is ``daily`` or ``weekly`` (default ``weekly``),
+``language`` one of ``site.languages`` (default the first), ``topics`` a
+``;``-separated list of sections (empty: everything), by their own names or
+as readers see them in any language, without regard to case; a topic that
+names no section is an error; ``timezone`` an IANA zone name
+(``Europe/Berlin``; empty: the site's).
+
+One row is one subscription: an address and one newsletter (language ×
+frequency). The same address on several rows holds several newsletters;
+addresses are normalised (IDNA domain, lower case) so the same person is one
+address. Two rows for the same address *and* newsletter are reported with
+both line numbers, and the later row wins. A subscription already stored
+keeps what the file does not give (a column it lacks); a row with an empty
+``language`` or ``frequency`` cell (or no such column) applies to the
+address's subscriptions that match what it does give, or, when there is
+none, adds one (the missing part taken from the address's other
+subscriptions when they agree, else the default). A subscription that
+unsubscribed or bounced is reported as skipped and stays as it is.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import zoneinfo
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -25,8 +35,8 @@ from email_validator import EmailNotValidError, validate_email
 from broadsheet.config import Settings
 from broadsheet.content.csvfile import read_csv
 from broadsheet.errors import ContentError
-from broadsheet.model import Frequency, SubscriberDetails
-from broadsheet.store import Store
+from broadsheet.model import EventKind, Frequency, Subscriber, SubscriberDetails, SubscriberEvent
+from broadsheet.store import Store, Tx
 
 
 @dataclass
@@ -165,6 +175,113 @@ def check_subscriber(
     return SubscriberDetails(address, name, language, Frequency(frequency), cleaned)
 
 
+def check_timezone(value: str) -> str | None:
+    """An IANA time zone name checked (``None`` for an empty value).
+
+    Raises:
+        FieldProblem: ``timezone``, when the name is no zone this system knows.
+    """
+    value = value.strip()
+    if not value:
+        return None
+    bad = FieldProblem(
+        "timezone", f"{value!r} is not an IANA time zone name (such as Europe/Berlin)"
+    )
+    if len(value) > 64 or value.startswith(("/", ".")) or ".." in value:
+        raise bad
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise bad from None
+    return value
+
+
+def upsert_vouched(
+    tx: Tx,
+    row: SubscriberDetails,
+    *,
+    lacking: Collection[str],
+    source: str,
+    now: datetime,
+    timezone: str | None = None,
+    event: EventKind = EventKind.IMPORTED,
+    detail: Mapping[str, object] | None = None,
+) -> list[tuple[str, Subscriber]]:
+    """Add or update the subscriptions one vouched-for row (CSV, command) names.
+
+    Args:
+        lacking: the fields the input did not give (``name``, ``language``,
+            ``frequency``, ``topics``); a missing language or frequency
+            makes the row apply to every subscription of the address that
+            matches the rest (see the module docstring).
+        source: the store's ``source`` for a new subscription (``csv``, ``cli``).
+        event: what is recorded for each subscription added or changed.
+
+    Returns:
+        ``(outcome, subscription)`` pairs: the outcome of
+        :meth:`~broadsheet.store.subscribers.Subscribers.upsert_active`.
+    """
+    keys: list[tuple[str, Frequency]] = [(row.language, row.frequency)]
+    open_parts = {"language", "frequency"} & set(lacking)
+    held = tx.subscribers.of_address(row.email)
+    if held:
+        # A new newsletter of a known address takes the name and zone it has.
+        if "name" in lacking:
+            row = replace(row, name=held[0].name)
+        if timezone is None:
+            timezone = next((s.timezone for s in held if s.timezone), None)
+    if open_parts:
+        matching = [
+            (s.language, s.frequency)
+            for s in held
+            if ("language" in open_parts or s.language == row.language)
+            and ("frequency" in open_parts or s.frequency == row.frequency)
+        ]
+        if matching:
+            keys = matching
+        else:
+            languages = {s.language for s in held}
+            frequencies = {s.frequency for s in held}
+            language = row.language
+            frequency = row.frequency
+            if "language" in open_parts and len(languages) == 1:
+                language = languages.pop()
+            if "frequency" in open_parts and len(frequencies) == 1:
+                frequency = frequencies.pop()
+            keys = [(language, frequency)]
+    keep = {f for f in ("name", "topics") if f in lacking}
+    done: list[tuple[str, Subscriber]] = []
+    for language, frequency in keys:
+        details = replace(row, language=language, frequency=frequency)
+        outcome = tx.subscribers.upsert_active(
+            details, source=source, now=now, keep=keep, timezone=timezone
+        )
+        found = tx.subscribers.subscription(row.email, language, frequency)
+        assert found is not None
+        if outcome in ("added", "updated"):
+            tx.events.record(
+                SubscriberEvent(
+                    email=row.email,
+                    kind=event,
+                    time=now,
+                    source="import" if event is EventKind.IMPORTED else "command",
+                    subscriber_id=found.id,
+                    detail={
+                        **(detail or {}),
+                        "newsletter": f"{language} {frequency}",
+                        "outcome": outcome,
+                    },
+                )
+            )
+        done.append((outcome, found))
+    return done
+
+
+def newsletter_label(subscription: Subscriber) -> str:
+    """``anna@example.org (en weekly)``: a subscription named in reports."""
+    return f"{subscription.email} ({subscription.language} {subscription.frequency})"
+
+
 class FieldProblem(ValueError):
     """A subscriber field that fails its check."""
 
@@ -181,10 +298,13 @@ def import_subscribers(
     shown = source or str(path)
     report = SubscribersReport()
     sections = SectionNames.of(store, settings)
-    rows: dict[str, tuple[int, SubscriberDetails, frozenset[str]]] = {}
+    rows: dict[tuple[str, str, str], _Row] = {}
     try:
         for line, values in read_csv(
-            path, shown, required=("email",), optional=("name", "language", "frequency", "topics")
+            path,
+            shown,
+            required=("email",),
+            optional=("name", "language", "frequency", "topics", "timezone"),
         ):
             if isinstance(values, ContentError):
                 report.rejected.append(str(values))
@@ -199,25 +319,48 @@ def import_subscribers(
                     topics=values.get("topics", ""),
                     sections=sections,
                 )
+                timezone = check_timezone(values.get("timezone", ""))
             except FieldProblem as exc:
                 report.rejected.append(
                     str(ContentError(shown, exc.reason, line=line, field=exc.field))
                 )
                 continue
-            if row.email in rows:
-                report.warnings.append(
-                    f"{shown}:{line}: email: {row.email} is also on line {rows[row.email][0]}; "
-                    "this later row wins"
-                )
             # A column the file lacks, or an empty language or frequency,
-            # leaves what an existing subscriber has.
+            # leaves what an existing subscription has.
             lacking = {f for f in ("name", "language", "frequency", "topics") if f not in values}
             lacking |= {f for f in ("language", "frequency") if not values.get(f, "").strip()}
-            rows[row.email] = (line, row, frozenset(lacking))
+            key = (
+                row.email,
+                "" if "language" in lacking else row.language,
+                "" if "frequency" in lacking else str(row.frequency),
+            )
+            if key in rows:
+                newsletter = " ".join(part for part in key[1:] if part) or "any newsletter"
+                report.warnings.append(
+                    f"{shown}:{line}: email: {row.email} ({newsletter}) is also on line "
+                    f"{rows[key].line}; this later row wins"
+                )
+            rows[key] = _Row(line, row, frozenset(lacking), timezone)
     except ContentError as exc:
         report.rejected.append(str(exc))
     with store.write() as tx:
-        for _line, row, keep in rows.values():
-            outcome = tx.subscribers.upsert_active(row, source="csv", now=now, keep=keep)
-            getattr(report, outcome).append(row.email)
+        for item in rows.values():
+            for outcome, _subscription in upsert_vouched(
+                tx,
+                item.details,
+                lacking=item.lacking,
+                source="csv",
+                now=now,
+                timezone=item.timezone,
+                detail={"file": shown, "line": item.line},
+            ):
+                getattr(report, outcome).append(item.details.email)
     return report
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    details: SubscriberDetails
+    lacking: frozenset[str]
+    timezone: str | None

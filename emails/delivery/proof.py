@@ -100,7 +100,17 @@ def send_test(
         raise DeliveryError("a test send needs at least one address (--to ADDRESS)")
     with store.read() as tx:
         edition = tx.editions.get(edition_id)
-        reader = tx.subscribers.by_email(as_email.strip().lower()) if as_email else None
+        held = tx.subscribers.of_address(as_email.strip().lower()) if as_email else []
+        # The subscription to this edition's newsletter, else the address's first.
+        reader = next(
+            (
+                s
+                for s in held
+                if edition is not None
+                and (s.language, str(s.frequency)) == (edition.language, edition.frequency)
+            ),
+            held[0] if held else None,
+        )
     if edition is None:
         raise DeliveryError(
             f"no edition {edition_id!r} in the store; build it first with "

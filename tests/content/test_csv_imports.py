@@ -114,7 +114,7 @@ def test_subscribers_import_merges_checks_and_never_reactivates(
         "subscribers.csv",
         "email,name,language,frequency,topics\n"
         "anna@example.org,Anna,en,daily,Economy; Energy\n"
-        "ANNA@Example.org,Anna K.,en,weekly,\n"
+        "ANNA@Example.org,Anna K.,en,daily,\n"
         "boris@example.org,Борис,ru,weekly,\n"
         "not-an-address,X,en,daily,\n"
         "carl@example.org,Carl,de,daily,\n"
@@ -124,7 +124,8 @@ def test_subscribers_import_merges_checks_and_never_reactivates(
     report = import_subscribers(store, settings, csv, now=NOW, source="subscribers.csv")
     assert sorted(report.added) == ["anna@example.org", "boris@example.org", "gone@example.org"]
     assert report.warnings == [
-        "subscribers.csv:3: email: anna@example.org is also on line 2; this later row wins"
+        "subscribers.csv:3: email: anna@example.org (en daily) is also on line 2; "
+        "this later row wins"
     ]
     assert [r.split(": ", 2)[:2] for r in report.rejected] == [
         ["subscribers.csv:5", "email"],
@@ -133,7 +134,8 @@ def test_subscribers_import_merges_checks_and_never_reactivates(
     ]
     with store.write() as tx:
         anna = tx.subscribers.by_email("anna@example.org")
-        assert anna and anna.frequency is Frequency.WEEKLY and anna.topics == ()
+        assert anna and anna.frequency is Frequency.DAILY and anna.topics == ()
+        assert len(tx.subscribers.of_address("anna@example.org")) == 1
         gone = tx.subscribers.by_email("gone@example.org")
         assert gone
         tx.subscribers.set_status(gone.id, SubscriberStatus.UNSUBSCRIBED, now=NOW)
@@ -158,7 +160,7 @@ def test_subscriber_commands(settings: Settings) -> None:
     removed = runner.invoke(cli, ["subscribers", "remove", "READER@example.org", *config])
     assert removed.exit_code == 0 and "unsubscribed: reader@example.org" in removed.output
     readd = runner.invoke(cli, ["subscribers", "add", "reader@example.org", *config])
-    assert "skipped: reader@example.org unsubscribed or bounced earlier" in readd.output
+    assert "skipped: reader@example.org (en daily) unsubscribed or bounced earlier" in readd.output
     assert (
         runner.invoke(cli, ["subscribers", "remove", "nobody@example.org", *config]).exit_code == 1
     )
@@ -251,11 +253,18 @@ def test_what_the_input_does_not_give_an_existing_subscriber_keeps(
     again = CliRunner().invoke(cli, ["subscribers", "add", "pavel@example.org", *config])
     assert again.exit_code == 0 and "unchanged: pavel@example.org" in again.output
     assert pavel() == ("Pavel O.", "ru", "daily", ())
+    # Another frequency is another newsletter, in the language Pavel reads.
     weekly = CliRunner().invoke(
         cli, ["subscribers", "add", "pavel@example.org", "--frequency", "weekly", *config]
     )
-    assert "updated: pavel@example.org" in weekly.output
-    assert pavel() == ("Pavel O.", "ru", "weekly", ())
+    assert "added: pavel@example.org (ru weekly)" in weekly.output
+    assert pavel() == ("Pavel O.", "ru", "daily", ())
+    with store.read() as tx:
+        held = tx.subscribers.of_address("pavel@example.org")
+    assert [(s.language, str(s.frequency), s.name) for s in held] == [
+        ("ru", "daily", "Pavel O."),
+        ("ru", "weekly", "Pavel O."),
+    ]
     # A new address still gets the defaults.
     new = CliRunner().invoke(cli, ["subscribers", "add", "new@example.org", *config])
     assert "added: new@example.org" in new.output
