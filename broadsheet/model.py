@@ -165,6 +165,43 @@ class Subscriber:
     confirmed: datetime | None = None
     unsubscribed: datetime | None = None
     timezone: str | None = None
+    giving: Giving | None = None
+    """What the reader gave (``broadsheet donors import``), loaded only to send:
+    it chooses the donation block of their message and is never shown."""
+
+
+@dataclass(frozen=True, slots=True)
+class Giving:
+    """A reader's donations as a message needs them: when, not how much.
+
+    Attributes:
+        last: the latest donation (UTC).
+        last_recurring: the latest payment of a recurring donation, if any.
+    """
+
+    last: datetime
+    last_recurring: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Donation:
+    """One donation as imported (``broadsheet donors import``).
+
+    Attributes:
+        email: the donor's normalised address.
+        given: when (UTC).
+        amount_minor: the amount in the currency's minor unit (cents).
+        currency: ISO 4217 code, upper case.
+        recurring: a payment of a monthly (or other repeating) donation.
+        row_key: a digest of the processor's transaction id, or of the row.
+    """
+
+    email: str
+    given: datetime
+    amount_minor: int
+    currency: str
+    recurring: bool
+    row_key: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,11 @@ _COMMANDS = {
     "import": ("broadsheet.cli.core", "import_", "Import articles (Markdown, JSON Lines, feed)."),
     "views": ("broadsheet.cli.core", "views", "Import daily page views."),
     "subscribers": ("broadsheet.cli.subscribers", "subscribers", "Manage subscribers."),
+    "donors": (
+        "broadsheet.cli.donors",
+        "donors",
+        "Import donations (they choose the donation block).",
+    ),
     "feeds": ("broadsheet.cli.feeds", "feeds", "Build feeds; print autodiscovery links."),
     "edition": ("broadsheet.cli.edition", "edition", "Build a newsletter edition."),
     "campaign": ("broadsheet.cli.campaign", "campaign", "Build a one-off campaign from Markdown."),

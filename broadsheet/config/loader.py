@@ -25,7 +25,9 @@ from broadsheet.config import theme
 from broadsheet.config.settings import (
     ContentSettings,
     DeliverySettings,
+    DonationOptions,
     DonationSettings,
+    DonationVariant,
     EmailSettings,
     FeedSettings,
     InboundSettings,
@@ -183,6 +185,34 @@ def _dynamic(
     return out
 
 
+def _donation(
+    data: Any, site: SiteSettings | None, problems: list[str]
+) -> tuple[dict[str, DonationSettings], DonationOptions]:
+    """``[donation]``: its own keys (``thanks_days``) beside one table per language.
+
+    A key naming an option is read as one; any other key must be a language
+    of ``site.languages`` holding a table (checked once ``[site]`` is valid).
+    """
+    if not isinstance(data, dict):
+        problems.append(f"donation: expected a table, got {_type_name(data)}")
+        return {}, DonationOptions()
+    names = {f.name for f in dataclasses.fields(DonationOptions)}
+    own = {key: value for key, value in data.items() if key in names}
+    options = _table(DonationOptions, own, "donation", problems) or DonationOptions()
+    tables = {key: value for key, value in data.items() if key not in names}
+    if site is None:
+        return {}, options
+    languages = tuple(site.languages)
+    for key, value in list(tables.items()):
+        if key not in languages and not isinstance(value, dict):
+            problems.append(
+                f"donation.{key}: unknown key (known keys: {', '.join(sorted(names))}, "
+                f"and one table per language: {', '.join(languages)})"
+            )
+            del tables[key]
+    return _dynamic(DonationSettings, tables, "donation", languages, problems), options
+
+
 _SECTIONS: dict[str, type[Any]] = {
     "site": SiteSettings,
     "store": StoreSettings,
@@ -298,17 +328,7 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
         newsletters.update({Frequency(k): v for k, v in given.items()})
     # Without a valid [site] the languages are unknown: [donation.LANG] is
     # checked once the site's own problems are fixed.
-    donation = (
-        _dynamic(
-            DonationSettings,
-            data.get("donation", {}),
-            "donation",
-            tuple(built["site"].languages),
-            problems,
-        )
-        if built.get("site") is not None
-        else {}
-    )
+    donation, donation_options = _donation(data.get("donation", {}), built.get("site"), problems)
     sender_localized = (
         _dynamic(
             LocalizedSender,
@@ -378,6 +398,7 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
         inbound=built["inbound"],
         labels=labels,
         sender_localized=types.MappingProxyType(sender_localized),
+        donation_options=donation_options,
     )
 
 
@@ -387,6 +408,8 @@ def documented_keys() -> list[str]:
     for name, cls in _SECTIONS.items():
         keys.extend(f"{name}.{f.name}" for f in dataclasses.fields(cls))
     keys.extend(f"newsletters.FREQUENCY.{f.name}" for f in dataclasses.fields(NewsletterSettings))
+    keys.extend(f"donation.{f.name}" for f in dataclasses.fields(DonationOptions))
     keys.extend(f"donation.LANG.{f.name}" for f in dataclasses.fields(DonationSettings))
+    keys.extend(f"donation.LANG.variants.{f.name}" for f in dataclasses.fields(DonationVariant))
     keys.extend(f"sender.LANG.{f.name}" for f in dataclasses.fields(LocalizedSender))
     return keys

@@ -337,13 +337,60 @@ class NewsletterSettings:
 
 
 @dataclass(frozen=True)
+class DonationVariant:
+    """``[[donation.LANG.variants]]``: one wording of the appeal, compared with the others."""
+
+    heading: str = _doc("Heading of this variant of the appeal.")
+    text: str = _doc("This variant's appeal, one paragraph.")
+    button_label: str = _doc("Label of this variant's button.")
+
+
+@dataclass(frozen=True)
 class DonationSettings:
-    """``[donation.LANG]``: the appeal printed in every edition."""
+    """``[donation.LANG]``: the appeal printed in every edition, and its donor-aware wordings.
+
+    The ``thanks_*`` and ``renew_*`` texts default (``None``) to the catalogs'
+    words in the language (``newsletter.donation_thanks_heading`` and so on).
+    """
 
     heading: str = _doc("Heading of the donation block.")
     text: str = _doc("The appeal, one paragraph.")
     button_label: str = _doc("Label of the button.")
     url: str = _doc("Where the button leads.", check=_http_url)
+    thanks_heading: str | None = _doc(
+        "Heading shown instead of the appeal to a recurring or recent donor "
+        "(default: the catalog's words).",
+        None,
+    )
+    thanks_text: str | None = _doc(
+        "Thank-you text shown to a recurring or recent donor (default: the catalog's words).",
+        None,
+    )
+    renew_heading: str | None = _doc(
+        "Heading shown to a one-off donor after [donation] thanks_days "
+        "(default: the catalog's words).",
+        None,
+    )
+    renew_text: str | None = _doc(
+        "Text asking a one-off donor to give again (default: the catalog's words).", None
+    )
+    variants: tuple[DonationVariant, ...] = _doc(
+        "Appeal variants ([[donation.LANG.variants]]: heading, text, button_label); readers "
+        "who never gave are split evenly among them, each reader always getting the same one. "
+        "None: everyone gets heading/text/button_label.",
+        (),
+    )
+
+
+@dataclass(frozen=True)
+class DonationOptions:
+    """``[donation]``: keys for every language."""
+
+    thanks_days: int = _doc(
+        "Days a one-off donor is thanked after giving; after that they are asked to renew.",
+        90,
+        _from_to(0, 3660),
+    )
 
 
 @dataclass(frozen=True)
@@ -559,6 +606,8 @@ class Settings:
         default_factory=lambda: types.MappingProxyType({})
     )
     """``[sender.LANG]``: the sender's name per language."""
+    donation_options: DonationOptions = field(default_factory=DonationOptions)
+    """``[donation]``: the keys that are not a language's table (``thanks_days``)."""
 
     def sender_name(self, language: str) -> str:
         """The From display name of messages in ``language`` (``[sender.LANG] name``)."""

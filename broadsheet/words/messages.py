@@ -105,6 +105,18 @@ NEWSLETTER: Final = (
     N_("newsletter.logo_home", "{title} home page"),
     N_("newsletter.links", "Links"),
     N_("newsletter.more_in_web_copy", "More in this edition's web copy"),
+    N_("newsletter.donation_thanks_heading", "Thank you for your support"),
+    N_(
+        "newsletter.donation_thanks_text",
+        "Thanks to your donations, {title} stays free for everyone to read. This is where we "
+        "usually ask readers to give; you already do, so we simply say thank you.",
+    ),
+    N_("newsletter.donation_renew_heading", "Will you give again?"),
+    N_(
+        "newsletter.donation_renew_text",
+        "You supported {title} before, and it made a difference. Our work stays free to read "
+        "only because readers give: will you support us again?",
+    ),
 )
 
 PAGES: Final = (
@@ -169,6 +181,11 @@ PAGES: Final = (
         "pages.bad_link_text",
         "It may be incomplete, altered or too old. Open the link from your latest newsletter "
         "again, or subscribe anew.",
+    ),
+    # TRANSLATORS: a counted link of a newsletter (/r/…) that is altered or unknown.
+    N_(
+        "pages.link_gone_text",
+        "It may be incomplete or altered. Every article of our newsletters is on the website.",
     ),
     N_("pages.bad_field_title", "Please check the form"),
     N_("pages.bad_field", "{field}: {reason}"),
