@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from broadsheet.store.ledger import Ledger
     from broadsheet.store.limits import Limits
     from broadsheet.store.links import Links
+    from broadsheet.store.privacy import Privacy
     from broadsheet.store.sources import Sources
     from broadsheet.store.subscribers import Subscribers
     from broadsheet.store.suppressions import Suppressions
@@ -137,6 +138,12 @@ class Tx:
         from broadsheet.store.suppressions import Suppressions
 
         return Suppressions(self.conn)
+
+    @cached_property
+    def privacy(self) -> Privacy:
+        from broadsheet.store.privacy import Privacy
+
+        return Privacy(self.conn)
 
     @cached_property
     def donations(self) -> Donations:
@@ -440,6 +447,21 @@ class Store:
                     env_name,
                 )
         return kept
+
+    def checkpoint(self) -> None:
+        """On SQLite, copy the write-ahead log into the database file and empty it.
+
+        Run after an erasure (``subscribers forget``), so that no older copy
+        of a page that held the erased rows stays behind in the log. Readers
+        in other processes may keep part of the log for now; the next
+        checkpoint takes it. Nothing to do on PostgreSQL.
+        """
+        if self.dialect != "sqlite":
+            return
+        with self.engine.connect() as conn:
+            dbapi = conn.connection.dbapi_connection
+            assert dbapi is not None  # a connection just checked out of the pool
+            dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         """Release every pooled connection."""
