@@ -5,12 +5,29 @@ Every personal action is authorised by a signed token (see
 raises :class:`~broadsheet.emails.edition.tokens.BadToken` before anything is read or changed.
 Double opt-in: a request to subscribe records a *pending* subscriber and
 mails a confirmation link; only that link makes the address active.
+
+Several newsletters per address: a subscription is an address and one
+newsletter (language × frequency). One request may ask for any combination;
+it records one pending subscription per newsletter and mails one
+confirmation, whose token names the first of them; confirming activates
+every subscription of the address that waits for it (pending, or
+unsubscribed earlier and asked for again after that). The preferences page
+(reached with a token for any one subscription) shows and changes every
+subscription of its address: newsletters added or left, one set of topics
+shared by all of them, and the time zone. A one-click unsubscribe leaves
+only the subscription its token names.
+
+Consent and changes are recorded in the address's history
+(:class:`~broadsheet.model.SubscriberEvent`): ``requested`` with the
+wording version and the client's network (never its full address),
+``confirmed``, ``preferences`` and ``unsubscribed`` with their source.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import logging
 import quopri
 import re
@@ -23,7 +40,12 @@ from datetime import datetime
 from email.utils import format_datetime, make_msgid
 
 from broadsheet.config import Settings
-from broadsheet.content.subscribers import FieldProblem, SectionNames, check_subscriber
+from broadsheet.content.subscribers import (
+    FieldProblem,
+    SectionNames,
+    check_subscriber,
+    check_timezone,
+)
 from broadsheet.emails.delivery.protocol import DeliveryStatus
 from broadsheet.emails.delivery.transports import Transport, make_transport
 from broadsheet.emails.edition import headers, labels, links, render, tokens
@@ -31,12 +53,46 @@ from broadsheet.emails.edition.compose import OutgoingMessage, one_off_message
 from broadsheet.emails.subscriptions import pagetext
 from broadsheet.emails.subscriptions.welcome import welcome_message
 from broadsheet.errors import BroadsheetError, DeliveryError
-from broadsheet.model import Frequency, Subscriber, SubscriberStatus
+from broadsheet.model import (
+    EventKind,
+    Frequency,
+    Subscriber,
+    SubscriberDetails,
+    SubscriberEvent,
+    SubscriberStatus,
+)
 from broadsheet.store import Store, Tx
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Outcome", "Subscriptions", "confirmation_message"]
+__all__ = ["Outcome", "Subscriptions", "confirmation_message", "wording_version"]
+
+Newsletter = tuple[str, str]
+"""A newsletter as a reader picks it: ``(language, frequency)``."""
+
+
+def wording_version(settings: Settings, language: str) -> str:
+    """A short digest of the consent wording a reader of ``language`` saw.
+
+    The subscribe page's introduction and the confirmation message's subject
+    and text, as the publication words them: recorded with each request, so
+    the history shows which wording a reader agreed to.
+    """
+    words = pagetext.words(settings.words, language)
+    parts = [language] + [
+        words[key] for key in ("subscribe_intro", "confirm_subject", "confirm_body", "privacy")
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
+
+
+def _network(client: str) -> str:
+    """The client's network for the history: /24 of IPv4, /48 of IPv6; never the address."""
+    from broadsheet.emails.subscriptions.ratelimit import client_key
+
+    if not client:
+        return ""
+    network = client_key(client, ipv6_prefix=48, ipv4_prefix=24)
+    return network if "/" in network else ""
 
 
 @dataclass(frozen=True)
@@ -150,6 +206,34 @@ def _confirms(current: Subscriber, token: str) -> bool:
     )
 
 
+def _to_confirm(tx: Tx, person: Subscriber, token: str) -> list[Subscriber]:
+    """The subscriptions of ``person``'s address a confirm ``token`` activates.
+
+    The subscription the token names, when :func:`_confirms` says so, and
+    every other subscription of the address that is pending, or that
+    unsubscribed before the token was signed and was asked for again
+    (a ``requested`` event) after its unsubscription: one confirmation
+    answers one request, whatever newsletters it named.
+    """
+    signed = tokens.signed_at(token)
+    asked_again: dict[int, float] = {}
+    for event in tx.events.history(person.email):
+        if event.kind is EventKind.REQUESTED and event.subscriber_id is not None:
+            asked_again[event.subscriber_id] = event.time.timestamp()
+    chosen = []
+    for held in tx.subscribers.of_address(person.email):
+        if held.id == person.id:
+            if _confirms(held, token):
+                chosen.append(held)
+        elif held.status is SubscriberStatus.PENDING or (
+            held.status is SubscriberStatus.UNSUBSCRIBED
+            and held.unsubscribed is not None
+            and held.unsubscribed.timestamp() < min(asked_again.get(held.id, 0.0), signed)
+        ):
+            chosen.append(held)
+    return chosen
+
+
 class Subscriptions:
     """The subscription actions of one publication.
 
@@ -224,8 +308,15 @@ class Subscriptions:
         language: str = "",
         frequency: str = "",
         topics: Sequence[str] | str = (),
+        newsletters: Sequence[Newsletter] = (),
+        timezone: str = "",
+        client: str = "",
     ) -> Outcome:
         """Record a request to subscribe and mail the confirmation link.
+
+        ``newsletters`` lists the ``(language, frequency)`` pairs asked for;
+        without it, the one ``language`` and ``frequency`` name. One message
+        answers the whole request.
 
         An address already active stays as it is and is mailed a link to its
         preferences instead, so the answer never tells a stranger whether an
@@ -245,25 +336,70 @@ class Subscriptions:
             raise FieldProblem(
                 "name", "holds a MIME encoded-word (=?…?=) that decodes to a line break"
             )
-        row = check_subscriber(
-            self.settings,
-            email=email,
-            name=name,
-            language=language,
-            frequency=frequency,
-            topics=topics,
-            sections=SectionNames.of(self.store, self.settings),
-        )
+        sections = SectionNames.of(self.store, self.settings)
+        asked = list(dict.fromkeys(newsletters)) or [(language, frequency)]
+        rows = [
+            check_subscriber(
+                self.settings,
+                email=email,
+                name=name,
+                language=lang,
+                frequency=freq,
+                topics=topics,
+                sections=sections,
+            )
+            for lang, freq in asked
+        ]
+        zone = check_timezone(timezone)
+        rows = list({(r.language, r.frequency): r for r in rows}.values())
         now = self.clock()
+        wording = wording_version(self.settings, rows[0].language)
+        network = _network(client)
         with self._write() as tx:
-            person = tx.subscribers.add_pending(row, source="web", now=now)
-        if person.status is SubscriberStatus.BOUNCED:
-            log.info("no confirmation to %s: the address bounced earlier", person.email)
-            return Outcome(person, "pending")
+            # Bounces apply to the address: no newsletter is added to it and
+            # nothing is mailed (the answer is the same as any other's).
+            bounced = next(
+                (
+                    s
+                    for s in tx.subscribers.of_address(rows[0].email)
+                    if s.status is SubscriberStatus.BOUNCED
+                ),
+                None,
+            )
+            if bounced is not None:
+                log.info("no confirmation to %s: the address bounced earlier", bounced.email)
+                return Outcome(bounced, "pending")
+            held = []
+            for row in rows:
+                person = tx.subscribers.add_pending(row, source="web", now=now, timezone=zone)
+                held.append(person)
+                if person.status in (SubscriberStatus.ACTIVE, SubscriberStatus.BOUNCED):
+                    continue
+                tx.events.record(
+                    SubscriberEvent(
+                        email=person.email,
+                        kind=EventKind.REQUESTED,
+                        time=now,
+                        source="form",
+                        subscriber_id=person.id,
+                        detail={
+                            "newsletter": f"{person.language} {person.frequency}",
+                            "wording": wording,
+                            "network": network,
+                        },
+                    )
+                )
+        waiting = [p for p in held if p.status not in (SubscriberStatus.ACTIVE,)]
+        live = [p for p in held if p.status is not SubscriberStatus.BOUNCED]
+        if not live:
+            log.info("no confirmation to %s: the address bounced earlier", held[0].email)
+            return Outcome(held[0], "pending")
+        unconfirmed = [p for p in waiting if p.status is not SubscriberStatus.BOUNCED]
+        person = unconfirmed[0] if unconfirmed else live[0]
         addressed = person
         if person.status is SubscriberStatus.UNSUBSCRIBED:
             # Written to the requester as asked; stored only once confirmed.
-            addressed = replace(person, name=row.name, language=row.language)
+            addressed = replace(person, name=rows[0].name)
         message = confirmation_message(self.settings, addressed, secret=self.secret, now=now)
         transport = self._transport()
         try:
@@ -277,6 +413,16 @@ class Subscriptions:
             raise DeliveryError(f"the confirmation to {person.email} failed: {result.reply}")
         log.info("confirmation sent to %s", person.email)
         return Outcome(person, "already" if person.status is SubscriberStatus.ACTIVE else "pending")
+
+    def waiting(self, token: str) -> list[Subscriber]:
+        """The subscriptions a confirm ``token`` would activate (see :meth:`confirm`).
+
+        Raises:
+            BadToken: see :meth:`subscriber`.
+        """
+        person = self.subscriber(token, "confirm")
+        with self.store.read() as tx:
+            return _to_confirm(tx, person, token)
 
     def confirmable(self, token: str) -> Outcome:
         """What confirming would do, changing nothing: for the page a confirm link opens.
@@ -297,26 +443,44 @@ class Subscriptions:
         return Outcome(person, "stale")
 
     def confirm(self, token: str) -> Outcome:
-        """Activate the pending subscriber a confirm token is for.
+        """Activate the subscriptions a confirm token's address waits to have confirmed.
 
-        An address that unsubscribed after the link was sent stays so, as
-        does a bounced one; a link sent after the unsubscription (the answer
-        to a new request) brings the address back. An address this call
-        confirms is sent its welcome message (:mod:`.welcome`), once.
+        The token names one subscription; every subscription of its address
+        that waits for a confirmation is activated with it (see
+        :func:`_to_confirm`). An address that unsubscribed after the link was
+        sent stays so, as does a bounced one; a link sent after the
+        unsubscription (the answer to a new request) brings the address
+        back. An address this call confirms is sent its welcome message
+        (:mod:`.welcome`), once.
         """
         person = self.subscriber(token, "confirm")
+        now = self.clock()
         with self._write() as tx:
             current = tx.subscribers.get(person.id) or person
-            if _confirms(current, token):
+            chosen = _to_confirm(tx, current, token)
+            for waiting in chosen:
                 tx.subscribers.set_status(
-                    person.id, SubscriberStatus.ACTIVE, now=self.clock(), reason="confirmed"
+                    waiting.id, SubscriberStatus.ACTIVE, now=now, reason="confirmed"
                 )
+                tx.events.record(
+                    SubscriberEvent(
+                        email=waiting.email,
+                        kind=EventKind.CONFIRMED,
+                        time=now,
+                        source="form",
+                        subscriber_id=waiting.id,
+                        detail={"newsletter": f"{waiting.language} {waiting.frequency}"},
+                    )
+                )
+            if chosen:
                 result = "confirmed"
             elif current.status is SubscriberStatus.ACTIVE:
                 result = "already"
             else:
                 result = "stale"
             after = tx.subscribers.get(person.id) or current
+            if after.status is not SubscriberStatus.ACTIVE and chosen:
+                after = tx.subscribers.get(chosen[0].id) or after
         if result == "confirmed":
             self._welcome(after)
         return Outcome(after, result)
@@ -352,7 +516,11 @@ class Subscriptions:
             tx.subscribers.unclaim_welcome(person.id)
 
     def unsubscribe(self, token: str, *, reason: str = "one-click") -> Outcome:
-        """Unsubscribe the subscriber an unsubscribe token is for (again is fine)."""
+        """Unsubscribe the one subscription an unsubscribe token is for (again is fine).
+
+        The address's other newsletters are left as they are. ``reason`` is
+        the source recorded in the history (``one-click``, ``link``, ``preferences``).
+        """
         subscriber_id = tokens.verify(
             self.secret, token, "unsubscribe", self._max_age("unsubscribe")
         )
@@ -362,12 +530,28 @@ class Subscriptions:
             if current is None:
                 raise tokens.BadToken("this unsubscribe link is for a subscriber no longer stored")
             if current.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
+                now = self.clock()
                 tx.subscribers.set_status(
-                    subscriber_id, SubscriberStatus.UNSUBSCRIBED, now=self.clock(), reason=reason
+                    subscriber_id, SubscriberStatus.UNSUBSCRIBED, now=now, reason=reason
+                )
+                tx.events.record(
+                    SubscriberEvent(
+                        email=current.email,
+                        kind=EventKind.UNSUBSCRIBED,
+                        time=now,
+                        source=reason,
+                        subscriber_id=current.id,
+                        detail={"newsletter": f"{current.language} {current.frequency}"},
+                    )
                 )
                 log.info("%s unsubscribed (%s)", current.email, reason)
                 current = replace(current, status=SubscriberStatus.UNSUBSCRIBED)
         return Outcome(current, "unsubscribed")
+
+    def of_address(self, person: Subscriber) -> list[Subscriber]:
+        """Every subscription of ``person``'s address, as stored now."""
+        with self.store.read() as tx:
+            return tx.subscribers.of_address(person.email)
 
     def topics(self, language: str) -> list[str]:
         """The sections a subscriber in ``language`` can choose from."""
@@ -383,14 +567,17 @@ class Subscriptions:
         topics: Sequence[str],
         resume: bool = False,
     ) -> Outcome:
-        """Change what the subscriber a preferences token is for receives.
+        """Move the subscription a preferences token is for to another newsletter.
 
-        ``resume`` brings an unsubscribed address back: the subscriber's own
-        request, made through a link only they received.
+        The form of one newsletter per address (and API clients that post
+        ``language`` and ``frequency``); :meth:`change` is the form of several.
+        ``resume`` brings an unsubscribed subscription back: the subscriber's
+        own request, made through a link only they received.
 
         Raises:
             BadToken: see :meth:`subscriber`.
-            FieldProblem: a bad language or frequency.
+            FieldProblem: a bad language or frequency, or a newsletter the
+                address already holds in another subscription.
         """
         person = self.subscriber(token, "preferences")
         row = check_subscriber(
@@ -406,6 +593,12 @@ class Subscriptions:
         now = self.clock()
         result = "saved"
         with self._write() as tx:
+            other = tx.subscribers.subscription(person.email, row.language, row.frequency)
+            if other is not None and other.id != person.id:
+                raise FieldProblem(
+                    "frequency",
+                    f"this address already takes the {row.language} {row.frequency} newsletter",
+                )
             tx.subscribers.set_preferences(
                 person.id,
                 language=row.language,
@@ -414,6 +607,14 @@ class Subscriptions:
                 now=now,
             )
             current = tx.subscribers.get(person.id) or person
+            changes: dict[str, object] = {}
+            if (person.language, person.frequency) != (row.language, row.frequency):
+                changes["newsletter"] = f"{row.language} {row.frequency}"
+                changes["was"] = f"{person.language} {person.frequency}"
+            if person.topics != tuple(row.topics):
+                changes["topics"] = ";".join(row.topics)
+            if changes:
+                self._record(tx, current, EventKind.PREFERENCES, now, changes)
             if resume and current.status is SubscriberStatus.UNSUBSCRIBED:
                 tx.subscribers.set_status(
                     person.id,
@@ -421,6 +622,120 @@ class Subscriptions:
                     now=now,
                     reason="resumed on preferences page",
                 )
+                self._record(tx, current, EventKind.PREFERENCES, now, {"resumed": True})
                 result = "resumed"
             after = tx.subscribers.get(person.id) or current
         return Outcome(after, result)
+
+    def change(
+        self,
+        token: str,
+        *,
+        newsletters: Sequence[Newsletter],
+        topics: Sequence[str],
+        timezone: str = "",
+    ) -> Outcome:
+        """Set which newsletters the address a preferences token is for receives.
+
+        Every newsletter named is active afterwards (added, or brought back
+        if it was left: the owner asks for it through a link only they
+        received); every other subscription of the address that is active
+        or pending is unsubscribed. ``topics`` are shared by all of them; an
+        empty ``timezone`` keeps the stored one. A bounced subscription is
+        never brought back here. An empty list of newsletters leaves them all.
+
+        Raises:
+            BadToken: see :meth:`subscriber`.
+            FieldProblem: a bad newsletter, topic or time zone (nothing changes).
+        """
+        person = self.subscriber(token, "preferences")
+        sections = SectionNames.of(self.store, self.settings)
+        with self.store.read() as tx:
+            held = tx.subscribers.of_address(person.email)
+        kept_topics = {t for s in held for t in s.topics}
+        rows = [
+            check_subscriber(
+                self.settings,
+                email=person.email,
+                name=person.name,
+                language=lang,
+                frequency=freq,
+                topics=topics,
+                sections=sections,
+                keep=kept_topics,
+            )
+            for lang, freq in dict.fromkeys(newsletters)
+        ]
+        shared = check_subscriber(
+            self.settings,
+            email=person.email,
+            topics=topics,
+            sections=sections,
+            keep=kept_topics,
+        ).topics
+        zone = check_timezone(timezone)
+        wanted = {(r.language, r.frequency) for r in rows}
+        now = self.clock()
+        with self._write() as tx:
+            changed: list[str] = []
+            for current in tx.subscribers.of_address(person.email):
+                key = (current.language, current.frequency)
+                if key in wanted:
+                    wanted.discard(key)
+                    if current.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.PENDING):
+                        tx.subscribers.set_status(
+                            current.id, SubscriberStatus.ACTIVE, now=now, reason="preferences"
+                        )
+                        self._record(tx, current, EventKind.PREFERENCES, now, {"resumed": True})
+                        changed.append("resumed")
+                    if tx.subscribers.set_topics(current.id, shared, now=now):
+                        self._record(
+                            tx, current, EventKind.PREFERENCES, now, {"topics": ";".join(shared)}
+                        )
+                        changed.append("topics")
+                elif current.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
+                    tx.subscribers.set_status(
+                        current.id, SubscriberStatus.UNSUBSCRIBED, now=now, reason="preferences"
+                    )
+                    self._record(tx, current, EventKind.UNSUBSCRIBED, now, {}, source="preferences")
+                    changed.append("left")
+            for language, frequency in sorted(wanted):
+                added = tx.subscribers.add_pending(
+                    SubscriberDetails(person.email, person.name, language, frequency, shared),
+                    source="preferences",
+                    now=now,
+                    timezone=zone or person.timezone,
+                )
+                tx.subscribers.set_status(
+                    added.id, SubscriberStatus.ACTIVE, now=now, reason="preferences"
+                )
+                self._record(tx, added, EventKind.PREFERENCES, now, {"added": True})
+                changed.append("added")
+            if zone is not None and tx.subscribers.set_timezone(person.email, zone, now=now):
+                self._record(tx, person, EventKind.PREFERENCES, now, {"timezone": zone}, one=False)
+                changed.append("timezone")
+            after = tx.subscribers.get(person.id) or person
+        return Outcome(after, "resumed" if "resumed" in changed else "saved")
+
+    @staticmethod
+    def _record(
+        tx: Tx,
+        subscription: Subscriber,
+        kind: EventKind,
+        now: datetime,
+        detail: dict[str, object],
+        *,
+        source: str = "preferences",
+        one: bool = True,
+    ) -> None:
+        newsletter = {"newsletter": f"{subscription.language} {subscription.frequency}"}
+        tx.events.record(
+            SubscriberEvent(
+                email=subscription.email,
+                kind=kind,
+                time=now,
+                source=source,
+                subscriber_id=subscription.id if one else None,
+                detail={**(newsletter if one else {}), **detail},
+            )
+        )
