@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "BASELINE",
     "CANCELLED",
     "PAUSED",
     "BrakeLimits",

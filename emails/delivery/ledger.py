@@ -39,8 +39,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from broadsheet.emails.delivery.brake import CANCELLED, BrakeLimits, check_brake_in
 from broadsheet.emails.delivery.claimants import LIVE_TOKENS, dead_workers, worker_name
 from broadsheet.emails.delivery.protocol import Wait, plain_wait
+from broadsheet.emails.delivery.retry import deferral, is_temporary
 from broadsheet.emails.delivery.transports import DeliveryResult, DeliveryStatus, Message, Transport
 from broadsheet.model import SendState, Subscriber, SubscriberStatus
 from broadsheet.store import Store, Tx
@@ -76,14 +78,18 @@ class Progress:
     bounced: int = 0
     skipped: int = 0
     already_sent: int = 0
+    deferred: int = 0
+    held: str = ""
+    """What stopped the send, when its edition was paused or cancelled meanwhile."""
 
     @property
     def done(self) -> int:
         """Messages dealt with so far."""
-        return self.sent + self.failed + self.bounced + self.already_sent
+        return self.sent + self.failed + self.bounced + self.already_sent + self.deferred
 
     def count(self, outcome: str) -> None:
-        """Add one outcome (``sent``, ``failed``, ``bounced``, ``skipped``, ``already``)."""
+        """Add one outcome (``sent``, ``failed``, ``bounced``, ``skipped``, ``already``,
+        ``deferred``)."""
         name = "already_sent" if outcome == DeliveryStatus.ALREADY else outcome
         setattr(self, name, getattr(self, name) + 1)
 
@@ -168,6 +174,9 @@ def deliver_over(
     stop: StopSignal | None = None,
     budget: Budget | None = None,
     on_outcome: Callable[[str], None] | None = None,
+    retry_for: timedelta = timedelta(0),
+    brake: BrakeLimits | None = None,
+    deferred_only: bool = False,
 ) -> Progress:
     """:func:`deliver_queued` over ``connections`` transports at once, a thread each.
 
@@ -197,6 +206,9 @@ def deliver_over(
             stop=stop,
             budget=budget,
             on_outcome=on_outcome,
+            retry_for=retry_for,
+            brake=brake,
+            deferred_only=deferred_only,
         )
     either = _EitherStop(stop)
     shared_budget = budget or Budget(None)
@@ -225,6 +237,9 @@ def deliver_over(
                 budget=shared_budget,
                 on_outcome=counted,
                 writes=writes,
+                retry_for=retry_for,
+                brake=brake,
+                deferred_only=deferred_only,
             )
         except BaseException as exc:
             either.halt.set()
@@ -253,8 +268,9 @@ def deliver_over(
         raise errors[0]
     total = Progress(total=0)
     for tally in tallies:
-        for name in ("sent", "failed", "bounced", "skipped", "already_sent"):
+        for name in ("sent", "failed", "bounced", "skipped", "already_sent", "deferred"):
             setattr(total, name, getattr(total, name) + getattr(tally, name))
+        total.held = total.held or tally.held
     return total
 
 
@@ -337,10 +353,11 @@ class _Recorder:
         result: DeliveryResult,
         message_id: str,
         now: datetime,
+        next_attempt: datetime | None = None,
     ) -> None:
         self.wait()
         self._pending = self._pool.submit(
-            _record, self._session, edition_id, person, result, message_id, now
+            _record, self._session, edition_id, person, result, message_id, now, next_attempt
         )
 
     def wait(self) -> None:
@@ -376,6 +393,9 @@ def deliver_queued(
     budget: Budget | None = None,
     on_outcome: Callable[[str], None] | None = None,
     writes: threading.Lock | None = None,
+    retry_for: timedelta = timedelta(0),
+    brake: BrakeLimits | None = None,
+    deferred_only: bool = False,
 ) -> Progress:
     """Claim and deliver an edition's queued rows until none is left (one worker).
 
@@ -393,9 +413,18 @@ def deliver_queued(
             ``failed``, ``bounced`` or ``skipped``.
         writes: a lock this worker holds through each of its write
             transactions (shared by the connections of one process on SQLite).
+        retry_for: how long a message refused for now (4xx) is deferred
+            for later tries (:mod:`broadsheet.emails.delivery.retry`); zero
+            records it as ``failed`` at once.
+        brake: the thresholds checked before each batch
+            (:mod:`broadsheet.emails.delivery.brake`); the edition's hold is
+            checked before each batch in any case, and a paused or cancelled
+            edition claims nothing more.
+        deferred_only: claim only deferred rows that are due (the scheduler's
+            retries), not queued ones.
 
     Returns:
-        This worker's counts.
+        This worker's counts (``held`` says why it stopped early, if it did).
 
     Raises:
         TransportUnavailable: the transport cannot deliver; rows not
@@ -414,15 +443,25 @@ def deliver_queued(
                 break
             now = clock()
             with session.write() as tx:
-                dead = dead_workers(tx.ledger.claimants(edition_id))
-                batch = tx.ledger.claim(
-                    edition_id,
-                    worker=worker,
-                    limit=want,
-                    now=now,
-                    stale_before=now - timedelta(seconds=claim_timeout),
-                    dead_workers=dead,
-                )
+                held = _held(tx, edition_id, brake, now)
+                if held:
+                    tally.held = held
+                    batch = None
+                else:
+                    dead = dead_workers(tx.ledger.claimants(edition_id))
+                    batch = tx.ledger.claim(
+                        edition_id,
+                        worker=worker,
+                        limit=want,
+                        now=now,
+                        stale_before=now - timedelta(seconds=claim_timeout),
+                        dead_workers=dead,
+                        deferred_only=deferred_only,
+                    )
+            if batch is None:
+                budget.give(want)
+                log.warning("%s is held, no more messages go: %s", edition_id, tally.held)
+                break
             budget.give(want - len(batch.items))
             for _ in range(batch.skipped):
                 tally.count("skipped")
@@ -444,6 +483,7 @@ def deliver_queued(
                 budget=budget,
                 tally=tally,
                 report=report,
+                retry_for=retry_for,
             )
     finally:
         LIVE_TOKENS.discard(worker.rpartition(":")[2])
@@ -466,6 +506,7 @@ def _deliver_batch(
     budget: Budget,
     tally: Progress,
     report: Callable[[str], None],
+    retry_for: timedelta = timedelta(0),
 ) -> None:
     """Deliver one claimed batch; each outcome is committed before the next delivery."""
     last_refresh = time.monotonic()
@@ -513,8 +554,14 @@ def _deliver_batch(
                 message, recipient=person.email, resumed=item.resumed, barrier=recorder.wait
             )
             position += 1
-            recorder.record(edition_id, person, result, message.message_id, clock())
-            outcome = str(result.status)
+            now = clock()
+            next_attempt = None
+            if result.status is DeliveryStatus.FAILED and is_temporary(result.code):
+                wait = deferral(item.attempts, retry_for)
+                if wait is not None:
+                    next_attempt = now + wait
+            recorder.record(edition_id, person, result, message.message_id, now, next_attempt)
+            outcome = "deferred" if next_attempt is not None else str(result.status)
             tally.count(outcome)
             report(outcome)
             if result.status is DeliveryStatus.ALREADY:
@@ -537,7 +584,25 @@ def _record(
     result: DeliveryResult,
     message_id: str,
     now: datetime,
+    next_attempt: datetime | None = None,
 ) -> None:
+    if next_attempt is not None:
+        with session.write() as tx:
+            tx.ledger.defer(
+                edition_id,
+                person.id,
+                now=now,
+                next_attempt=next_attempt,
+                reply=result.reply,
+                message_id=message_id,
+            )
+        log.info(
+            "%s deferred until %s: %s",
+            person.email,
+            next_attempt.isoformat(timespec="seconds"),
+            result.reply,
+        )
+        return
     with session.write() as tx:
         tx.ledger.mark(
             edition_id,
@@ -555,3 +620,16 @@ def _record(
             log.warning("%s bounced: %s", person.email, result.reply)
         elif result.status is DeliveryStatus.FAILED:
             log.warning("%s failed for now: %s", person.email, result.reply)
+
+
+def _held(tx: Tx, edition_id: str, brake: BrakeLimits | None, now: datetime) -> str:
+    """What holds the edition now (``""``: nothing); a cancel sweeps its queued rows."""
+    if brake is not None:
+        held = check_brake_in(tx, brake, edition_id, now) or ""
+    else:
+        hold, reason = tx.editions.hold(edition_id)
+        held = f"{hold}: {reason}" if hold else ""
+    if held.startswith(CANCELLED):
+        # Rows another sender gave back after the cancel are swept here.
+        tx.ledger.cancel(edition_id, now=now, reason="edition cancelled")
+    return held

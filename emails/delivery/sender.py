@@ -20,9 +20,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from broadsheet.config import Settings
+from broadsheet.emails.delivery.brake import BrakeLimits
+from broadsheet.emails.delivery.holds import hold_for_send
 from broadsheet.emails.delivery.ledger import (
     Budget,
     MessageFactory,
@@ -44,6 +46,7 @@ __all__ = [
     "SendReport",
     "deliver_queued",
     "enqueue_edition",
+    "retry_deferred",
     "send_all",
     "send_edition",
     "sent_per_language",
@@ -92,6 +95,12 @@ class SendReport:
             failed ones with tries left).
         given_up: failed rows tried ``delivery.retries + 1`` times; no run
             sends them again.
+        deferred: messages refused for now (4xx) by this run; they wait for
+            a later try (``delivery.retry_for``).
+        waiting: deferred rows after the run (counted in ``remaining`` too).
+        held: what stopped the edition (``"paused: complaint rate …"``,
+            ``"cancelled: …"``); nothing more is sent while it holds.
+        resumed: why the edition had been paused, when this run resumed it.
         ledger: rows per state after the run.
         stopped: the run ended early (stop requested, or ``limit`` reached).
         dry_run: nothing was delivered or recorded.
@@ -108,6 +117,10 @@ class SendReport:
     queued: int = 0
     remaining: int = 0
     given_up: int = 0
+    deferred: int = 0
+    waiting: int = 0
+    held: str = ""
+    resumed: str = ""
     ledger: dict[str, int] = field(default_factory=dict)
     stopped: bool = False
     dry_run: bool = False
@@ -120,6 +133,8 @@ class SendReport:
         self.bounced += tally.bounced
         self.skipped += tally.skipped
         self.already_sent += tally.already_sent
+        self.deferred += tally.deferred
+        self.held = self.held or tally.held
 
     @property
     def rate(self) -> float:
@@ -291,6 +306,8 @@ def send_edition(
     stop: threading.Event | None = None,
     progress: Callable[[Progress], None] | None = None,
     make_factory: FactoryMaker = edition_factory,
+    resume: bool = False,
+    deferred_only: bool = False,
 ) -> SendReport:
     """Deliver an edition to every subscriber it is for, exactly once each.
 
@@ -314,13 +331,20 @@ def send_edition(
         stop: set it (e.g. on SIGTERM) to stop between messages.
         progress: called with the running counts after every message.
         make_factory: builds the per-subscriber message factory.
+        resume: resume the edition if the brake paused it (``broadsheet send``
+            by hand); otherwise a paused edition sends nothing and the report
+            says why (``held``).
+        deferred_only: only retry the deferred rows that are due (the
+            scheduler's retries): no new readers are queued, nothing queued
+            or failed is sent.
 
     Returns:
         The counts of this run and the ledger's state afterwards.
 
     Raises:
-        DeliveryError: no such edition, a transport that cannot deliver
-            (the undelivered messages stay queued), or a failed worker.
+        DeliveryError: no such edition, a cancelled edition, a transport
+            that cannot deliver (the undelivered messages stay queued), or a
+            failed worker.
     """
     if transport is not None and not isinstance(transport, str) and workers > 1:
         raise DeliveryError(
@@ -335,13 +359,24 @@ def send_edition(
         _dry_run(store, edition, make_factory(edition, settings, secret, now), report, limit=limit)
         report.seconds = time.monotonic() - started
         return report
-    report.queued, report.skipped = enqueue_edition(store, edition, now=now)
+    report.held, report.resumed = hold_for_send(
+        store, edition.id, now=now, resume=resume, refuse=not deferred_only
+    )
     max_attempts = settings.delivery.retries + 1
+    if report.held:
+        _finish_report(store, report, max_attempts=max_attempts, limit=None, stop=None)
+        report.seconds = time.monotonic() - started
+        return report
+    if not deferred_only:
+        report.queued, report.skipped = enqueue_edition(store, edition, now=now)
     with store.write() as tx:
-        tx.ledger.requeue_failed(edition.id, max_attempts=max_attempts, now=now)
+        if not deferred_only:
+            tx.ledger.requeue_failed(edition.id, max_attempts=max_attempts, now=now)
         before = tx.ledger.counts(edition.id)
     report.already_sent = before[SendState.SENT]
     total = before[SendState.QUEUED] + before[SendState.SENDING]
+    if deferred_only:
+        total = before[SendState.DEFERRED]
     tally = Progress(total=min(total, limit) if limit is not None else total)
     if progress is not None:
         progress(tally)
@@ -377,6 +412,9 @@ def send_edition(
                 stop=signal_stop,
                 budget=Budget(limit),
                 on_outcome=counted,
+                retry_for=timedelta(seconds=settings.retry_for_seconds),
+                brake=BrakeLimits.from_settings(settings),
+                deferred_only=deferred_only,
             )
         except TransportUnavailable as exc:
             errors.append(str(exc))
@@ -398,22 +436,16 @@ def send_edition(
             start=now,
             start_monotonic=started,
             parent=os.getpid(),
+            deferred_only=deferred_only,
         )
         errors = run_processes(job, limit=limit, stop=stop, progress=tally, on_progress=progress)
     report.add(tally)
-    with store.read() as tx:
-        after = tx.ledger.counts(edition.id)
-        report.given_up = tx.ledger.given_up(edition.id, max_attempts=max_attempts)
-    report.ledger = {str(state): count for state, count in after.items()}
-    report.remaining = (
-        after[SendState.QUEUED]
-        + after[SendState.SENDING]
-        + after[SendState.FAILED]
-        - report.given_up
-    )
-    report.stopped = bool(stop and stop.is_set()) or (
-        limit is not None and after[SendState.QUEUED] > 0
-    )
+    if not report.held:
+        # Another worker process may have met the hold: the store says.
+        with store.read() as tx:
+            hold, reason = tx.editions.hold(edition.id)
+        report.held = f"{hold}: {reason}" if hold else ""
+    _finish_report(store, report, max_attempts=max_attempts, limit=limit, stop=stop)
     report.seconds = time.monotonic() - started
     if errors:
         unique = list(dict.fromkeys(errors))
@@ -423,6 +455,70 @@ def send_edition(
             " to send the rest)"
         )
     return report
+
+
+def _finish_report(
+    store: Store,
+    report: SendReport,
+    *,
+    max_attempts: int,
+    limit: int | None,
+    stop: threading.Event | None,
+) -> None:
+    """Fill in the ledger's state after a send."""
+    with store.read() as tx:
+        after = tx.ledger.counts(report.edition_id)
+        report.given_up = tx.ledger.given_up(report.edition_id, max_attempts=max_attempts)
+    report.ledger = {str(state): count for state, count in after.items()}
+    report.waiting = after[SendState.DEFERRED]
+    report.remaining = (
+        after[SendState.QUEUED]
+        + after[SendState.SENDING]
+        + after[SendState.FAILED]
+        + after[SendState.DEFERRED]
+        - report.given_up
+    )
+    report.stopped = (
+        bool(stop and stop.is_set())
+        or bool(report.held)
+        or (limit is not None and after[SendState.QUEUED] > 0)
+    )
+
+
+def retry_deferred(
+    store: Store,
+    settings: Settings,
+    *,
+    now: datetime,
+    stop: threading.Event | None = None,
+    transport: str | Transport | None = None,
+) -> dict[str, SendReport]:
+    """Try again every deferred message whose next attempt has come, once each.
+
+    The scheduler runs this at every tick. Each edition with due rows is
+    sent with ``deferred_only``: only those rows are claimed (by one sender
+    at a time, like any row), nobody new is queued, and a paused or
+    cancelled edition is left alone.
+
+    Returns:
+        The reports by edition id.
+    """
+    with store.read() as tx:
+        due = tx.ledger.due_editions(now)
+    reports: dict[str, SendReport] = {}
+    for edition_id in due:
+        if stop is not None and stop.is_set():
+            break
+        reports[edition_id] = send_edition(
+            store,
+            settings,
+            edition_id,
+            now=now,
+            stop=stop,
+            transport=transport,
+            deferred_only=True,
+        )
+    return reports
 
 
 def send_all(

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from broadsheet.config import Settings
+from broadsheet.emails.delivery.brake import BrakeLimits
 from broadsheet.emails.delivery.ledger import Budget, MessageFactory, Progress, deliver_over
 from broadsheet.emails.delivery.protocol import Transport, Wait
 from broadsheet.emails.delivery.transports import make_transport
@@ -56,6 +57,8 @@ class SendJob:
     start: datetime
     start_monotonic: float
     parent: int
+    deferred_only: bool = False
+    """Claim only deferred rows that are due (the scheduler's retries)."""
 
 
 class _ChildStop:
@@ -123,6 +126,9 @@ def _child_main(job: SendJob, events: Any, shared_stop: Any, shared_budget: Any)
                 stop=stop,
                 budget=Budget(None, shared_budget),
                 on_outcome=lambda outcome: events.put(("outcome", outcome)),
+                retry_for=timedelta(seconds=settings.retry_for_seconds),
+                brake=BrakeLimits.from_settings(settings),
+                deferred_only=job.deferred_only,
             )
         finally:
             store.close()

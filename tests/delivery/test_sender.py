@@ -287,7 +287,7 @@ def test_smtp_dropped_mid_data_is_delivered_once(
         store.close()
 
 
-def test_temporary_failure_is_recorded_and_retried_by_the_next_run(
+def test_temporary_failure_is_deferred_and_retried_by_a_later_run(
     make_settings: Callable[..., Settings], smtp_server: SmtpServer, fixed_now: datetime
 ) -> None:
     settings = make_settings(smtp_config(smtp_server.port))
@@ -297,11 +297,17 @@ def test_temporary_failure_is_recorded_and_retried_by_the_next_run(
         ids = add_subscribers(store, 3, now=fixed_now)
         smtp_server.handler.greylist = {"reader1@example.org": 100}
         first = send_edition(store, settings, EDITION, now=fixed_now)
-        assert (first.sent, first.failed, first.remaining) == (2, 1, 1)
+        assert (first.sent, first.failed, first.deferred) == (2, 0, 1)
+        assert (first.remaining, first.waiting) == (1, 1)
         with store.read() as tx:
             entry = tx.ledger.get(EDITION, ids[1])
-        assert entry is not None and entry.state is SendState.FAILED
+        assert entry is not None and entry.state is SendState.DEFERRED
         assert entry.last_reply.startswith("451 4.7.1 Greylisted")
+        assert entry.next_attempt is not None
+        assert timedelta(minutes=5) <= entry.next_attempt - fixed_now < timedelta(minutes=6)
+        # Not due yet: a run a minute later leaves it waiting.
+        early = send_edition(store, settings, EDITION, now=fixed_now + timedelta(minutes=1))
+        assert (early.sent, early.deferred, early.waiting) == (0, 0, 1)
         smtp_server.handler.greylist = {}
         second = send_edition(store, settings, EDITION, now=fixed_now + timedelta(minutes=30))
         assert (second.sent, second.failed, second.already_sent) == (1, 0, 2)
@@ -315,7 +321,8 @@ def test_temporary_failure_is_recorded_and_retried_by_the_next_run(
 def test_a_row_that_failed_every_try_is_given_up_not_left_to_send(
     make_settings: Callable[..., Settings], smtp_server: SmtpServer, fixed_now: datetime
 ) -> None:
-    settings = make_settings(smtp_config(smtp_server.port, retries=1))
+    # retry_for = 0: a temporary failure is not deferred, only retried by hand.
+    settings = make_settings(smtp_config(smtp_server.port, retries=1, retry_for="0s"))
     store = Store.open(settings.store.url)
     try:
         save_edition(store, now=fixed_now)
