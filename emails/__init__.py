@@ -11,9 +11,16 @@ caller outside ``broadsheet.emails`` may use is listed in ``__all__``;
     send_edition(store, settings, rendered.record.id, now=now, transport=MemoryTransport())
 """
 
+from broadsheet.emails.delivery.holds import CancelReport, cancel_edition
 from broadsheet.emails.delivery.memory import MemoryTransport, SentMessage
 from broadsheet.emails.delivery.proof import ProofReport, send_test
-from broadsheet.emails.delivery.sender import SendReport, enqueue_edition, send_all, send_edition
+from broadsheet.emails.delivery.sender import (
+    SendReport,
+    enqueue_edition,
+    retry_deferred,
+    send_all,
+    send_edition,
+)
 from broadsheet.emails.delivery.transports import (
     DeliveryResult,
     DeliveryStatus,
@@ -47,6 +54,7 @@ from broadsheet.emails.subscriptions.flows import Outcome, Subscriptions, confir
 __all__ = [
     "FILES",
     "Campaign",
+    "CancelReport",
     "DeliveryResult",
     "DeliveryStatus",
     "EditionContent",
@@ -64,6 +72,7 @@ __all__ = [
     "TransportUnavailable",
     "archive_url",
     "campaign_id",
+    "cancel_edition",
     "confirmation_message",
     "edition_paths",
     "edition_url",
@@ -76,6 +85,7 @@ __all__ = [
     "render_archive",
     "render_campaign",
     "render_edition",
+    "retry_deferred",
     "send_all",
     "send_edition",
     "send_test",
