@@ -29,6 +29,11 @@ _COMMANDS = {
     "edition": ("broadsheet.cli.edition", "edition", "Build a newsletter edition."),
     "campaign": ("broadsheet.cli.campaign", "campaign", "Build a one-off campaign from Markdown."),
     "send": ("broadsheet.cli.send", "send", "Send an edition to its subscribers."),
+    "inbox": (
+        "broadsheet.cli.inbox",
+        "inbox",
+        "Act on bounces, complaints and mailto unsubscribes (Maildir, IMAP or stdin).",
+    ),
     "serve": (
         "broadsheet.cli.serve",
         "serve",
