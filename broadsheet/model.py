@@ -293,3 +293,27 @@ class SubscriberEvent:
     edition_id: str | None = None
     message_id: str = ""
     detail: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EditionLink:
+    """One link an edition's messages carry through a counted redirect (``/r/TOKEN``).
+
+    It names the edition's link, never a reader: every reader of the edition
+    gets the same counted URL, so a click says which link was followed, not who
+    followed it.
+
+    Attributes:
+        key: the link's key in its edition (a digest of block, variant and URL).
+        url: where the redirect leads: the real URL, UTM parameters included.
+        block: the part of the message it sits in (``lead``, ``new``,
+            ``top_reads``, ``donation``, ``footer``…).
+        variant: the appeal variant of a donation block, ``""`` for none.
+        clicks: how often it was followed (0 when it is recorded).
+    """
+
+    key: str
+    url: str
+    block: str
+    variant: str = ""
+    clicks: int = 0

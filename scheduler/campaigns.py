@@ -15,6 +15,7 @@ from pathlib import Path
 
 from broadsheet.config import Settings
 from broadsheet.model import EditionRecord
+from broadsheet.scheduler.editions import counting_secret
 from broadsheet.store import Store, Tx
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,19 @@ def build_campaign(
         )
     identifier = emails.campaign_id(campaign, settings, now=now)
     paths = emails.edition_paths(settings, campaign.language, identifier)
-    rendered = emails.render_campaign(campaign, settings, identifier=identifier, now=now)
+    rendered = emails.render_campaign(
+        campaign,
+        settings,
+        identifier=identifier,
+        now=now,
+        secret=counting_secret(store, settings),
+    )
     with store.write() as tx:
         raced = tx.editions.get(identifier)
         if raced is not None:
             return CampaignOutcome(edition=raced, paths=paths)
         tx.editions.save(rendered.record, now=now)
+        tx.links.record(identifier, rendered.links)
         listing = tx.editions.listing(language=campaign.language)
         emails.write_edition(rendered, settings, archive=listing)
         stored = tx.editions.get(identifier) or rendered.record

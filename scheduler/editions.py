@@ -227,6 +227,13 @@ def build_edition(
     return _render_and_save(store, settings, gathered.content, paths, now=now)
 
 
+def counting_secret(store: Store, settings: Settings) -> str | None:
+    """The link-signing secret when ``links.count_clicks`` is on (counted links), else ``None``."""
+    if not settings.links.count_clicks:
+        return None
+    return store.link_secret(settings.secret(), env_name=settings.links.secret_env)
+
+
 def _render_and_save(
     store: Store,
     settings: Settings,
@@ -237,7 +244,9 @@ def _render_and_save(
 ) -> EditionOutcome:
     from broadsheet import emails  # rendering is loaded only when an edition is built
 
-    rendered = emails.render_edition(content, settings, now=now)
+    rendered = emails.render_edition(
+        content, settings, now=now, secret=counting_secret(store, settings)
+    )
     record = rendered.record
     with store.write() as tx:
         raced = tx.editions.get(record.id)
@@ -245,6 +254,9 @@ def _render_and_save(
             # Another process built it meanwhile: theirs stands.
             return EditionOutcome(edition=raced, paths=dict(paths))
         tx.editions.save(record, now=now)
+        # In the same transaction: an edition never exists without the
+        # links its messages may redirect to.
+        tx.links.record(record.id, rendered.links)
         listing = tx.editions.listing(language=content.language)
         emails.write_edition(rendered, settings, archive=listing)
         stored = tx.editions.get(record.id) or record

@@ -23,6 +23,9 @@
                             Last-Modified, 304 answers and gzip
 ``/…`` (anything else)      ``site.static`` when set: the site's own files,
                             such as ``/images/…``, with the same headers
+``GET|HEAD /r/TOKEN``       a counted link (``[links] count_clicks``): 303 to
+                            the URL the edition carried, one more click on GET
+                            (never who); a forged or unknown token gets 404
 ``GET  /health``            ``ok`` when the store answers a trivial query,
                             else 503 with ``Retry-After``, for load balancers
 ==========================  ==================================================
@@ -66,6 +69,7 @@ from broadsheet.store import Store
 from broadsheet.web.files import PublishedFiles, WeakETagWhenEncoded
 from broadsheet.web.pages import Pages
 from broadsheet.web.preview import Previews
+from broadsheet.web.redirects import Redirects
 
 __all__ = ["RETRY_AFTER", "RateLimit", "TokenBucket", "create_app"]
 
@@ -141,6 +145,7 @@ def create_app(
         per_client, per_address = TokenBucket(subscribe_limit), TokenBucket(address_limit)
     pages = Pages(settings, subscriptions, per_client=per_client, per_address=per_address)
     previews = Previews(settings, store, secret=key)
+    redirects = Redirects(settings, store, secret=key)
     routes = [
         Route("/", pages.home, methods=["GET"]),
         Route("/health", _health(store), methods=["GET"]),
@@ -152,6 +157,7 @@ def create_app(
         Route("/unsubscribe", pages.unsubscribe, methods=["POST"]),
         Route("/preferences", pages.preferences, methods=["GET", "POST"]),
         Route("/preview/{edition}", previews.page, methods=["GET"]),
+        Route("/r/{token:path}", redirects.follow, methods=["GET", "HEAD"]),
         Mount(
             "/feeds",
             app=PublishedFiles(

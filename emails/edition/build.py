@@ -36,13 +36,14 @@ from broadsheet.emails.edition.context import (
     build_context,
     feed_links,
 )
+from broadsheet.emails.edition.counted import LinkCounter, count_context
 from broadsheet.emails.edition.headers import subject as make_subject
 from broadsheet.emails.edition.inline import inline
 from broadsheet.emails.edition.personalize import Personal, fill_html, fill_text
 from broadsheet.emails.edition.render import render
 from broadsheet.errors import BroadsheetError
 from broadsheet.files import FileWriter
-from broadsheet.model import EditionRecord
+from broadsheet.model import EditionLink, EditionRecord
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,15 @@ class RenderedEdition:
         record: the edition as it is stored (HTML and text with personal slots).
         web: the public web copy, inlined, with no personal links.
         content: what the scheduler gathered for it.
+        links: the counted links its messages carry (``links.count_clicks``),
+            to be stored with the record (``tx.links.record``); empty when
+            links are not counted.
     """
 
     record: EditionRecord
     web: str
     content: EditionContent
+    links: tuple[EditionLink, ...] = ()
 
 
 def _neutral(settings: Settings, language: str) -> Personal:
@@ -205,7 +210,7 @@ def _log_clip(edition_id: str, fitted: clip.Fit) -> None:
 
 
 def render_edition(
-    content: EditionContent, settings: Settings, *, now: datetime
+    content: EditionContent, settings: Settings, *, now: datetime, secret: str | None = None
 ) -> RenderedEdition:
     """Render and inline ``content`` once: the stored record and the web copy.
 
@@ -213,6 +218,9 @@ def render_edition(
         content: what the scheduler gathered and selected.
         settings: the publication's settings.
         now: when the edition is built (kept on the record).
+        secret: the link-signing secret, needed when ``links.count_clicks`` is on:
+            the message's links then go through ``/r/TOKEN`` (see
+            :mod:`broadsheet.emails.edition.counted`); the web copy's never do.
 
     Raises:
         RenderError: a template or the CSS inliner failed.
@@ -229,7 +237,8 @@ def render_edition(
             content.language,
             ", ".join(untranslated),
         )
-    email_context = build_context(content, settings, mode="email")
+    counter = LinkCounter.for_edition(settings, content.edition_id, secret=secret)
+    email_context = count_context(build_context(content, settings, mode="email"), counter)
     web_context = build_context(content, settings, mode="web")
     theme = settings.emails.theme
 
@@ -280,7 +289,7 @@ def render_edition(
             "clip": fitted.summary(),
         },
     )
-    return RenderedEdition(record=record, web=web, content=content)
+    return RenderedEdition(record=record, web=web, content=content, links=counter.links)
 
 
 def write_edition(

@@ -36,6 +36,7 @@ from broadsheet.emails.edition import labels as words
 from broadsheet.emails.edition import links
 from broadsheet.emails.edition.build import RenderedEdition, edition_paths
 from broadsheet.emails.edition.context import EditionContent, build_context
+from broadsheet.emails.edition.counted import LinkCounter, count_context
 from broadsheet.emails.edition.inline import inline
 from broadsheet.emails.edition.personalize import defuse
 from broadsheet.emails.edition.render import render
@@ -241,9 +242,18 @@ def is_campaign(record: EditionRecord) -> bool:
 
 
 def render_campaign(
-    campaign: Campaign, settings: Settings, *, identifier: str, now: datetime
+    campaign: Campaign,
+    settings: Settings,
+    *,
+    identifier: str,
+    now: datetime,
+    secret: str | None = None,
 ) -> RenderedEdition:
     """Render ``campaign`` in the edition's layout: the stored record and its web copy.
+
+    With ``links.count_clicks`` on (and ``secret`` given), the masthead, donation
+    and footer links of the message are counted (:mod:`.counted`); the body's
+    own links go straight to their pages.
 
     Raises:
         RenderError: a template or the CSS inliner failed.
@@ -281,7 +291,11 @@ def render_campaign(
     }
     backend = settings.emails.inliner
     theme = settings.emails.theme
-    email_context = {**build_context(content, settings, mode="email"), **extra}
+    counter = LinkCounter.for_edition(settings, identifier, secret=secret)
+    email_context = {
+        **count_context(build_context(content, settings, mode="email"), counter),
+        **extra,
+    }
     web_context = {**build_context(content, settings, mode="web"), **extra}
     html = inline(render("emails/campaign.html.j2", email_context, theme=theme), backend=backend)
     text = render("emails/campaign.txt.j2", email_context, theme=theme)
@@ -312,4 +326,4 @@ def render_campaign(
             "inliner": backend,
         },
     )
-    return RenderedEdition(record=record, web=web, content=content)
+    return RenderedEdition(record=record, web=web, content=content, links=counter.links)

@@ -207,7 +207,7 @@ def _item(article: Article, content: EditionContent, settings: Settings) -> Item
     )
 
 
-def _donation(settings: Settings, language: str) -> Donation | None:
+def _donation(settings: Settings, language: str, edition_id: str) -> Donation | None:
     appeal = settings.donation.get(language)
     if appeal is None:
         log.warning(
@@ -221,7 +221,7 @@ def _donation(settings: Settings, language: str) -> Donation | None:
         heading=appeal.heading,
         text=appeal.text,
         button_label=appeal.button_label,
-        url=appeal.url,
+        url=links.with_utm(appeal.url, settings, edition_id=edition_id),
     )
 
 
@@ -282,7 +282,7 @@ def build_context(content: EditionContent, settings: Settings, *, mode: Mode) ->
         new=items[1:],
         top=[_item(article, content, settings) for article in content.top],
         new_heading=table[f"new_{content.frequency}"],
-        donation=_donation(settings, language),
+        donation=_donation(settings, language, content.edition_id),
         other_editions=others,
         view_url=links.edition_url(settings, language, content.edition_id),
         archive_url=links.archive_url(settings, language),

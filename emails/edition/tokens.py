@@ -11,6 +11,14 @@ A preview link (``/preview/EDITION?token=…``, printed by ``broadsheet
 edition build``) names an edition, not a subscriber: its token is
 ``TIME.SIGNATURE``, the HMAC (keyed for the ``preview`` purpose) covering
 the edition id and the time, see :func:`sign_name` and :func:`verify_name`.
+
+A counted link (``/r/TOKEN``, ``[links] count_clicks``) names an edition and
+one link it carried, never a reader: its token is ``EDITION.KEY.SIGNATURE``,
+the HMAC (keyed for the ``link`` purpose) over the edition id and the link's
+key, cut to 16 characters (96 bits: guessing one takes longer than any
+server answers). It has no time in it and does not expire, as a link in an
+old letter should still lead to its article; see :func:`sign_link` and
+:func:`verify_link`.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from functools import lru_cache
 
 from broadsheet.errors import BroadsheetError
 
-PURPOSES = frozenset({"confirm", "unsubscribe", "preferences", "preview"})
+PURPOSES = frozenset({"confirm", "unsubscribe", "preferences", "preview", "link"})
 """The purposes a token may be made for."""
 
 CLOCK_SKEW = 300
@@ -33,6 +41,9 @@ CLOCK_SKEW = 300
 _NUMBER = re.compile(r"[0-9a-z]{1,13}")
 _SIGNATURE = re.compile(r"[A-Za-z0-9_-]{43}")
 _LARGEST_ID = 2**63 - 1
+_EDITION = re.compile(r"[A-Za-z0-9_+-]{1,120}")
+_LINK_KEY = re.compile(r"[0-9a-f]{12}")
+_LINK_SIGNATURE = 16
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -153,3 +164,37 @@ def verify_name(secret: str, token: str, purpose: str, name: str, max_age: int) 
 def _named(name: str, stamp: str) -> str:
     """What a named token signs: the name (as ASCII-safe text) and the time."""
     return f"{name.encode('utf-8').hex()}.{stamp}"
+
+
+def sign_link(secret: str, edition_id: str, key: str) -> str:
+    """The token of a counted link: edition ``edition_id``, link ``key``.
+
+    Args:
+        secret: the link-signing secret.
+        edition_id: the edition (letters, digits, ``-``, ``_`` and ``+``, as edition ids are).
+        key: the link's key in the edition (12 hexadecimal digits).
+    """
+    if not _EDITION.fullmatch(edition_id) or not _LINK_KEY.fullmatch(key):
+        raise ValueError(f"cannot sign a link for {edition_id!r}/{key!r}")  # a bug in the caller
+    body = f"{edition_id}.{key}"
+    return f"{body}.{_signature(_key(secret, 'link'), body)[:_LINK_SIGNATURE]}"
+
+
+def verify_link(secret: str, token: str) -> tuple[str, str]:
+    """The edition id and link key inside a counted link's ``token``.
+
+    Raises:
+        BadToken: the token is forged or altered.
+    """
+    parts = token.split(".")
+    if (
+        len(parts) != 3
+        or not _EDITION.fullmatch(parts[0])
+        or not _LINK_KEY.fullmatch(parts[1])
+        or len(parts[2]) != _LINK_SIGNATURE
+    ):
+        raise BadToken("this link is not valid")
+    expected = _signature(_key(secret, "link"), f"{parts[0]}.{parts[1]}")[:_LINK_SIGNATURE]
+    if not hmac.compare_digest(expected.encode("ascii"), parts[2].encode("ascii", "replace")):
+        raise BadToken("this link is not valid")
+    return parts[0], parts[1]
