@@ -13,6 +13,12 @@ and this week's editions are built. Then, on one core:
   premailer, and build an ``EmailMessage`` from scratch; timed on ``--naive``
   messages and scaled to the subscriber count.
 
+Both paths are donor-aware: the demo gets two appeal variants per language,
+and a quarter of the readers are recurring donors (thanked), a quarter
+lapsed one-off donors (asked to renew), the rest never gave (an appeal
+variant each). The prepared path splices the reader's pre-rendered block in;
+the naive one renders the reader's block into the page it renders.
+
 It prints messages per second, peak memory and the ratio between the two.
 """
 
@@ -28,7 +34,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
@@ -39,12 +45,26 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from broadsheet.config import Settings, load_settings  # noqa: E402
-from broadsheet.model import EditionRecord, Frequency, Subscriber  # noqa: E402
+from broadsheet.model import EditionRecord, Frequency, Giving, Subscriber  # noqa: E402
 from broadsheet.resources import example_dir  # noqa: E402
 from broadsheet.store import Store  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
 SECRET = "benchmark-secret"
+VARIANTS = "".join(
+    f"""
+[[donation.{language}.variants]]
+heading = "{heading} one"
+text = "The first wording of the appeal, for comparison with the second."
+button_label = "Give"
+
+[[donation.{language}.variants]]
+heading = "{heading} two"
+text = "The second wording of the appeal, for comparison with the first."
+button_label = "Give monthly"
+"""
+    for language, heading in (("en", "Variant"), ("ru", "Вариант"))
+)
 NAMES = ["Anna Petrova", "Борис Смирнов", "", "Jean-Luc O'Neill", "Мария", "Li Wei", ""]
 
 
@@ -55,7 +75,9 @@ def demo(folder: Path) -> tuple[Settings, Store]:
 
     target = folder / "polynya"
     shutil.copytree(example_dir(), target, ignore=shutil.ignore_patterns("*.db", "public"))
-    settings = load_settings(target / "broadsheet.toml")
+    config = target / "broadsheet.toml"
+    config.write_text(config.read_text(encoding="utf-8") + VARIANTS, encoding="utf-8")
+    settings = load_settings(config)
     store = Store.open(settings.store.url)
     import_articles(store, settings, str(target / "content"), now=NOW)
     import_views(store, target / "views.csv")
@@ -70,9 +92,19 @@ def subscribers(count: int, language: str) -> list[Subscriber]:
             name=NAMES[number % len(NAMES)],
             language=language,
             frequency=Frequency.WEEKLY,
+            giving=giving(number),
         )
         for number in range(1, count + 1)
     ]
+
+
+def giving(number: int) -> Giving | None:
+    """A recurring donor, a lapsed one-off donor, or (half the readers) none."""
+    if number % 4 == 0:
+        return Giving(last=NOW - timedelta(days=12), last_recurring=NOW - timedelta(days=12))
+    if number % 4 == 1:
+        return Giving(last=NOW - timedelta(days=400))
+    return None
 
 
 def prepared_run(
@@ -93,12 +125,21 @@ def naive_message(
     content: Any, settings: Settings, record: EditionRecord, reader: Subscriber, backend: str
 ) -> bytes:
     """Everything per message: render, inline, build an EmailMessage."""
-    from broadsheet.emails.edition import labels, links, tokens
+    from broadsheet.emails.edition import appeals, labels, links, tokens
     from broadsheet.emails.edition.context import build_context
     from broadsheet.emails.edition.inline import inline
     from broadsheet.emails.edition.render import render
 
     context: dict[str, Any] = dict(build_context(content, settings, mode="email"))
+    variant = appeals.choose(
+        reader.email,
+        reader.giving,
+        now=NOW,
+        thanks_days=settings.donation_options.thanks_days,
+        appeals=appeals.appeal_ids(settings, record.language),
+    )
+    context["donation"] = next(d for d in context["donations"] if d["variant"] == variant)
+    context["donations"] = []
     context["greeting"] = labels.greeting(settings.words, record.language, reader.name)
     unsubscribe = links.unsubscribe_url(settings, tokens.sign(SECRET, "unsubscribe", reader.id))
     context["unsubscribe_url"] = unsubscribe
@@ -201,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(
                 (
                     language,
-                    "prepared (render + inline once)",
+                    "prepared, donor-aware (render + inline once)",
                     f"{rate:,.0f}",
                     f"{seconds:.2f}",
                     f"{peak / 2**20:.1f}",

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from broadsheet.emails.delivery import giving
 from broadsheet.emails.delivery.brake import CANCELLED, BrakeLimits, check_brake_in
 from broadsheet.emails.delivery.claimants import LIVE_TOKENS, dead_workers, worker_name
 from broadsheet.emails.delivery.protocol import Wait, plain_wait
@@ -458,6 +459,7 @@ def deliver_queued(
                         dead_workers=dead,
                         deferred_only=deferred_only,
                     )
+                    batch = giving.claimed(tx, batch)
             if batch is None:
                 budget.give(want)
                 log.warning("%s is held, no more messages go: %s", edition_id, tally.held)

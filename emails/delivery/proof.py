@@ -111,6 +111,11 @@ def send_test(
             ),
             held[0] if held else None,
         )
+        if reader is not None:
+            # The reader's own donation block: what they gave chooses it.
+            reader = dataclasses.replace(
+                reader, giving=tx.donations.giving([reader.email]).get(reader.email)
+            )
     if edition is None:
         raise DeliveryError(
             f"no edition {edition_id!r} in the store; build it first with "
@@ -146,7 +151,7 @@ def send_test(
             )
             prepared = PreparedEdition.from_record(trial, settings, secret=secret, now=now)
             try:
-                message = prepared.message(person)
+                message = prepared.message(person, as_reader=reader)
             except ValueError as exc:
                 failed.append((address, str(exc)))
                 continue

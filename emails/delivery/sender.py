@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from broadsheet.config import Settings
+from broadsheet.emails.delivery import giving
 from broadsheet.emails.delivery.brake import BrakeLimits
 from broadsheet.emails.delivery.holds import hold_for_send
 from broadsheet.emails.delivery.ledger import (
@@ -268,6 +269,7 @@ def _dry_run_page(
                 edition.language, Frequency(frequency), after_id=after, limit=_PAGE
             )
             states = tx.ledger.states(edition.id, [p.id for p in page])
+            page = giving.readers(tx, page)
         for person in page:
             state = states.get(person.id)
             if state is SendState.SENT:

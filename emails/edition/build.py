@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from broadsheet.config import Settings
-from broadsheet.emails.edition import clip, links
+from broadsheet.emails.edition import appeals, clip, links
 from broadsheet.emails.edition import labels as words
 from broadsheet.emails.edition.context import (
     EditionContent,
@@ -192,6 +192,15 @@ def write_archive(settings: Settings, language: str, editions: Sequence[EditionR
     return path
 
 
+def donation_extra(
+    html: appeals.Blocks | None, text: appeals.Blocks | None
+) -> dict[str, dict[str, Any]]:
+    """What a record keeps of the donation block's wordings (``extra["donation"]``)."""
+    if html is None or text is None:
+        return {}
+    return {"donation": {"html": html.as_json(), "text": text.as_json()}}
+
+
 def _log_clip(edition_id: str, fitted: clip.Fit) -> None:
     if not fitted.dropped and fitted.fits:
         return
@@ -242,8 +251,14 @@ def render_edition(
     web_context = build_context(content, settings, mode="web")
     theme = settings.emails.theme
 
+    html_blocks: list[appeals.Blocks | None] = [None]
+
     def email_html(context: EditionContext) -> str:
-        return inline(render("emails/edition.html.j2", context, theme=theme), backend=backend)
+        # Every wording of the donation block is rendered and inlined with the
+        # rest; the edition keeps the plain appeal, the others go on the record.
+        inlined = inline(render("emails/edition.html.j2", context, theme=theme), backend=backend)
+        kept, html_blocks[0] = appeals.split(inlined, html=True)
+        return kept
 
     fitted = clip.fit(
         email_context,
@@ -253,7 +268,9 @@ def render_edition(
     )
     _log_clip(content.edition_id, fitted)
     html = fitted.html
-    text = render("emails/edition.txt.j2", fitted.context, theme=theme)
+    text, text_blocks = appeals.split(
+        render("emails/edition.txt.j2", fitted.context, theme=theme), html=False
+    )
     web = inline(render("web/edition.html.j2", web_context, theme=theme), backend=backend)
     lead = content.new[0] if content.new else (content.top[0] if content.top else None)
     subject = make_subject(
@@ -287,6 +304,7 @@ def render_edition(
             "views_window": [day.isoformat() for day in content.window],
             "inliner": backend,
             "clip": fitted.summary(),
+            **donation_extra(html_blocks[0], text_blocks),
         },
     )
     return RenderedEdition(record=record, web=web, content=content, links=counter.links)

@@ -32,9 +32,9 @@ from typing import Any
 
 from broadsheet.config import Settings
 from broadsheet.content.readers import parse_markdown
+from broadsheet.emails.edition import appeals, links
 from broadsheet.emails.edition import labels as words
-from broadsheet.emails.edition import links
-from broadsheet.emails.edition.build import RenderedEdition, edition_paths
+from broadsheet.emails.edition.build import RenderedEdition, donation_extra, edition_paths
 from broadsheet.emails.edition.context import EditionContent, build_context
 from broadsheet.emails.edition.counted import LinkCounter, count_context
 from broadsheet.emails.edition.inline import inline
@@ -297,8 +297,13 @@ def render_campaign(
         **extra,
     }
     web_context = {**build_context(content, settings, mode="web"), **extra}
-    html = inline(render("emails/campaign.html.j2", email_context, theme=theme), backend=backend)
-    text = render("emails/campaign.txt.j2", email_context, theme=theme)
+    html, html_blocks = appeals.split(
+        inline(render("emails/campaign.html.j2", email_context, theme=theme), backend=backend),
+        html=True,
+    )
+    text, text_blocks = appeals.split(
+        render("emails/campaign.txt.j2", email_context, theme=theme), html=False
+    )
     web = inline(render("web/campaign.html.j2", web_context, theme=theme), backend=backend)
     record = EditionRecord(
         id=identifier,
@@ -324,6 +329,7 @@ def render_campaign(
             "preheader": campaign.preheader,
             "web_url": links.edition_url(settings, language, identifier),
             "inliner": backend,
+            **donation_extra(html_blocks, text_blocks),
         },
     )
     return RenderedEdition(record=record, web=web, content=content, links=counter.links)

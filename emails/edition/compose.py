@@ -19,16 +19,17 @@ import hashlib
 import hmac
 import html
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 
 from broadsheet.config import Settings
-from broadsheet.emails.edition import headers, labels, links, tokens
+from broadsheet.emails.edition import appeals, headers, labels, links, tokens
 from broadsheet.emails.edition.dkim import DkimSigner
 from broadsheet.emails.edition.mime import Alternative, EncodedPart
-from broadsheet.emails.edition.personalize import Personal, Template
+from broadsheet.emails.edition.personalize import DONATION, Personal, Template
 from broadsheet.emails.edition.returnpath import ReturnPaths, plain_sender
 from broadsheet.model import EditionRecord, Subscriber
 
@@ -64,6 +65,11 @@ def one_off_message(
         recipient=recipient,
         data=signer.sign(data) if signer is not None else data,
     )
+
+
+def _with_slot(part: str, span: tuple[int, int]) -> str:
+    """``part`` with the donation placeholder where ``span`` was."""
+    return part[: span[0]] + DONATION + part[span[1] :]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +112,29 @@ class PreparedEdition:
         self.domain = settings.site.domain
         self.return_paths = ReturnPaths(settings, secret)
         self.language = edition.language
+        moment = now or edition.built or edition.slot
+        self._now = moment
+        text, html_part = edition.text, edition.html
+        # The donation block becomes a slot filled per reader when the record
+        # kept its wordings (and they still match its parts).
+        kept = edition.extra.get("donation")
+        kept = kept if isinstance(kept, Mapping) else {}
+        text_blocks = appeals.Blocks.from_json(kept.get("text"), text)
+        html_blocks = appeals.Blocks.from_json(kept.get("html"), html_part)
+        self._blocks: tuple[appeals.Blocks, appeals.Blocks] | None = None
+        if text_blocks is not None and html_blocks is not None:
+            self._blocks = (text_blocks, html_blocks)
+            text = _with_slot(text, text_blocks.span)
+            html_part = _with_slot(html_part, html_blocks.span)
+        offered = appeals.appeal_ids(settings, edition.language)
+        held = self._blocks[1].by_variant if self._blocks else {}
+        self._appeals = tuple(v for v in offered if v in held) or (appeals.APPEAL,)
+        self._thanks_days = settings.donation_options.thanks_days
         self.body = Alternative(
-            EncodedPart(Template.parse(edition.text), subtype="plain"),
-            EncodedPart(Template.parse(edition.html), subtype="html"),
+            EncodedPart(Template.parse(text), subtype="plain"),
+            EncodedPart(Template.parse(html_part), subtype="html"),
             seed=edition.id,
         )
-        moment = now or edition.built or edition.slot
         self._mailto = links.unsubscribe_mailto(settings)
         self._before_to = headers.address(
             "From", settings.sender_name(edition.language), settings.sender.email
@@ -199,12 +222,34 @@ class PreparedEdition:
             signed.append(f"{body}.{signature}")
         return signed[0], signed[1]
 
+    def donation_variant(self, subscriber: Subscriber) -> str | None:
+        """The donation block ``subscriber``'s message carries (``v1``, ``thanks``…).
+
+        ``None`` when the edition has no per-reader block (no ``[donation.LANG]``,
+        or a theme's own template without the markers).
+        """
+        if self._blocks is None:
+            return None
+        return appeals.choose(
+            subscriber.email,
+            subscriber.giving,
+            now=self._now,
+            thanks_days=self._thanks_days,
+            appeals=self._appeals,
+        )
+
     def message_id(self, subscriber: Subscriber) -> str:
         """The Message-ID of this edition for ``subscriber``."""
         return headers.message_id(self.edition.id, subscriber.id, self.domain)
 
-    def message(self, subscriber: Subscriber) -> OutgoingMessage:
-        """The complete message for ``subscriber``: string work, no rendering."""
+    def message(
+        self, subscriber: Subscriber, *, as_reader: Subscriber | None = None
+    ) -> OutgoingMessage:
+        """The complete message for ``subscriber``: string work, no rendering.
+
+        ``as_reader`` (a test send's ``--as``) chooses the donation block
+        instead of ``subscriber``.
+        """
         unsubscribe_token, preferences_token = self._tokens(int(subscriber.id))
         greeting = labels.greeting(self.settings.words, self.language, subscriber.name)
         unsubscribe_url = self._unsubscribe_prefix + unsubscribe_token
@@ -235,6 +280,15 @@ class PreparedEdition:
             "unsubscribe_url": self._unsubscribe_prefix_html + unsubscribe_token,
             "preferences_url": self._preferences_prefix_html + preferences_token,
         }
+        if self._blocks is not None:
+            variant = self.donation_variant(as_reader or subscriber) or appeals.APPEAL
+            text_blocks, html_blocks = self._blocks
+            text_values["donation"] = text_blocks.by_variant.get(
+                variant, text_blocks.by_variant[appeals.APPEAL]
+            )
+            html_values["donation"] = html_blocks.by_variant.get(
+                variant, html_blocks.by_variant[appeals.APPEAL]
+            )
         data = b"".join(
             (
                 self._before_to,

@@ -12,11 +12,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 from broadsheet.config import Settings
+from broadsheet.emails.edition import appeals, links
 from broadsheet.emails.edition import labels as words
-from broadsheet.emails.edition import links
 from broadsheet.emails.edition.personalize import GREETING, PREFERENCES_URL, UNSUBSCRIBE_URL, defuse
 from broadsheet.model import Article, Frequency
 from broadsheet.text import as_uri
@@ -50,12 +50,19 @@ class Item(TypedDict):
 
 
 class Donation(TypedDict):
-    """The donation appeal."""
+    """The donation appeal, or one of its wordings (:mod:`~broadsheet.emails.edition.appeals`).
+
+    ``variant`` names the wording (``appeal``, ``v1``…, ``thanks``, ``renew``),
+    ``kind`` its purpose (``appeal``, ``thanks``, ``renew``); a thank-you has
+    no ``button_label`` (and no ``url``).
+    """
 
     heading: str
     text: str
     button_label: str
     url: str
+    variant: NotRequired[str]
+    kind: NotRequired[str]
 
 
 class OtherEdition(TypedDict):
@@ -123,6 +130,7 @@ class EditionContext(TypedDict):
     top: list[Item]
     new_heading: str
     donation: Donation | None
+    donations: list[Donation]
     other_editions: list[OtherEdition]
     view_url: str
     archive_url: str
@@ -225,6 +233,23 @@ def _donation(settings: Settings, language: str, edition_id: str) -> Donation | 
     )
 
 
+def _wordings(settings: Settings, language: str, appeal: Donation | None) -> list[Donation]:
+    """Every wording of the donation block a message may carry (none without an appeal)."""
+    if appeal is None:
+        return []
+    return [
+        Donation(
+            heading=block["heading"],
+            text=block["text"],
+            button_label=block["button_label"],
+            url=block["url"],
+            variant=block["variant"],
+            kind=block["kind"],
+        )
+        for block in appeals.alternatives(settings, language, appeal["url"])
+    ]
+
+
 def _intro_key(content: EditionContent) -> str:
     """The opening line's label: a weekly edition without top reads does not promise them."""
     if content.frequency == "weekly" and not content.top:
@@ -257,6 +282,7 @@ def build_context(content: EditionContent, settings: Settings, *, mode: Mode) ->
     ]
     logo = settings.site.logo
     email = mode == "email"
+    donation = _donation(settings, language, content.edition_id)
     return EditionContext(
         mode=mode,
         lang=language,
@@ -282,7 +308,8 @@ def build_context(content: EditionContent, settings: Settings, *, mode: Mode) ->
         new=items[1:],
         top=[_item(article, content, settings) for article in content.top],
         new_heading=table[f"new_{content.frequency}"],
-        donation=_donation(settings, language, content.edition_id),
+        donation=donation,
+        donations=_wordings(settings, language, donation) if email else [],
         other_editions=others,
         view_url=links.edition_url(settings, language, content.edition_id),
         archive_url=links.archive_url(settings, language),

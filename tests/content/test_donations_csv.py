@@ -97,7 +97,7 @@ STRIPE = (
     "Converted Amount,Fee,Status,Customer ID,Customer Email,Invoice ID,Card Brand\n"
     "ch_1,Donation,Payment complete.,2026-11-20 08:30:00,25.00,0.00,usd,25.00,1.03,Paid,"
     "cus_1,anna@example.org,in_1,Visa\n"
-    "ch_2,Donation,Payment complete.,2026-11-21 09:00:00,\"1,000.00\",0.00,eur,1000.00,29.30,"
+    'ch_2,Donation,Payment complete.,2026-11-21 09:00:00,"1,000.00",0.00,eur,1000.00,29.30,'
     "Paid,cus_2,boris@example.org,,Visa\n"
     "ch_3,Donation,Refunded.,2026-11-21 10:00:00,10.00,10.00,usd,10.00,0.59,Refunded,"
     "cus_3,carol@example.org,,Visa\n"
@@ -125,7 +125,7 @@ def test_stripe_payments_export(store: Store, settings: Settings, tmp_path: Path
     ]
     with store.read() as tx:
         giving = tx.donations.giving(["anna@example.org", "boris@example.org", "erik@example.org"])
-        amounts = dict(
+        amounts: dict[str, int] = dict(
             tx.conn.exec_driver_sql("SELECT email, amount_minor FROM donations").fetchall()
         )
     assert giving["anna@example.org"].last_recurring == datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
