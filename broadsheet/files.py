@@ -104,7 +104,12 @@ def _create_temporary(folder: Path, name: str) -> tuple[int, Path]:
 
 
 def write_atomic(
-    path: Path, data: Data, *, folder_exists: bool = False, mtime_ns: int | None = None
+    path: Path,
+    data: Data,
+    *,
+    folder_exists: bool = False,
+    mtime_ns: int | None = None,
+    mode: int | None = None,
 ) -> os.stat_result:
     """Write ``data`` to ``path`` through a temporary file in the same folder.
 
@@ -114,6 +119,8 @@ def write_atomic(
         folder_exists: skip creating ``path``'s folder.
         mtime_ns: the modification time to give the file (nanoseconds since
             the epoch), set before it is renamed into place; default: now.
+        mode: permissions to give the file before it is renamed into place
+            (0o600 for personal data); default: what the umask gives.
 
     Returns:
         The new file's status (size, mtime), as ``os.stat(path)`` would give.
@@ -127,6 +134,8 @@ def write_atomic(
     handle, temporary = _create_temporary(path.parent, path.name)
     try:
         try:
+            if mode is not None:  # before a byte is written
+                os.fchmod(handle, mode)
             _write_all(handle, _pieces(data))
             if mtime_ns is not None:
                 os.utime(handle, ns=(mtime_ns, mtime_ns))

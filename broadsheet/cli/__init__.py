@@ -25,6 +25,11 @@ _COMMANDS = {
         "donors",
         "Import donations (they choose the donation block).",
     ),
+    "suppressions": (
+        "broadsheet.cli.suppressions",
+        "suppressions",
+        "Addresses and domains never subscribed, imported or sent to.",
+    ),
     "feeds": ("broadsheet.cli.feeds", "feeds", "Build feeds; print autodiscovery links."),
     "edition": ("broadsheet.cli.edition", "edition", "Build a newsletter edition."),
     "campaign": ("broadsheet.cli.campaign", "campaign", "Build a one-off campaign from Markdown."),

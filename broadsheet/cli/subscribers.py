@@ -55,10 +55,12 @@ def import_(file: str, config_path: str, at: str | None) -> None:
             f"skipped: a subscription of {email} unsubscribed or bounced earlier; not reactivated",
             err=True,
         )
+    for line in report.refused:
+        click.echo(f"refused: {line}", err=True)
     click.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped, "
-        f"{len(report.rejected)} rejected"
+        f"{len(report.refused)} refused, {len(report.rejected)} rejected"
     )
     sys.exit(0 if report.ok else 1)
 
@@ -109,12 +111,14 @@ def add(
         newsletter_label,
         upsert_vouched,
     )
+    from broadsheet.content.suppressions import Screen
     from broadsheet.model import EventKind
 
     settings = load(config_path)
     now = now_or(at, settings)
     store = open_store(settings)
     sections = SectionNames.of(store, settings)
+    screen = Screen.of(store, settings)
     given = {"name": name, "language": language, "frequency": frequency, "topics": topics}
     keep = frozenset(field for field, value in given.items() if value is None)
     failed = False
@@ -135,6 +139,11 @@ def add(
             failed = True
             continue
         with store.write() as tx:
+            why = screen.refusals(tx, [row.email]).get(row.email)
+            if why is not None:
+                click.echo(f"refused: {row.email}: {why}", err=True)
+                failed = True
+                continue
             done = upsert_vouched(
                 tx,
                 row,
@@ -351,3 +360,14 @@ def show(email: str, config_path: str) -> None:
             escape(detail),
         )
     out.print(events)
+
+
+def _privacy_commands() -> None:
+    """``export`` and ``forget`` live in :mod:`broadsheet.cli.privacy`."""
+    from broadsheet.cli.privacy import export, forget
+
+    subscribers.add_command(export)
+    subscribers.add_command(forget)
+
+
+_privacy_commands()

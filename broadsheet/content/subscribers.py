@@ -49,6 +49,8 @@ class SubscribersReport:
     skipped: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    """Rows of suppressed or forgotten addresses, each ``file:line: email: address: why``."""
 
     @property
     def ok(self) -> bool:
@@ -343,8 +345,16 @@ def import_subscribers(
             rows[key] = _Row(line, row, frozenset(lacking), timezone)
     except ContentError as exc:
         report.rejected.append(str(exc))
+    from broadsheet.content.suppressions import Screen
+
+    screen = Screen.of(store, settings)
     with store.write() as tx:
+        refused = screen.refusals(tx, {item.details.email for item in rows.values()})
         for item in rows.values():
+            why = refused.get(item.details.email)
+            if why is not None:
+                report.refused.append(f"{shown}:{item.line}: email: {item.details.email}: {why}")
+                continue
             for outcome, _subscription in upsert_vouched(
                 tx,
                 item.details,

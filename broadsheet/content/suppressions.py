@@ -24,6 +24,7 @@ from broadsheet.config import Settings
 from broadsheet.content.csvfile import read_csv
 from broadsheet.content.subscribers import normalise_email
 from broadsheet.errors import ContentError
+from broadsheet.model import EventKind, SubscriberEvent
 from broadsheet.store import Store, Tx
 from broadsheet.store.suppressions import forget_digest, forget_key
 
@@ -111,7 +112,25 @@ def import_suppressions(
                 continue
             tx.suppressions.add(pattern, reason, Path(shown).name, now)
             report.added.append(pattern)
+        record_change(tx, report.added, suppressed=True, source="import", now=now)
     return report
+
+
+def record_change(
+    tx: Tx, patterns: Collection[str], *, suppressed: bool, source: str, now: datetime
+) -> int:
+    """Record ``suppressed`` or ``unsuppressed`` in the history of the subscribed addresses
+    among ``patterns``; how many events.
+
+    Only addresses that hold a subscription get an event: the history is a
+    subscriber's, and a list of strangers' addresses is not made into one.
+    """
+    addresses = [p for p in patterns if not p.startswith("@")]
+    kind = EventKind.SUPPRESSED if suppressed else EventKind.UNSUPPRESSED
+    holders = tx.privacy.subscribed_among(addresses) if addresses else set()
+    for email in sorted(holders):
+        tx.events.record(SubscriberEvent(email=email, kind=kind, time=now, source=source))
+    return len(holders)
 
 
 @dataclass(frozen=True)

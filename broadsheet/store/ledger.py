@@ -34,6 +34,7 @@ from broadsheet.store.schema import send_ledger as table
 from broadsheet.store.schema import subscriber_events as events_table
 from broadsheet.store.schema import subscribers as subscribers_table
 from broadsheet.store.subscribers import subscriber_from_row
+from broadsheet.store.suppressions import suppressed
 
 _CHUNK = 500
 """Rows per multi-row statement: well under every backend's parameter limit."""
@@ -58,6 +59,9 @@ def _mark_statement(dialect: Dialect) -> tuple[str, Callable[[datetime], Any]]:
     sql = _MARK_SQL if dialect.paramstyle == "qmark" else _MARK_SQL.replace("?", "%s")
     return sql, processor
 
+
+SUPPRESSED = "suppressed"
+"""The reason kept on a row skipped because its address or domain is suppressed."""
 
 DONE = (SendState.SENT, SendState.BOUNCED, SendState.SKIPPED)
 """States a sender never leaves."""
@@ -241,7 +245,10 @@ class Ledger:
             ``(last_id, queued, skipped)``: the last subscriber id read (0 when
             the page was empty) and the rows added in each state.
         """
-        query = select(subscribers_table.c.id, subscribers_table.c.topics).where(
+        # Suppressed addresses and domains are skipped in the same query (two
+        # primary-key probes of the suppression list per reader).
+        barred = suppressed(subscribers_table.c.email, self.conn.dialect.name)
+        query = select(subscribers_table.c.id, subscribers_table.c.topics, barred).where(
             subscribers_table.c.status == str(SubscriberStatus.ACTIVE),
             subscribers_table.c.language == language,
             subscribers_table.c.frequency == frequency,
@@ -272,8 +279,10 @@ class Ledger:
             )
         todo = []
         passed = []
-        for subscriber_id, topics in people:
-            if subscriber_id in had:
+        for subscriber_id, topics, suppressed_now in people:
+            if suppressed_now:
+                passed.append((subscriber_id, SendState.SKIPPED, SUPPRESSED))
+            elif subscriber_id in had:
                 passed.append((subscriber_id, SendState.SKIPPED, f"had {had[subscriber_id]}"))
             elif wants(tuple(topics or ())):
                 todo.append((subscriber_id, SendState.QUEUED, ""))
@@ -377,33 +386,45 @@ class Ledger:
             return Batch([])
         ids = [subscriber_id for subscriber_id, _state, _attempts in picked]
         people: dict[int, Subscriber] = {}
+        # An address suppressed after its row was queued (a complaint read
+        # mid-send) is skipped here.
+        barred_now = suppressed(subscribers_table.c.email, self.conn.dialect.name).label("barred")
+        barred: set[int] = set()
         for chunk in _chunks(ids):
             rows = self.conn.execute(
-                select(subscribers_table).where(subscribers_table.c.id.in_(list(chunk)))
+                select(subscribers_table, barred_now).where(subscribers_table.c.id.in_(list(chunk)))
             )
-            people.update((row.id, subscriber_from_row(row)) for row in rows)
+            for row in rows:
+                people[row.id] = subscriber_from_row(row)
+                if row.barred:
+                    barred.add(row.id)
         claimed: list[Claimed] = []
         gone: list[int] = []
+        stopped: list[int] = []
         for subscriber_id, state, attempts in picked:
             person = people.get(subscriber_id)
             if person is None or person.status is not SubscriberStatus.ACTIVE:
                 gone.append(subscriber_id)
                 continue
+            if subscriber_id in barred:
+                stopped.append(subscriber_id)
+                continue
             claimed.append(
                 Claimed(person, attempts=attempts + 1, resumed=state == str(SendState.SENDING))
             )
-        for chunk in _chunks(gone):
-            self.conn.execute(
-                table.update()
-                .where(table.c.edition_id == edition_id, table.c.subscriber_id.in_(list(chunk)))
-                .values(
-                    state=str(SendState.SKIPPED),
-                    last_reply="subscriber no longer active",
-                    claimed_by=None,
-                    claimed_at=None,
-                    changed=now,
+        for reason, rows_ in (("subscriber no longer active", gone), (SUPPRESSED, stopped)):
+            for chunk in _chunks(rows_):
+                self.conn.execute(
+                    table.update()
+                    .where(table.c.edition_id == edition_id, table.c.subscriber_id.in_(list(chunk)))
+                    .values(
+                        state=str(SendState.SKIPPED),
+                        last_reply=reason,
+                        claimed_by=None,
+                        claimed_at=None,
+                        changed=now,
+                    )
                 )
-            )
         taken = [item.subscriber.id for item in claimed]
         for chunk in _chunks(taken):
             self.conn.execute(
@@ -416,7 +437,7 @@ class Ledger:
                     changed=now,
                 )
             )
-        return Batch(claimed, skipped=len(gone))
+        return Batch(claimed, skipped=len(gone) + len(stopped))
 
     def claimants(self, edition_id: str) -> list[str]:
         """Workers holding rows of this edition in ``sending``."""

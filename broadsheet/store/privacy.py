@@ -163,6 +163,17 @@ class Privacy:
             records[row.email].events.append(event_from_row(row))
         return [records[email] for email in emails]
 
+    def subscribed_among(self, emails: Sequence[str]) -> set[str]:
+        """Which of these addresses hold at least one subscription (in any state)."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(emails))):
+            found.update(
+                self.conn.execute(
+                    select(table.c.email).where(table.c.email.in_(chunk)).distinct()
+                ).scalars()
+            )
+        return found
+
     # --- erasure ----------------------------------------------------------------
 
     def erase(self, email: str) -> Erased:
@@ -222,6 +233,17 @@ class Privacy:
         return sum(int(self.conn.execute(query).scalar_one()) for query in counts)
 
     # --- purge ------------------------------------------------------------------
+
+    def oldest_unconfirmed(self) -> datetime | None:
+        """The last request of the longest-waiting unconfirmed subscription, if any.
+
+        The status index narrows it to the pending subscriptions.
+        """
+        return self.conn.execute(
+            select(func.min(table.c.changed)).where(
+                table.c.status == str(SubscriberStatus.PENDING), table.c.confirmed.is_(None)
+            )
+        ).scalar_one_or_none()
 
     def purge_unconfirmed(self, *, before: datetime, batch: int = _CHUNK) -> Purged:
         """Delete subscriptions never confirmed whose last request came before ``before``.

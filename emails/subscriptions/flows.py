@@ -46,6 +46,7 @@ from broadsheet.content.subscribers import (
     check_subscriber,
     check_timezone,
 )
+from broadsheet.content.suppressions import Screen
 from broadsheet.emails.delivery.protocol import DeliveryStatus
 from broadsheet.emails.delivery.transports import Transport, make_transport
 from broadsheet.emails.edition import headers, labels, links, render, tokens
@@ -83,6 +84,19 @@ def wording_version(settings: Settings, language: str) -> str:
         words[key] for key in ("subscribe_intro", "confirm_subject", "confirm_body", "privacy")
     ]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
+
+
+def unstored(row: SubscriberDetails) -> Subscriber:
+    """A subscription that is not stored (id 0): what a refused request is answered with."""
+    return Subscriber(
+        id=0,
+        email=row.email,
+        name=row.name,
+        language=row.language,
+        frequency=row.frequency,
+        topics=row.topics,
+        status=SubscriberStatus.PENDING,
+    )
 
 
 def _network(client: str) -> str:
@@ -356,6 +370,12 @@ class Subscriptions:
         wording = wording_version(self.settings, rows[0].language)
         network = _network(client)
         with self._write() as tx:
+            if Screen.with_secret(self.secret).refusals(tx, [rows[0].email]):
+                # Suppressed, or its owner asked to be forgotten: nothing is
+                # stored or mailed, and the answer is the same as any other's
+                # (the log names no address: a forgotten one stays forgotten).
+                log.info("no confirmation: the address is suppressed or was forgotten")
+                return Outcome(unstored(rows[0]), "pending")
             # Bounces apply to the address: no newsletter is added to it and
             # nothing is mailed (the answer is the same as any other's).
             bounced = next(
