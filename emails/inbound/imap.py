@@ -238,8 +238,11 @@ class ImapMailbox:
 
     def close(self) -> None:
         """Log out (never CLOSE, which would expunge what other clients flagged)."""
-        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+        try:
             self._imap.logout()
+        except (OSError, imaplib.IMAP4.error):
+            with contextlib.suppress(OSError):
+                self._imap.shutdown()  # the connection is already broken: close the socket
 
     # -- the session --------------------------------------------------------------
 
