@@ -149,7 +149,8 @@ def listed(server: Dovecot) -> set[str]:
     imap = session(server)
     try:
         _typ, data = imap.list()
-        return {line.rsplit(b" ", 1)[1].decode().strip('"') for line in data if line}
+        lines = [line for line in data if isinstance(line, bytes)]
+        return {line.rsplit(b" ", 1)[1].decode().strip('"') for line in lines}
     finally:
         imap.logout()
 
