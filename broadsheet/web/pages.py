@@ -1,5 +1,13 @@
 """The pages of ``broadsheet serve``: subscribe, confirm, unsubscribe, preferences.
 
+An address may take several newsletters (language × frequency): the
+subscribe form offers each as a checkbox (``newsletters``: ``en-weekly``,
+``ru-daily``…; API clients may still post one ``language`` and
+``frequency``), and the preferences page shows every subscription of the
+address its token's subscription belongs to. Both take an optional
+``timezone`` (an IANA name), which a small inline script fills in from the
+browser's own zone; without script the field is typed or left empty.
+
 Each handler answers with an HTML page or, when the client asks for it,
 JSON. A forged, altered, expired or wrong-purpose token gets 400 and changes
 nothing. Forms post to relative URLs, so the app works under any path
@@ -8,8 +16,10 @@ prefix a reverse proxy gives it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +40,7 @@ from broadsheet.emails.subscriptions import pagetext
 from broadsheet.emails.subscriptions.flows import Outcome, Subscriptions
 from broadsheet.emails.subscriptions.ratelimit import Limiter, client_key, inbox_key
 from broadsheet.errors import DeliveryError
-from broadsheet.model import Subscriber, SubscriberStatus
+from broadsheet.model import Frequency, Subscriber, SubscriberStatus
 from broadsheet.web.requests import (
     BadBody,
     body_error,
@@ -56,6 +66,40 @@ _PAGE_HEADERS = {
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
 }
+
+
+TIMEZONE_SCRIPT = (
+    "(function(){var f=document.getElementById('timezone');if(!f||f.value)return;"
+    "try{f.value=Intl.DateTimeFormat().resolvedOptions().timeZone||'';}catch(e){}})();"
+)
+"""Fills the time-zone field with the browser's own zone; the form works without it."""
+
+_SCRIPT_HASH = base64.b64encode(hashlib.sha256(TIMEZONE_SCRIPT.encode()).digest()).decode()
+
+_FORM_HEADERS = {
+    **_PAGE_HEADERS,
+    # Only the one inline script above runs, by its digest.
+    "Content-Security-Policy": _PAGE_HEADERS["Content-Security-Policy"].replace(
+        "default-src 'none';", f"default-src 'none'; script-src 'sha256-{_SCRIPT_HASH}';"
+    ),
+}
+
+
+def parse_newsletters(values: Sequence[str]) -> list[tuple[str, str]]:
+    """``["en-weekly", "ru-daily"]`` as ``[("en", "weekly"), ("ru", "daily")]``.
+
+    Raises:
+        FieldProblem: ``newsletters``, for a value without a frequency.
+    """
+    chosen = []
+    for value in values:
+        language, dash, frequency = value.strip().rpartition("-")
+        if not dash or not language or frequency not in tuple(Frequency):
+            raise FieldProblem(
+                "newsletters", f"{value!r} is not a newsletter (expected LANGUAGE-daily|weekly)"
+            )
+        chosen.append((language, frequency))
+    return chosen
 
 
 _JSON_HEADERS = {
@@ -116,7 +160,8 @@ class Pages:
         }
         full.update(context)
         body = render.render(f"web/{template}", full, theme=self.settings.emails.theme)
-        return HTMLResponse(body, status_code=status, headers={**_PAGE_HEADERS, **(headers or {})})
+        base = _FORM_HEADERS if "timezone_script" in context else _PAGE_HEADERS
+        return HTMLResponse(body, status_code=status, headers={**base, **(headers or {})})
 
     def _message(
         self,
@@ -172,6 +217,30 @@ class Pages:
     def _title(self, language: str) -> str:
         return self.settings.site.title_in(language)
 
+    def _newsletter_name(self, language: str, newsletter: str, frequency: str) -> str:
+        """``English, once a week`` in the page's ``language``."""
+        return pagetext.word(
+            self.settings.words,
+            language,
+            "newsletter_choice",
+            language_name=labels.language_name(newsletter, language),
+            how_often=pagetext.frequency_name(self.settings.words, language, frequency),
+        )
+
+    def _newsletter_options(
+        self, language: str, checked: Sequence[tuple[str, str]]
+    ) -> list[dict[str, Any]]:
+        """Every newsletter of the site (languages × frequencies) as a checkbox."""
+        return [
+            {
+                "value": f"{code}-{frequency}",
+                "label": self._newsletter_name(language, code, frequency),
+                "checked": (code, frequency) in checked,
+            }
+            for code in self.settings.site.languages
+            for frequency in ("weekly", "daily")
+        ]
+
     # subscribe -----------------------------------------------------------------
 
     async def subscribe_form(self, request: Request) -> Response:
@@ -194,7 +263,9 @@ class Pages:
             "language": values.get("language") or language,
             "frequency": values.get("frequency") or "weekly",
             "topics": list(values.get("topics") or ()),
+            "timezone": values.get("timezone", ""),
         }
+        checked = list(values.get("newsletters") or ()) or [(shown["language"], shown["frequency"])]
         title = self._title(language)
         return self._page(
             "subscribe.html.j2",
@@ -207,6 +278,8 @@ class Pages:
             topic_names=self._topic_names(topics, language),
             values=shown,
             errors=errors,
+            newsletters=self._newsletter_options(language, checked),
+            timezone_script=TIMEZONE_SCRIPT,
         )
 
     async def subscribe(self, request: Request) -> Response:
@@ -220,10 +293,14 @@ class Pages:
                 "language": text_field(values, "language"),
                 "frequency": text_field(values, "frequency"),
                 "topics": topics_field(values),
+                "timezone": text_field(values, "timezone"),
             }
+            picked = topics_field(values, "newsletters")
+            chose = bool(picked) or flag_field(values, "choose")
         except BadBody as exc:
             return body_error(exc, as_json)
-        language = self._language(request, fields["language"])
+        first = picked[0].rpartition("-")[0] if picked else None
+        language = self._language(request, fields["language"] or first)
         words = pagetext.words(self.settings.words, language)
         links = self.settings.links
         client = client_key(
@@ -252,6 +329,10 @@ class Pages:
             log.info("ignored a robot's subscription from %s", client_address(request))
             return self._pending_response(as_json, language, email)
         try:
+            newsletters = parse_newsletters(picked)
+            if chose and not newsletters:
+                raise FieldProblem("newsletters", "choose at least one newsletter")
+            fields["newsletters"] = newsletters
             await run_in_threadpool(
                 lambda: self.subs.request(
                     email=email,
@@ -259,6 +340,9 @@ class Pages:
                     language=fields["language"],
                     frequency=fields["frequency"],
                     topics=fields["topics"],
+                    newsletters=newsletters,
+                    timezone=fields["timezone"],
+                    client=client_address(request),
                 )
             )
         except FieldProblem as exc:
@@ -320,10 +404,17 @@ class Pages:
         if wants_json(request):
             return _json({"status": outcome.result})
         language = self._language(request, person.language)
+        try:
+            waiting = await run_in_threadpool(self.subs.waiting, token)
+        except BadToken as exc:
+            return self._bad_link(request, exc)
         return self._page(
             "confirm.html.j2",
             language,
             pagetext.word(self.settings.words, language, "confirm_page_title"),
+            newsletters=[
+                self._newsletter_name(language, s.language, str(s.frequency)) for s in waiting
+            ],
             question=pagetext.word(
                 self.settings.words,
                 language,
@@ -410,8 +501,11 @@ class Pages:
                 token = text_field(await submitted(request), "token")
             except BadBody as exc:
                 return body_error(exc, wants_json(request))
+        # The List-Unsubscribe-Post of a mail client and the button of the page
+        # the footer link opens are the same POST: both are one-click.
+        source = "preferences" if request.query_params.get("from") == "preferences" else "one-click"
         try:
-            outcome = await run_in_threadpool(self.subs.unsubscribe, token)
+            outcome = await run_in_threadpool(lambda: self.subs.unsubscribe(token, reason=source))
         except BadToken as exc:
             return self._bad_link(request, exc)
         if wants_json(request):
@@ -452,8 +546,15 @@ class Pages:
             frequency_chosen = text_field(values, "frequency") or str(person.frequency)
             topics_chosen = topics_field(values)
             resume = flag_field(values, "resume")
+            picked = topics_field(values, "newsletters")
+            several = bool(picked) or flag_field(values, "choose")
+            zone = text_field(values, "timezone")
         except BadBody as exc:
             return body_error(exc, wants_json(request))
+        if several:
+            if resume:
+                picked = [*picked, f"{person.language}-{person.frequency}"]
+            return await self._change(request, token, person, picked, topics_chosen, zone)
         chosen: dict[str, Any] = {
             "language": language_chosen,
             "frequency": frequency_chosen,
@@ -502,6 +603,62 @@ class Pages:
             },
         )
 
+    async def _change(
+        self,
+        request: Request,
+        token: str,
+        person: Subscriber,
+        picked: list[str],
+        topics: list[str],
+        zone: str,
+    ) -> Response:
+        """POST of the form of several newsletters: see :meth:`Subscriptions.change`."""
+        try:
+            newsletters = parse_newsletters(picked)
+            outcome = await run_in_threadpool(
+                lambda: self.subs.change(
+                    token, newsletters=newsletters, topics=topics, timezone=zone
+                )
+            )
+        except BadToken as exc:
+            return self._bad_link(request, exc)
+        except FieldProblem as exc:
+            if wants_json(request):
+                return _json(
+                    {"error": "invalid", "field": exc.field, "message": exc.reason},
+                    status_code=400,
+                )
+            language = self._language(request, person.language)
+            problem = pagetext.word(
+                self.settings.words,
+                language,
+                "bad_field",
+                field=pagetext.words(self.settings.words, language).get(exc.field, exc.field),
+                reason=exc.reason,
+            )
+            chosen = {
+                "newsletters": [n.rpartition("-")[::2] for n in picked],
+                "topics": topics,
+                "timezone": zone,
+            }
+            return await self._preferences_page(
+                request, token, person, chosen, [problem], status=400
+            )
+        if wants_json(request):
+            return _json({"status": outcome.result})
+        language = self._language(request, outcome.subscriber.language)
+        return self._message(
+            language,
+            "saved_title",
+            pagetext.word(
+                self.settings.words, language, "saved_text", email=outcome.subscriber.email
+            ),
+            link={
+                "url": "preferences?token=" + token,
+                "label": pagetext.word(self.settings.words, language, "preferences_title"),
+            },
+        )
+
     async def _preferences_page(
         self,
         request: Request,
@@ -514,16 +671,26 @@ class Pages:
     ) -> Response:
         language = self._language(request, person.language)
         chosen_language = values.get("language") or person.language
-        offered = await run_in_threadpool(self.subs.topics, chosen_language)
+        held = await run_in_threadpool(self.subs.of_address, person)
+        live = (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
+        taken = [(s.language, str(s.frequency)) for s in held if s.status in live]
+        # Topics are shared by the address's newsletters: those of every language it reads.
+        offered: list[str] = []
+        for code in dict.fromkeys([chosen_language, *(s.language for s in held)]):
+            for topic in await run_in_threadpool(self.subs.topics, code):
+                if topic not in offered:
+                    offered.append(topic)
         current = list(values.get("topics") or person.topics)
         topics = offered + [t for t in current if t not in offered]
+        checked = [tuple(n) for n in values.get("newsletters") or taken]
+        zone = values.get("timezone") or next((s.timezone for s in held if s.timezone), "")
         notes = {
             SubscriberStatus.UNSUBSCRIBED: "status_unsubscribed",
             SubscriberStatus.BOUNCED: "status_bounced",
             SubscriberStatus.PENDING: "status_pending",
         }
         note_key = notes.get(person.status)
-        active = person.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
+        active = bool(taken)
         return self._page(
             "preferences.html.j2",
             language,
@@ -549,8 +716,15 @@ class Pages:
             errors=errors,
             action="preferences?token=" + token,
             unsubscribe_action=(
-                "unsubscribe?token=" + self.subs.sign("unsubscribe", person) if active else None
+                "unsubscribe?from=preferences&token=" + self.subs.sign("unsubscribe", person)
+                if active
+                else None
             ),
+            newsletters=self._newsletter_options(language, checked),
+            this_newsletter=self._newsletter_name(language, person.language, str(person.frequency)),
+            timezone=zone,
+            site_timezone=self.settings.site.timezone,
+            timezone_script=TIMEZONE_SCRIPT,
         )
 
     # misc ------------------------------------------------------------------------

@@ -135,6 +135,22 @@ PAGES: Final = (
     N_("pages.topics", "Topics"),
     N_("pages.topics_hint", "Leave all unticked to receive every edition."),
     N_("pages.subscribe_button", "Subscribe"),
+    N_("pages.newsletters", "Newsletters"),
+    # TRANSLATORS: one newsletter as a checkbox: "English · Once a week".
+    N_("pages.newsletter_choice", "{language_name} · {how_often}"),
+    N_("pages.newsletters_hint", "Tick as many as you like: each comes on its own."),
+    N_(
+        "pages.preferences_newsletters_hint",
+        "Untick a newsletter to stop it; the others stay as they are. The topics below apply "
+        "to every newsletter you take.",
+    ),
+    N_("pages.timezone", "Time zone (optional)"),
+    N_(
+        "pages.timezone_hint",
+        "A name such as Europe/Berlin; your browser fills it in. Newsletters come by its "
+        "clock; left empty, by ours.",
+    ),
+    N_("pages.confirm_newsletters", "The button confirms these newsletters:"),
     N_(
         "pages.privacy",
         "We use your address only to send the newsletter. Every message has a link to "
