@@ -13,11 +13,12 @@ and this week's editions are built. Then, on one core:
   premailer, and build an ``EmailMessage`` from scratch; timed on ``--naive``
   messages and scaled to the subscriber count.
 
-Both paths are donor-aware: the demo gets two appeal variants per language,
-and a quarter of the readers are recurring donors (thanked), a quarter
-lapsed one-off donors (asked to renew), the rest never gave (an appeal
-variant each). The prepared path splices the reader's pre-rendered block in;
-the naive one renders the reader's block into the page it renders.
+Both paths count links (``[links] count_clicks``) and are donor-aware: the
+demo gets two appeal variants per language, and a quarter of the readers
+are recurring donors (thanked), a quarter lapsed one-off donors (asked to
+renew), the rest never gave (an appeal variant each). The prepared path
+picks the body holding the reader's block, encoded once per edition; the
+naive one renders the reader's block into the page it renders.
 
 It prints messages per second, peak memory and the ratio between the two.
 """
@@ -76,7 +77,11 @@ def demo(folder: Path) -> tuple[Settings, Store]:
     target = folder / "polynya"
     shutil.copytree(example_dir(), target, ignore=shutil.ignore_patterns("*.db", "public"))
     config = target / "broadsheet.toml"
-    config.write_text(config.read_text(encoding="utf-8") + VARIANTS, encoding="utf-8")
+    # Counted links on (every shared link through /r/TOKEN), as a counting publication sends.
+    text = config.read_text(encoding="utf-8").replace(
+        "[links]\n", "[links]\ncount_clicks = true\n", 1
+    )
+    config.write_text(text + VARIANTS, encoding="utf-8")
     settings = load_settings(config)
     store = Store.open(settings.store.url)
     import_articles(store, settings, str(target / "content"), now=NOW)
@@ -127,10 +132,13 @@ def naive_message(
     """Everything per message: render, inline, build an EmailMessage."""
     from broadsheet.emails.edition import appeals, labels, links, tokens
     from broadsheet.emails.edition.context import build_context
+    from broadsheet.emails.edition.counted import LinkCounter, count_context
     from broadsheet.emails.edition.inline import inline
     from broadsheet.emails.edition.render import render
 
-    context: dict[str, Any] = dict(build_context(content, settings, mode="email"))
+    counter = LinkCounter.for_edition(settings, record.id, secret=SECRET)
+    counted = count_context(build_context(content, settings, mode="email"), counter)
+    context: dict[str, Any] = dict(counted)
     variant = appeals.choose(
         reader.email,
         reader.giving,

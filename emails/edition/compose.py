@@ -29,7 +29,7 @@ from broadsheet.config import Settings
 from broadsheet.emails.edition import appeals, headers, labels, links, tokens
 from broadsheet.emails.edition.dkim import DkimSigner
 from broadsheet.emails.edition.mime import Alternative, EncodedPart
-from broadsheet.emails.edition.personalize import DONATION, Personal, Template
+from broadsheet.emails.edition.personalize import Personal, Template
 from broadsheet.emails.edition.returnpath import ReturnPaths, plain_sender
 from broadsheet.model import EditionRecord, Subscriber
 
@@ -67,9 +67,9 @@ def one_off_message(
     )
 
 
-def _with_slot(part: str, span: tuple[int, int]) -> str:
-    """``part`` with the donation placeholder where ``span`` was."""
-    return part[: span[0]] + DONATION + part[span[1] :]
+def _splice(part: str, span: tuple[int, int], block: str) -> str:
+    """``part`` with ``block`` in place of what ``span`` holds (the plain appeal)."""
+    return part[: span[0]] + block + part[span[1] :]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,27 +114,42 @@ class PreparedEdition:
         self.language = edition.language
         moment = now or edition.built or edition.slot
         self._now = moment
-        text, html_part = edition.text, edition.html
-        # The donation block becomes a slot filled per reader when the record
-        # kept its wordings (and they still match its parts).
-        kept = edition.extra.get("donation")
-        kept = kept if isinstance(kept, Mapping) else {}
-        text_blocks = appeals.Blocks.from_json(kept.get("text"), text)
-        html_blocks = appeals.Blocks.from_json(kept.get("html"), html_part)
-        self._blocks: tuple[appeals.Blocks, appeals.Blocks] | None = None
-        if text_blocks is not None and html_blocks is not None:
-            self._blocks = (text_blocks, html_blocks)
-            text = _with_slot(text, text_blocks.span)
-            html_part = _with_slot(html_part, html_blocks.span)
-        offered = appeals.appeal_ids(settings, edition.language)
-        held = self._blocks[1].by_variant if self._blocks else {}
-        self._appeals = tuple(v for v in offered if v in held) or (appeals.APPEAL,)
-        self._thanks_days = settings.donation_options.thanks_days
         self.body = Alternative(
-            EncodedPart(Template.parse(text), subtype="plain"),
-            EncodedPart(Template.parse(html_part), subtype="html"),
+            EncodedPart(Template.parse(edition.text), subtype="plain"),
+            EncodedPart(Template.parse(edition.html), subtype="html"),
             seed=edition.id,
         )
+        # One body per wording of the donation block, encoded once each, when
+        # the record kept them (and they still match its parts): a reader's
+        # message picks one, so the block costs nothing per message.
+        kept = edition.extra.get("donation")
+        kept = kept if isinstance(kept, Mapping) else {}
+        text_blocks = appeals.Blocks.from_json(kept.get("text"), edition.text)
+        html_blocks = appeals.Blocks.from_json(kept.get("html"), edition.html)
+        self._bodies: dict[str, Alternative] = {}
+        if text_blocks is not None and html_blocks is not None:
+            for variant, html_block in html_blocks.by_variant.items():
+                text_block = text_blocks.by_variant.get(variant)
+                if text_block is None:
+                    continue
+                self._bodies[variant] = (
+                    self.body
+                    if variant == appeals.APPEAL
+                    else Alternative(
+                        EncodedPart(
+                            Template.parse(_splice(edition.text, text_blocks.span, text_block)),
+                            subtype="plain",
+                        ),
+                        EncodedPart(
+                            Template.parse(_splice(edition.html, html_blocks.span, html_block)),
+                            subtype="html",
+                        ),
+                        seed=edition.id,
+                    )
+                )
+        offered = appeals.appeal_ids(settings, edition.language)
+        self._appeals = tuple(v for v in offered if v in self._bodies) or (appeals.APPEAL,)
+        self._thanks_days = settings.donation_options.thanks_days
         self._mailto = links.unsubscribe_mailto(settings)
         self._before_to = headers.address(
             "From", settings.sender_name(edition.language), settings.sender.email
@@ -228,7 +243,7 @@ class PreparedEdition:
         ``None`` when the edition has no per-reader block (no ``[donation.LANG]``,
         or a theme's own template without the markers).
         """
-        if self._blocks is None:
+        if not self._bodies:
             return None
         return appeals.choose(
             subscriber.email,
@@ -280,15 +295,10 @@ class PreparedEdition:
             "unsubscribe_url": self._unsubscribe_prefix_html + unsubscribe_token,
             "preferences_url": self._preferences_prefix_html + preferences_token,
         }
-        if self._blocks is not None:
+        body = self.body
+        if self._bodies:
             variant = self.donation_variant(as_reader or subscriber) or appeals.APPEAL
-            text_blocks, html_blocks = self._blocks
-            text_values["donation"] = text_blocks.by_variant.get(
-                variant, text_blocks.by_variant[appeals.APPEAL]
-            )
-            html_values["donation"] = html_blocks.by_variant.get(
-                variant, html_blocks.by_variant[appeals.APPEAL]
-            )
+            body = self._bodies.get(variant, self.body)
         data = b"".join(
             (
                 self._before_to,
@@ -299,7 +309,7 @@ class PreparedEdition:
                 list_unsubscribe,
                 self._after_unsubscribe,
                 b"\r\n",
-                self.body.body(text_values, html_values),
+                body.body(text_values, html_values),
             )
         )
         if self._signer is not None:

@@ -21,11 +21,7 @@ PREFERENCES_URL: Final = "%%bs:preferences_url%%"
 SLOTS: Final = ("greeting", "unsubscribe_url", "preferences_url")
 """The names of the personal values, in the order :class:`Personal` holds them."""
 
-DONATION: Final = "%%bs:donation%%"
-"""Where a reader's own donation block goes (:mod:`~broadsheet.emails.edition.appeals`);
-only a message being sent holds it, never a stored edition."""
-
-_PLACEHOLDER = re.compile(r"%%bs:(greeting|unsubscribe_url|preferences_url|donation)%%")
+_PLACEHOLDER = re.compile(r"%%bs:(greeting|unsubscribe_url|preferences_url)%%")
 _MARKER = "%%bs:"
 
 
