@@ -5,6 +5,7 @@ from __future__ import annotations
 import imaplib
 import logging
 import ssl
+import subprocess
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,7 +17,7 @@ from broadsheet.emails.inbound.imap import ImapMailbox, _utf7, parse_imap_url
 from broadsheet.emails.inbound.sources import open_mailbox
 from broadsheet.errors import MailboxError, MailboxUnavailable
 from tests.delivery.conftest import tls_files
-from tests.delivery.helpers import free_port
+from tests.delivery.helpers import cli_command, cli_env, free_port
 from tests.inbound.mailservers import Dovecot, mail_root, running_dovecot
 
 __all__ = ["tls_files"]  # a fixture, shared with the delivery tests
@@ -305,3 +306,31 @@ def test_starttls_and_imaps(
         for source in (server.url(), server.url(tls=True)):
             with pytest.raises(MailboxError, match="TLS failed"):
                 open_mailbox(source, imap_settings)
+
+
+@pytest.mark.slow
+def test_the_command_says_what_failed_in_one_line(
+    dovecot: Dovecot, imap_settings: Settings
+) -> None:
+    """`broadsheet inbox URL`: 75 when the server cannot be reached, 1 for a mistake."""
+    closed = free_port()
+    cases = [
+        (f"imap://bounces@127.0.0.1:{closed}/INBOX", dovecot.password, 75, "cannot connect"),
+        (dovecot.url(), "wrong password", 1, "login refused"),
+        (dovecot.url(), "", 1, f"set the environment variable {PASSWORD_ENV}"),
+        (dovecot.url("Nowhere"), dovecot.password, 1, "cannot open folder 'Nowhere'"),
+        ("imap://bounces:pw@127.0.0.1/INBOX", dovecot.password, 1, "holds a password"),
+    ]
+    for source, password, status, says in cases:
+        done = subprocess.run(
+            cli_command("--config", str(imap_settings.path), "inbox", source),
+            env=cli_env(**{PASSWORD_ENV: password}),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == status, (source, done.stderr)
+        assert done.stderr.startswith("error: ") and says in done.stderr, done.stderr
+        assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+        assert ":pw@" not in done.stderr
