@@ -181,17 +181,35 @@ delay_warning_time = 0
 
 
 def _master_cf(port: int) -> str:
-    """Debian's master.cf with SMTP on ``127.0.0.1:port`` instead of port 25."""
-    proto = Path("/etc/postfix/master.cf.proto")
-    source = proto if proto.exists() else Path("/etc/postfix/master.cf")
-    lines = []
-    for line in source.read_text().splitlines():
-        if line.startswith("smtp ") and " inet " in f" {line} ":
-            line = f"127.0.0.1:{port} inet n - n - - smtpd"
-        lines.append(line)
-    if not any(line.startswith("postlog ") for line in lines):
-        lines.append("postlog   unix-dgram n  -       n       -       1       postlogd")
-    return "\n".join(lines) + "\n"
+    """The services Postfix needs, SMTP on ``127.0.0.1:port`` (no chroot: paths are ours)."""
+    services = [
+        f"127.0.0.1:{port} inet n - n - - smtpd",
+        "pickup    unix  n       -       n       60      1       pickup",
+        "cleanup   unix  n       -       n       -       0       cleanup",
+        "qmgr      unix  n       -       n       300     1       qmgr",
+        "tlsmgr    unix  -       -       n       1000?   1       tlsmgr",
+        "rewrite   unix  -       -       n       -       -       trivial-rewrite",
+        "bounce    unix  -       -       n       -       0       bounce",
+        "defer     unix  -       -       n       -       0       bounce",
+        "trace     unix  -       -       n       -       0       bounce",
+        "verify    unix  -       -       n       -       1       verify",
+        "flush     unix  n       -       n       1000?   0       flush",
+        "proxymap  unix  -       -       n       -       -       proxymap",
+        "proxywrite unix -       -       n       -       1       proxymap",
+        "smtp      unix  -       -       n       -       -       smtp",
+        "relay     unix  -       -       n       -       -       smtp",
+        "showq     unix  n       -       n       -       -       showq",
+        "error     unix  -       -       n       -       -       error",
+        "retry     unix  -       -       n       -       -       error",
+        "discard   unix  -       -       n       -       -       discard",
+        "local     unix  -       n       n       -       -       local",
+        "virtual   unix  -       n       n       -       -       virtual",
+        "lmtp      unix  -       -       n       -       -       lmtp",
+        "anvil     unix  -       -       n       -       1       anvil",
+        "scache    unix  -       -       n       -       1       scache",
+        "postlog   unix-dgram n  -       n       -       1       postlogd",
+    ]
+    return "\n".join(services) + "\n"
 
 
 @contextlib.contextmanager
