@@ -177,3 +177,12 @@ def split(rendered: str, *, html: bool) -> tuple[str, Blocks | None]:
     by_variant[APPEAL] = plain
     head, tail = rendered[: found[0].start()], rendered[found[-1].end() :]
     return head + plain + tail, Blocks((len(head), len(head) + len(plain)), by_variant)
+
+
+def largest(part: str, blocks: Blocks | None) -> str:
+    """``part`` (as :func:`split` keeps it) with its longest wording in place of the appeal."""
+    if blocks is None:
+        return part
+    longest = max(blocks.by_variant.values(), key=lambda block: len(block.encode("utf-8")))
+    start, end = blocks.span
+    return part[:start] + longest + part[end:]

@@ -251,14 +251,17 @@ def render_edition(
     web_context = build_context(content, settings, mode="web")
     theme = settings.emails.theme
 
-    html_blocks: list[appeals.Blocks | None] = [None]
+    renderings: dict[str, tuple[str, appeals.Blocks | None]] = {}
 
     def email_html(context: EditionContext) -> str:
         # Every wording of the donation block is rendered and inlined with the
         # rest; the edition keeps the plain appeal, the others go on the record.
+        # The clipping guard measures the message with the longest wording.
         inlined = inline(render("emails/edition.html.j2", context, theme=theme), backend=backend)
-        kept, html_blocks[0] = appeals.split(inlined, html=True)
-        return kept
+        kept, blocks = appeals.split(inlined, html=True)
+        largest = appeals.largest(kept, blocks)
+        renderings[largest] = (kept, blocks)
+        return largest
 
     fitted = clip.fit(
         email_context,
@@ -267,7 +270,7 @@ def render_edition(
         personal=clip.longest_personal(settings, content.language),
     )
     _log_clip(content.edition_id, fitted)
-    html = fitted.html
+    html, html_blocks = renderings[fitted.html]
     text, text_blocks = appeals.split(
         render("emails/edition.txt.j2", fitted.context, theme=theme), html=False
     )
@@ -304,7 +307,7 @@ def render_edition(
             "views_window": [day.isoformat() for day in content.window],
             "inliner": backend,
             "clip": fitted.summary(),
-            **donation_extra(html_blocks[0], text_blocks),
+            **donation_extra(html_blocks, text_blocks),
         },
     )
     return RenderedEdition(record=record, web=web, content=content, links=counter.links)

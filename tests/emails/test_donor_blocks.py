@@ -252,3 +252,20 @@ def test_russian_thanks_from_the_catalog(
     assert blocks["thanks"]["button_label"] == ""
     assert blocks["renew"]["heading"] == "Поддержите нас ещё раз"
     assert blocks["renew"]["button_label"] == "Поддержать"
+
+
+def test_clipping_guard_measures_the_longest_wording(
+    make_settings: Callable[..., Settings], publication: Store, fixed_now: datetime
+) -> None:
+    long_text = "A much longer wording of the appeal. " * 150
+    settings = make_settings(
+        f'[[donation.en.variants]]\nheading = "Long"\ntext = "{long_text}"\nbutton_label = "Give"\n'
+    )
+    outcome = build_edition(
+        publication, settings, language="en", frequency=Frequency.WEEKLY, now=fixed_now
+    )
+    record = outcome.edition
+    assert record is not None
+    assert long_text.strip() not in record.html  # the edition keeps the plain appeal
+    plain_size = len(record.html.encode("utf-8"))
+    assert record.extra["clip"]["size"] > plain_size + len(long_text) - 200
