@@ -17,7 +17,9 @@ Postfix (the issue's set-up, docs/inbound.md):
   ``bounces``.
 - ``alias_maps`` deliver every reader that exists, and ``bounces``, to a
   Maildir of their own (an alias ending in ``/``), so no Unix user is needed;
-  alias deliveries run as ``default_privs`` (``nobody``), who owns the Maildirs.
+  alias deliveries to a file run as the owner of the alias database, so the
+  database and the Maildirs belong to one unprivileged user (``nobody`` here;
+  a user of its own, such as ``broadsheet``, in docs/inbound.md).
 
 Dovecot serves the ``bounces`` Maildir over IMAP (plain text on loopback,
 or TLS with a self-signed certificate), with one static password.
@@ -169,7 +171,6 @@ local_recipient_maps =
 recipient_delimiter = +
 alias_maps = hash:{aliases}
 alias_database = hash:{aliases}
-default_privs = {MAIL_UID}
 maillog_file = {log}
 maillog_file_prefixes = {root}
 smtp_host_lookup = native
@@ -235,6 +236,9 @@ def running_postfix(root: Path, readers: Iterable[str]) -> Iterator[Postfix]:
     (etc / "main.cf").write_text(_main_cf(root, aliases, log))
     (etc / "master.cf").write_text(_master_cf(port))
     _run(_program("postalias") or "postalias", "-c", str(etc), str(aliases))
+    # Deliveries to the Maildirs named in it run as the alias database's owner.
+    for table in (aliases, etc / "aliases.db"):
+        shutil.chown(table, MAIL_UID, MAIL_GROUP)
     _run(postfix, "-c", str(etc), "start")
     server = Postfix(config=etc, port=port, mail=mail, log=log)
     try:
