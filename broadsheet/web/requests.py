@@ -228,7 +228,7 @@ async def submitted(request: Request) -> dict[str, Any]:
         raise BadBody(415, f"expected a form or JSON, not {kind.split(';')[0]}")
     out: dict[str, Any] = {}
     for key, value in pairs:
-        if key == "topics":
+        if key in ("topics", "newsletters"):
             out.setdefault(key, []).append(value)
         else:
             out.setdefault(key, value)
