@@ -112,3 +112,81 @@ def test_pending_request_for_a_second_newsletter_leaves_the_first(any_store: Sto
         )
         assert kept.status is SubscriberStatus.ACTIVE and kept.name == "Anna"
         assert len(tx.subscribers.of_address(ANNA)) == 3
+
+
+def test_a_store_of_revision_0004_keeps_every_subscriber_when_upgraded(
+    any_store_url: str,
+) -> None:
+    """Each address of a 0004 store becomes one subscription, with every field kept."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from broadsheet.store import migrations
+
+    engine = create_engine(any_store_url.replace("postgresql://", "postgresql+psycopg://"))
+    people = [
+        (
+            f"reader{n}@example.org",
+            f"Reader {n}",
+            "ru" if n % 3 else "en",
+            ("daily", "weekly")[n % 2],
+        )
+        for n in range(25)
+    ]
+    statuses = ["active", "pending", "unsubscribed", "bounced", "active"]
+    try:
+        with engine.begin() as conn:
+            config = Config()
+            config.set_main_option("script_location", str(migrations.SCRIPTS))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0004")
+            for n, (email, name, language, frequency) in enumerate(people):
+                conn.execute(
+                    text(
+                        "INSERT INTO subscribers (email, name, language, frequency, topics,"
+                        " status, source, created, changed, status_reason)"
+                        " VALUES (:email, :name, :language, :frequency, :topics, :status,"
+                        " 'csv', :now, :now, '')"
+                    ),
+                    {
+                        "email": email,
+                        "name": name,
+                        "language": language,
+                        "frequency": frequency,
+                        "topics": '["Economy"]' if n % 4 == 0 else "[]",
+                        "status": statuses[n % len(statuses)],
+                        "now": NOW.replace(tzinfo=None) if "sqlite" in any_store_url else NOW,
+                    },
+                )
+    finally:
+        engine.dispose()
+    store = Store.open(any_store_url, migrate=False)
+    try:
+        done = store.upgrade()
+        assert done.before == "0004" and done.after == migrations.head()
+        with store.read() as tx:
+            stored = tx.subscribers.listing()
+        assert sorted((s.email, s.name, s.language, str(s.frequency)) for s in stored) == sorted(
+            people
+        )
+        assert [str(s.status) for s in sorted(stored, key=lambda s: int(s.email[6:-12]))] == [
+            statuses[n % len(statuses)] for n in range(25)
+        ]
+        assert all(s.timezone is None for s in stored)
+        assert stored[0].topics in ((), ("Economy",))
+        # The upgraded store takes a second newsletter for an address.
+        first = people[0]
+        other = "ru" if first[2] == "en" else "en"
+        with store.write() as tx:
+            added = tx.subscribers.upsert_active(
+                SubscriberDetails(first[0], first[1], other, Frequency(first[3])),
+                source="csv",
+                now=NOW,
+            )
+        assert added == "added"
+        with store.read() as tx:
+            assert len(tx.subscribers.of_address(first[0])) == 2
+            assert tx.subscribers.addresses() == 25
+    finally:
+        store.close()
