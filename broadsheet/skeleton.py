@@ -75,7 +75,9 @@ THEME_EDITION = """\
     emails/edition.txt.j2 (the plain-text twin) has masthead, card,
     donation and footer. A theme may read only what the built-in
     templates are given (here donation.heading, donation.text,
-    donation.button_label, donation.url and accent); an error in a theme
+    donation.button_label, donation.url and accent; the block is rendered
+    once per wording, and a thank-you to a donor has no button_label);
+    an error in a theme
     is reported with its file and line when the configuration loads.
     Delete this file, or the [emails] theme key, to get the built-in
     appeal back. docs/newsletters.md, "Themes", says more. -#}
@@ -88,7 +90,9 @@ THEME_EDITION = """\
 <td class="donation" style="border-left:0; border-top:6px solid {{ accent }}; text-align:center;">
 <h2 class="donation-heading">{{ donation.heading }}</h2>
 <p class="para">{{ donation.text }}</p>
+{% if donation.button_label %}
 {{ m.button(donation.url, donation.button_label, accent) }}
+{% endif %}
 </td>
 </tr>
 </table>
