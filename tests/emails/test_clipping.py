@@ -77,7 +77,9 @@ def test_150_long_articles_fit_with_the_appeal_and_the_footer(
     html = fill_html(record.html, personal)
     # The size is the largest message's: the stored HTML (the plain appeal)
     # with the longest wording of the donation block in its place.
-    blocks = appeals.Blocks.from_json(record.extra["donation"]["html"], record.html)
+    kept = record.extra["donation"]
+    assert isinstance(kept, dict)
+    blocks = appeals.Blocks.from_json(kept["html"], record.html)
     assert blocks is not None
     largest = fill_html(appeals.largest(record.html, blocks), personal)
     assert len(largest.encode("utf-8")) == summary["size"]

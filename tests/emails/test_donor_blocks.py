@@ -268,4 +268,6 @@ def test_clipping_guard_measures_the_longest_wording(
     assert record is not None
     assert long_text.strip() not in record.html  # the edition keeps the plain appeal
     plain_size = len(record.html.encode("utf-8"))
-    assert record.extra["clip"]["size"] > plain_size + len(long_text) - 200
+    summary = record.extra["clip"]
+    assert isinstance(summary, dict)
+    assert summary["size"] > plain_size + len(long_text) - 200
