@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -298,17 +299,15 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 {ssl}disable_plaintext_auth = no
 auth_mechanisms = plain login
-mail_location = maildir:{maildir}
-mail_uid = {MAIL_UID}
-mail_gid = {MAIL_GROUP}
 first_valid_uid = 1
-{advertised}passdb {{
-  driver = static
-  args = password={IMAP_PASSWORD}
+{advertised}# The account as docs/inbound.md sets it up: one line of a passwd-file.
+passdb {{
+  driver = passwd-file
+  args = username_format=%n {root}/broadsheet.passwd
 }}
 userdb {{
-  driver = static
-  args = uid={MAIL_UID} gid={MAIL_GROUP} home={root}/home
+  driver = passwd-file
+  args = username_format=%n {root}/broadsheet.passwd
 }}
 service imap-login {{
   inet_listener imap {{
@@ -359,6 +358,12 @@ def running_dovecot(
     tls_port = free_port() if tls is not None else None
     config = root / "dovecot.conf"
     config.write_text(_dovecot_conf(root, maildir, port, tls, tls_port, capabilities))
+    hashed = _run(_program("doveadm") or "doveadm", "pw", "-s", "SHA512-CRYPT", "-p", IMAP_PASSWORD)
+    owner = pwd.getpwnam(MAIL_UID)
+    (root / "broadsheet.passwd").write_text(
+        f"{BOUNCE_USER}:{hashed.strip()}:{owner.pw_uid}:{owner.pw_gid}::{root / 'home'}"
+        f"::userdb_mail=maildir:{maildir}\n"
+    )
     _run(dovecot, "-c", str(config))
     server = Dovecot(
         config=config, port=port, tls_port=tls_port, maildir=maildir, log=root / "dovecot.log"
