@@ -102,6 +102,8 @@ def send_edition(ctx: JobContext) -> ActionResult:
     job = ctx.job
     if not isinstance(job, EditionJob):
         raise TypeError(f"{job.name} is not an edition job")  # a bug in the caller
+    if job.local:
+        return send_local_editions(ctx, job)
     outcome = build_edition(
         ctx.store,
         ctx.settings,
@@ -139,6 +141,66 @@ def send_edition(ctx: JobContext) -> ActionResult:
             f"`broadsheet send {edition_id}` tries them again"
         )
     return ActionResult(counts=counts, note=note)
+
+
+def send_local_editions(ctx: JobContext, job: EditionJob) -> ActionResult:
+    """An edition job in readers' local time: every edition of the slot, in turn.
+
+    One edition per local date whose ``send_time`` falls on the slot
+    (:func:`broadsheet.scheduler.localtime.local_editions`), each cut off at
+    the slot itself, so a replay builds the same edition, and each sent to
+    the readers of its zones only. Counts add up over the slot's editions.
+    """
+    from broadsheet.emails import refuse_oversize
+    from broadsheet.emails import send_edition as send
+    from broadsheet.scheduler.editions import build_edition
+    from broadsheet.scheduler.localtime import local_editions
+
+    counts = dict.fromkeys(SEND_COUNTS, 0)
+    notes: list[str] = []
+    skipped: list[str] = []
+    for local in local_editions(job, ctx.slot):
+        outcome = build_edition(
+            ctx.store,
+            ctx.settings,
+            language=job.language,
+            frequency=job.frequency,
+            now=ctx.slot,
+            slot=ctx.slot,
+            local=local,
+        )
+        if outcome.edition is None:
+            skipped.append(outcome.skipped or "nothing to send")
+            continue
+        edition_id = outcome.edition.id
+        refuse_oversize(outcome.edition)
+        if ctx.stopping:
+            return ActionResult(
+                counts=counts, note=", ".join([*notes, edition_id]), interrupted=True
+            )
+        report = send(
+            ctx.store,
+            ctx.settings,
+            edition_id,
+            now=ctx.now,
+            stop=ctx.stop,
+            workers=ctx.settings.delivery.workers,
+        )
+        for name in SEND_COUNTS:
+            counts[name] += int(getattr(report, name))
+        ledger = report.ledger
+        note = edition_id
+        if report.failed or ledger.get("failed", 0):
+            note += (
+                f"; {ledger.get('failed', report.failed)} failed for now: "
+                f"`broadsheet send {edition_id}` tries them again"
+            )
+        notes.append(note)
+        if ctx.stopping and ledger.get("queued", 0) + ledger.get("sending", 0):
+            return ActionResult(counts=counts, note=", ".join(notes), interrupted=True)
+    if not notes:
+        return ActionResult(skipped="; ".join(skipped) or "nothing to send")
+    return ActionResult(counts=counts, note=", ".join(notes))
 
 
 def send_campaign(ctx: JobContext) -> ActionResult:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +27,7 @@ from broadsheet.store import Store, Tx
 
 if TYPE_CHECKING:
     from broadsheet.emails import EditionContent
+    from broadsheet.scheduler.localtime import LocalEdition
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,14 @@ def _other_editions(
     frequency: Frequency,
     slot: datetime,
     until: datetime,
+    local: LocalEdition | None = None,
 ) -> dict[str, str]:
     """Language -> web copy URL of this edition in the publication's other languages.
 
     An edition counts when it is stored, or when it will be built for the same
-    slot: the other language has something new and its newsletter is on.
+    slot: the other language has something new and its newsletter is on. In
+    readers' local time only a stored one counts (whether the other language
+    has readers at this offset is not known here).
     """
     from broadsheet import emails  # rendering is loaded only when an edition is built
 
@@ -101,6 +105,11 @@ def _other_editions(
     out: dict[str, str] = {}
     for other in settings.site.languages:
         if other == language:
+            continue
+        if local is not None:
+            identifier = local.edition_id(frequency, other)
+            if tx.editions.get(identifier) is not None:
+                out[other] = emails.edition_url(settings, other, identifier)
             continue
         identifier = edition_id(frequency, other, slot, settings)
         if tx.editions.get(identifier) is None:
@@ -121,6 +130,7 @@ def gather(
     frequency: Frequency,
     slot: datetime,
     now: datetime,
+    local: LocalEdition | None = None,
 ) -> Gathered:
     """Read and select everything one edition shows (no rendering, no writing).
 
@@ -131,12 +141,18 @@ def gather(
         frequency: daily or weekly.
         slot: the time the edition belongs to.
         now: the edition's cutoff.
+        local: the edition in readers' local time this is; its window starts
+            at its readers' previous slot, not at the previous edition of
+            another offset.
     """
     from broadsheet import emails  # rendering is loaded only when an edition is built
 
     letter = settings.newsletters[frequency]
-    previous = tx.editions.previous(language, frequency, before=slot)
-    since = window_start(previous.until if previous else None, frequency, now)
+    if local is not None:
+        since = local.since
+    else:
+        previous = tx.editions.previous(language, frequency, before=slot)
+        since = window_start(previous.until if previous else None, frequency, now)
     window = views_window(now, letter.top_reads_window_days, settings.site.tz)
     selection = select(
         language=language,
@@ -151,8 +167,13 @@ def gather(
         read_also_count=letter.read_also,
     )
     shown = [*selection.new, *selection.top, *selection.read_also]
+    identifier = (
+        local.edition_id(frequency, language)
+        if local is not None
+        else edition_id(frequency, language, slot, settings)
+    )
     content = emails.EditionContent(
-        edition_id=edition_id(frequency, language, slot, settings),
+        edition_id=identifier,
         language=language,
         frequency=frequency,
         slot=slot,
@@ -164,7 +185,13 @@ def gather(
         window=selection.window,
         translations=_translations(tx, shown, now),
         other_editions=_other_editions(
-            tx, settings, language=language, frequency=frequency, slot=slot, until=now
+            tx,
+            settings,
+            language=language,
+            frequency=frequency,
+            slot=slot,
+            until=now,
+            local=local,
         ),
     )
     return Gathered(selection=selection, content=content)
@@ -178,6 +205,7 @@ def build_edition(
     frequency: Frequency,
     now: datetime,
     slot: datetime | None = None,
+    local: LocalEdition | None = None,
 ) -> EditionOutcome:
     """Build (or return the stored) edition of ``language`` and ``frequency``.
 
@@ -189,6 +217,9 @@ def build_edition(
         now: the edition's cutoff: articles published up to now are in it.
         slot: the scheduled time the edition belongs to (its id holds the local
             date); default ``now``.
+        local: build this edition in readers' local time
+            (:mod:`broadsheet.scheduler.localtime`): its id ends with its
+            offset, and delivery sends it to the readers of that offset only.
 
     Returns:
         The outcome: the edition and its files, or why it was skipped.
@@ -206,25 +237,31 @@ def build_edition(
         )
     frequency = Frequency(frequency)
     slot = slot or now
-    identifier = edition_id(frequency, language, slot, settings)
+    if local is not None:
+        identifier = local.edition_id(frequency, language)
+    else:
+        identifier = edition_id(frequency, language, slot, settings)
     paths = emails.edition_paths(settings, language, identifier)
     with store.read() as tx:
         existing = tx.editions.get(identifier)
         if existing is not None:
             log.info("edition %s exists (built %s): returned as stored", identifier, existing.built)
             return EditionOutcome(edition=existing, paths=paths)
-        gathered = gather(tx, settings, language=language, frequency=frequency, slot=slot, now=now)
+        gathered = gather(
+            tx, settings, language=language, frequency=frequency, slot=slot, now=now, local=local
+        )
     selection = gathered.selection
     letter = settings.newsletters[frequency]
     if selection.empty and letter.skip_if_empty:
-        local = selection.since.astimezone(settings.site.tz)
+        start = selection.since.astimezone(settings.site.tz)
         reason = (
-            f"no new {language} articles since {local:%Y-%m-%d %H:%M %Z}; "
+            f"no new {language} articles since {start:%Y-%m-%d %H:%M %Z}; "
             f"edition {identifier} skipped (newsletters.{frequency}.skip_if_empty)"
         )
         log.info("%s", reason)
         return EditionOutcome(edition=None, skipped=reason)
-    return _render_and_save(store, settings, gathered.content, paths, now=now)
+    extra = {"local": local.extra(frequency, language, settings.site.timezone)} if local else None
+    return _render_and_save(store, settings, gathered.content, paths, now=now, extra=extra)
 
 
 def counting_secret(store: Store, settings: Settings) -> str | None:
@@ -241,6 +278,7 @@ def _render_and_save(
     paths: Mapping[str, Path],
     *,
     now: datetime,
+    extra: Mapping[str, object] | None = None,
 ) -> EditionOutcome:
     from broadsheet import emails  # rendering is loaded only when an edition is built
 
@@ -248,6 +286,8 @@ def _render_and_save(
         content, settings, now=now, secret=counting_secret(store, settings)
     )
     record = rendered.record
+    if extra:
+        record = replace(record, extra={**record.extra, **extra})
     with store.write() as tx:
         raced = tx.editions.get(record.id)
         if raced is not None:

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from broadsheet.config import WEEKDAYS, Settings
 from broadsheet.model import Frequency
+from broadsheet.zones import local_slot, reader_zone
 
 FEEDS = "feeds"
 """The name of the feeds job."""
@@ -54,44 +55,6 @@ def interval_slot_at_or_before(now: datetime, every: timedelta) -> datetime:
 
 
 # --- wall-clock slots -------------------------------------------------------------
-
-
-def _transition(before: datetime, after: datetime, tz: ZoneInfo) -> datetime:
-    """The first instant in ``(before, after]`` with the UTC offset that ``after`` has.
-
-    Offsets change on whole seconds, so halving the interval in seconds finds
-    the change exactly in a dozen steps.
-    """
-    target = after.astimezone(tz).utcoffset()
-    low, high = before, after
-    while high - low > timedelta(seconds=1):
-        middle = low + timedelta(seconds=int((high - low).total_seconds()) // 2)
-        if middle.astimezone(tz).utcoffset() == target:
-            high = middle
-        else:
-            low = middle
-    return high
-
-
-def local_slot(day: date, at: time, tz: ZoneInfo) -> datetime:
-    """The UTC instant of wall-clock time ``at`` on ``day`` in ``tz``.
-
-    A wall time repeated by a fall-back change resolves to its first
-    occurrence; one skipped by a spring-forward change resolves to the
-    first valid instant after the gap (the moment the clocks jumped).
-    """
-    wall = datetime.combine(day, at)
-    # fold=0 is the first occurrence of a repeated time; in a gap it reads the
-    # time with the offset from before the change, landing after the gap.
-    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if first.astimezone(tz).replace(tzinfo=None) == wall:
-        return first
-    # A gap: fold=1 reads the time with the offset from after the change,
-    # landing before the gap; the change itself lies between the two.
-    early = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    if not early < first:
-        return first  # not a spring-forward gap; nothing better to offer
-    return _transition(early, first, tz)
 
 
 def _dates(start: date, stop: int, step: int, weekday: int | None) -> Iterator[date]:
@@ -168,6 +131,13 @@ class EditionJob:
         tz: the site's time zone.
         weekday: 0 (Monday) to 6 for a weekly edition, ``None`` for daily.
         grace: how late a run may start before it is skipped instead.
+        local: ``newsletters.FREQUENCY.local_time``: ``at`` is read on each
+            reader's own wall clock, so the job has a slot for every distinct
+            instant that ``at`` falls on in the readers' zones.
+        zones: with ``local``, the distinct zone names of the edition's active
+            readers (``None``: no zone, the site's); filled in from the store
+            at each tick (:func:`broadsheet.scheduler.localtime.with_reader_zones`).
+            The site's zone always counts.
     """
 
     language: str
@@ -176,26 +146,74 @@ class EditionJob:
     tz: ZoneInfo
     weekday: int | None = None
     grace: timedelta = timedelta(minutes=180)
+    local: bool = False
+    zones: tuple[str | None, ...] = ()
 
     @property
     def name(self) -> str:
         """``edition:FREQUENCY:LANGUAGE``, e.g. ``edition:weekly:en``."""
         return f"edition:{self.frequency}:{self.language}"
 
+    def clocks(self) -> list[ZoneInfo]:
+        """The distinct zones whose wall clock ``at`` is read on (the site's first)."""
+        found = [self.tz]
+        if self.local:
+            for name in self.zones:
+                zone = reader_zone(name, self.tz)
+                if zone not in found:
+                    found.append(zone)
+        return found
+
     def latest_slot(self, now: datetime) -> datetime:
         """The latest slot at or before ``now``."""
-        return wall_slot_at_or_before(now, self.at, self.tz, weekday=self.weekday)
+        return max(
+            wall_slot_at_or_before(now, self.at, zone, weekday=self.weekday)
+            for zone in self.clocks()
+        )
 
     def next_slot(self, now: datetime) -> datetime:
         """The first slot after ``now``."""
-        return wall_slot_after(now, self.at, self.tz, weekday=self.weekday)
+        return min(
+            wall_slot_after(now, self.at, zone, weekday=self.weekday) for zone in self.clocks()
+        )
+
+    def slots_since(self, start: datetime, now: datetime) -> list[datetime]:
+        """Every slot in ``(start, now]``, oldest first, and always the latest one.
+
+        A job in readers' local time has several slots a day, one per distinct
+        instant; each reaches other readers, so each slot within the grace
+        period runs, not only the latest.
+        """
+        latest = self.latest_slot(now)
+        found = {latest}
+        if self.local:
+            for zone in self.clocks():
+                moment = _aware(now)
+                while True:
+                    slot = wall_slot_at_or_before(moment, self.at, zone, weekday=self.weekday)
+                    if slot <= start:
+                        break
+                    found.add(slot)
+                    moment = slot - timedelta(seconds=1)
+        return sorted(found)
 
     def is_late(self, slot: datetime, now: datetime) -> bool:
         """Whether a run starting at ``now`` is more than ``grace`` after ``slot``."""
         return _aware(now) - slot > self.grace
 
     def edition_id(self, slot: datetime) -> str:
-        """The id the edition of ``slot`` gets (``weekly-en-2026-11-23``)."""
+        """The id the edition of ``slot`` gets (``weekly-en-2026-11-23``).
+
+        With ``local``, the ids of the slot's editions (one per local date
+        that sends at ``slot``), joined by ``, ``: ``daily-en-2026-12-03+0300``.
+        """
+        if self.local:
+            from broadsheet.scheduler.localtime import local_editions
+
+            return ", ".join(
+                group.edition_id(self.frequency, self.language)
+                for group in local_editions(self, slot)
+            )
         return f"{self.frequency}-{self.language}-{slot.astimezone(self.tz).date().isoformat()}"
 
 
@@ -275,6 +293,7 @@ def jobs_from_settings(settings: Settings) -> list[Job]:
                 tz=tz,
                 weekday=weekday,
                 grace=grace,
+                local=letter.local_time,
             )
             for language in settings.site.languages
         )

@@ -42,8 +42,9 @@ from broadsheet.scheduler.jobs import (
     jobs_from_settings,
     local_time,
 )
+from broadsheet.scheduler.localtime import with_reader_zones
 from broadsheet.scheduler.locks import JobLock, holding, job_lock
-from broadsheet.store import Store
+from broadsheet.store import Store, Tx
 from broadsheet.store.jobs import RESUMABLE, JobRun, RunStatus
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ def job_states(store: Store, settings: Settings, *, now: datetime) -> list[JobSt
     states = []
     with store.read() as tx:
         jobs = [*jobs_from_settings(settings), *campaign_jobs(scheduled_campaigns(tx))]
+        jobs = _with_zones(tx, jobs)
         for job in jobs:
             slot = job.latest_slot(now)
             run, done = tx.jobs.get(job.name, slot), tx.jobs.last_done_slot(job.name)
@@ -146,6 +148,34 @@ def job_states(store: Store, settings: Settings, *, now: datetime) -> list[JobSt
                 )
             )
     return states
+
+
+def configured_jobs(store: Store, settings: Settings) -> list[Job]:
+    """The configured jobs, those in readers' local time with their readers' zones."""
+    with store.read() as tx:
+        return _with_zones(tx, jobs_from_settings(settings))
+
+
+def _with_zones(tx: Tx, jobs: Sequence[Job]) -> list[Job]:
+    """``jobs``, those in readers' local time given their readers' zones (one query)."""
+    if not any(isinstance(job, EditionJob) and job.local for job in jobs):
+        return list(jobs)
+    return with_reader_zones(jobs, tx.ledger.reader_zones())
+
+
+def due_slots(
+    job: Job, latest: datetime, last_done: datetime | None, now: datetime
+) -> list[datetime]:
+    """The slots of ``job`` to try at ``now``, oldest first: its latest, and for an
+    edition in readers' local time also every earlier slot still within its grace
+    period that is later than the job's last settled slot (each reaches other readers).
+    """
+    if not (isinstance(job, EditionJob) and job.local):
+        return [latest]
+    start = now - job.grace
+    if last_done is not None:
+        start = max(start, last_done)
+    return [slot for slot in job.slots_since(start, now) if slot <= latest]
 
 
 def process_name() -> str:
@@ -318,6 +348,9 @@ def run_due(
             scheduled = [(i, at) for i, at in scheduled_campaigns(tx) if at <= now]
         jobs = [*jobs_from_settings(settings), *campaign_jobs(scheduled)]
     jobs = list(jobs)
+    if any(isinstance(job, EditionJob) and job.local and not job.zones for job in jobs):
+        with store.read() as tx:
+            jobs = _with_zones(tx, jobs)
     actions = DEFAULT_ACTIONS if actions is None else actions
     host = host or process_name()
     slots = {job.name: job.latest_slot(now) for job in jobs}
@@ -329,24 +362,22 @@ def run_due(
         open_ = [j.name for j in jobs if is_due(slots[j.name], runs.get(j.name), None)]
         done = tx.jobs.last_done_slots(open_)
     candidates = [
-        job
+        (job, slot)
         for job in jobs
         if job.name in open_ and is_due(slots[job.name], runs.get(job.name), done.get(job.name))
+        for slot in due_slots(job, slots[job.name], done.get(job.name), now)
     ]
     if not candidates:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s: nothing due", local_time(now, settings.site.tz))
         return RunReport(now=now, stopped=stop is not None and stop.is_set())
-    return _run_jobs(
-        store, settings, candidates, slots, now=now, stop=stop, actions=actions, host=host
-    )
+    return _run_jobs(store, settings, candidates, now=now, stop=stop, actions=actions, host=host)
 
 
 def _run_jobs(
     store: Store,
     settings: Settings,
-    candidates: Sequence[Job],
-    slots: Mapping[str, datetime],
+    candidates: Sequence[tuple[Job, datetime]],
     *,
     now: datetime,
     stop: threading.Event | None,
@@ -357,17 +388,17 @@ def _run_jobs(
     outcomes: list[JobOutcome] = []
     busy: list[str] = []
     stopped = False
-    for job in candidates:
+    for job, slot in candidates:
         if stop is not None and stop.is_set():
             stopped = True
             break
-        slot = slots[job.name]
         where = f"{job.name} {local_time(slot, tz)}"
         lock: JobLock = job_lock(store, settings, job.name)
         with holding(lock) as held:
             if not held:
                 log.debug("%s: running in another process; left to it", where)
-                busy.append(job.name)
+                if job.name not in busy:
+                    busy.append(job.name)
                 continue
             run = _claim(store, job, slot, now=now, host=host, tz_note=where)
             if run is None:

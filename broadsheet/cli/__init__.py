@@ -44,6 +44,11 @@ _COMMANDS = {
         "serve",
         "Serve feeds, the web archive and subscription pages.",
     ),
+    "report": (
+        "broadsheet.cli.report",
+        "report",
+        "Per edition and over time: sent, bounces, unsubscribes, clicks, growth (--html).",
+    ),
     "run": ("broadsheet.cli.schedule", "run", "One scheduler tick: run every job due, then exit."),
     "schedule": ("broadsheet.cli.schedule", "schedule", "The long-running scheduler."),
     "status": (

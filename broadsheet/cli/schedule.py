@@ -22,13 +22,16 @@ from broadsheet.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from broadsheet.config import Settings
+    from broadsheet.scheduler.jobs import Job
     from broadsheet.scheduler.runner import RunReport
 
 
-def _print_report(report: RunReport, settings: Settings) -> None:
+def _print_report(report: RunReport, settings: Settings, jobs: Sequence[Job]) -> None:
     """One line per run; with -q only the failed ones (cron mails what is printed)."""
-    from broadsheet.scheduler.jobs import jobs_from_settings, local_time
+    from broadsheet.scheduler.jobs import local_time
     from broadsheet.store.jobs import RunStatus
 
     quiet = logging.getLogger().getEffectiveLevel() > logging.WARNING
@@ -57,7 +60,7 @@ def _print_report(report: RunReport, settings: Settings) -> None:
         click.echo("stopped: jobs not started are left for the next run", err=True)
     if not report.outcomes and not report.busy:
         upcoming = sorted(
-            ((job.next_slot(report.now), job.name) for job in jobs_from_settings(settings)),
+            ((job.next_slot(report.now), job.name) for job in jobs),
         )
         after = f"; next: {upcoming[0][1]} at {local_time(upcoming[0][0], tz)}" if upcoming else ""
         click.echo(f"nothing due at {local_time(report.now, tz)}{after}")
@@ -75,16 +78,18 @@ def run(config_path: str, at: str | None) -> None:
     when a job failed. Suits cron and systemd timers.
     """
     from broadsheet.scheduler.loop import stop_on_signals
-    from broadsheet.scheduler.runner import run_due
+    from broadsheet.scheduler.runner import configured_jobs, run_due
 
     settings = load(config_path)
     store = open_store(settings)
     try:
         with stop_on_signals(threading.Event()) as stop:
             report = run_due(store, settings, now=now_or(at, settings), stop=stop)
+        # For "next: …" when nothing ran (readers' zones give local-time jobs their slots).
+        jobs = configured_jobs(store, settings) if not report.outcomes else []
     finally:
         store.close()
-    _print_report(report, settings)
+    _print_report(report, settings, jobs)
     sys.exit(0 if report.ok else 1)
 
 
@@ -145,6 +150,8 @@ def status(config_path: str, at: str | None) -> None:
     """
     from rich.table import Table
 
+    from broadsheet.scheduler.jobs import EditionJob
+    from broadsheet.scheduler.localtime import local_editions
     from broadsheet.scheduler.manual import manual_runs
     from broadsheet.scheduler.runner import job_states
     from broadsheet.store.jobs import RunStatus
@@ -158,6 +165,12 @@ def status(config_path: str, at: str | None) -> None:
         by_hand = manual_runs(store, [state.job.name for state in states])
     finally:
         store.close()
+
+    def offsets(job: object, slot: datetime) -> str:
+        """`` for +1000``: the offsets whose editions a local-time slot sends."""
+        if not (isinstance(job, EditionJob) and job.local):
+            return ""
+        return " for " + ", ".join(group.offset for group in local_editions(job, slot))
 
     def shown(moment: datetime, *, day_of: datetime | None = None) -> str:
         local = moment.astimezone(tz)
@@ -187,16 +200,16 @@ def status(config_path: str, at: str | None) -> None:
         elif latest is None:
             last, outcome = "never", "-"
         else:
-            last = shown(latest.slot, day_of=now)
+            last = shown(latest.slot, day_of=now) + offsets(state.job, latest.slot)
             if abs(latest.started - latest.slot) > timedelta(minutes=1):
                 last += f"\nran {shown(latest.started, day_of=latest.slot)}"
             outcome = str(latest.status)
             if latest.duration is not None:
                 outcome += f" {latest.duration:.1f}s"
         if state.due is not None:
-            upcoming = f"due now ({shown(state.due, day_of=now)})"
+            upcoming = f"due now ({shown(state.due, day_of=now)}{offsets(state.job, state.due)})"
         else:
-            upcoming = shown(state.next_slot, day_of=now)
+            upcoming = shown(state.next_slot, day_of=now) + offsets(state.job, state.next_slot)
         failure = state.last_failure
         newer = manual is not None and (failure is None or manual.started > failure.started)
         if manual is not None and newer and manual.status is RunStatus.FAILED:

@@ -257,7 +257,7 @@ class Ledger:
         if zones is not None:
             named = sorted({name for name in zones if name})
             column = subscribers_table.c.timezone
-            either = [column.in_(named)] if named else []
+            either: list[Any] = [column.in_(named)] if named else []
             if None in zones or "" in zones:
                 either += [column.is_(None), column == ""]
             query = query.where(or_(*either) if either else false())
@@ -275,7 +275,7 @@ class Ledger:
                         table.c.state != str(SendState.SKIPPED),
                     )
                     .group_by(table.c.subscriber_id)
-                ).tuples()
+                ).all()
             )
         todo = []
         passed = []

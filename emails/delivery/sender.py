@@ -20,7 +20,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
+from zoneinfo import ZoneInfo
 
 from broadsheet.config import Settings
 from broadsheet.emails.delivery import giving
@@ -39,6 +41,7 @@ from broadsheet.emails.delivery.workers import FactoryMaker, SendJob, run_proces
 from broadsheet.errors import DeliveryError
 from broadsheet.model import EditionRecord, Frequency, SendState, Subscriber
 from broadsheet.store import Store
+from broadsheet.zones import zones_at
 
 __all__ = [
     "FactoryMaker",
@@ -190,16 +193,55 @@ def audience(edition: EditionRecord) -> tuple[tuple[str, ...], Callable[[Sequenc
     return (str(edition.frequency),), edition_wants
 
 
+def local_audience(
+    store: Store, edition: EditionRecord
+) -> tuple[list[str | None] | None, list[str]]:
+    """Which zones an edition in readers' local time is for, and its same-day editions.
+
+    An edition built for readers' local time (``extra["local"]``, see
+    :mod:`broadsheet.scheduler.localtime`) reaches the readers whose zone
+    (none: the site's) puts its send time on its local date at its slot,
+    read from the store now, when it is queued. Every daily or weekly edition
+    is sent once per reader and local date: a reader with a row in another
+    edition of the same newsletter and date (``daily-en-2026-12-03``,
+    ``daily-en-2026-12-03+1000``, …) that is not ``skipped`` is skipped.
+
+    Returns:
+        ``(zones, same_day)``: the zone names to queue (``None``: every
+        reader) and the ids of the other editions of that day.
+    """
+    stored = edition.extra.get("local")
+    if edition.extra.get("audience") is not None or edition.extra.get("kind") == "campaign":
+        return None, []
+    with store.read() as tx:
+        if not isinstance(stored, Mapping):
+            return None, tx.ledger.same_day(edition.id, edition.id)
+        names = tx.ledger.reader_zones().get((edition.language, str(edition.frequency)), [])
+        same_day = tx.ledger.same_day(edition.id, str(stored["base"]))
+    zones = zones_at(
+        names,
+        day=date.fromisoformat(str(stored["day"])),
+        at=time_of_day.fromisoformat(str(stored["at"])),
+        slot=edition.slot,
+        default=ZoneInfo(str(stored["site_zone"])),
+    )
+    return zones, same_day
+
+
 def enqueue_edition(store: Store, edition: EditionRecord, *, now: datetime) -> tuple[int, int]:
     """Put every recipient of ``edition`` in the ledger (rows already there stay).
 
     Subscribers are streamed by id a page at a time, one transaction per
-    page, so memory stays flat whatever their number.
+    page, so memory stays flat whatever their number. An edition in readers'
+    local time reaches the readers of its zones only, and nobody gets two
+    editions of one newsletter for one local date (:func:`local_audience`).
 
     Returns:
-        ``(queued, skipped)``: rows added as queued, and as skipped (topics).
+        ``(queued, skipped)``: rows added as queued, and as skipped (topics,
+        or the day's edition already had).
     """
     frequencies, wants = audience(edition)
+    zones, same_day = local_audience(store, edition)
     queued = skipped = 0
     for frequency in frequencies:
         after = 0
@@ -213,6 +255,8 @@ def enqueue_edition(store: Store, edition: EditionRecord, *, now: datetime) -> t
                     after_id=after,
                     limit=_PAGE,
                     now=now,
+                    zones=zones,
+                    once_with=same_day,
                 )
             queued += added
             skipped += passed
@@ -245,9 +289,17 @@ def _dry_run(
 ) -> None:
     """Count what a send would do and render each message, changing nothing."""
     frequencies, wants = audience(edition)
+    zones, _ = local_audience(store, edition)
     for frequency in frequencies:
         _dry_run_page(
-            store, edition, factory, report, limit=limit, frequency=frequency, wants=wants
+            store,
+            edition,
+            factory,
+            report,
+            limit=limit,
+            frequency=frequency,
+            wants=wants,
+            zones=zones,
         )
 
 
@@ -260,6 +312,7 @@ def _dry_run_page(
     limit: int | None,
     frequency: str,
     wants: Callable[[Sequence[str]], bool],
+    zones: Sequence[str | None] | None = None,
 ) -> None:
     """:func:`_dry_run` over the active subscribers of one frequency."""
     after = 0
@@ -271,6 +324,8 @@ def _dry_run_page(
             states = tx.ledger.states(edition.id, [p.id for p in page])
             page = giving.readers(tx, page)
         for person in page:
+            if zones is not None and (person.timezone or None) not in zones:
+                continue  # another offset's edition is for this reader
             state = states.get(person.id)
             if state is SendState.SENT:
                 report.already_sent += 1
