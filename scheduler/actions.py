@@ -17,6 +17,7 @@ from datetime import datetime
 
 from broadsheet.config import Settings
 from broadsheet.scheduler.jobs import CampaignJob, EditionJob, FeedsJob, Job
+from broadsheet.scheduler.retries import RetryJob
 from broadsheet.store import Store
 
 SEND_COUNTS = ("sent", "failed", "bounced", "skipped", "already_sent")
@@ -217,8 +218,11 @@ def send_campaign(ctx: JobContext) -> ActionResult:
         raise TypeError(f"{job.name} is not a campaign job")  # a bug in the caller
     with ctx.store.read() as tx:
         record = tx.editions.get(job.edition_id)
+        hold, reason = tx.editions.hold(job.edition_id)
     if record is None:
         return ActionResult(skipped=f"campaign {job.edition_id} is no longer in the store")
+    if hold == "cancelled":
+        return ActionResult(skipped=f"campaign {job.edition_id} was cancelled ({reason})")
     refuse_oversize(record)
     report = send(
         ctx.store,
@@ -238,17 +242,56 @@ def send_campaign(ctx: JobContext) -> ActionResult:
             f"; {ledger.get('failed', report.failed)} failed for now: "
             f"`broadsheet send {job.edition_id}` tries them again"
         )
+    if report.held:
+        note += f"; {report.held}"
     return ActionResult(counts=counts, note=note)
 
 
+def retry_deferred(ctx: JobContext) -> ActionResult:
+    """The ``retries`` job: deferred messages whose next attempt has come are tried again.
+
+    Each edition's due messages are claimed and sent once (see
+    :func:`broadsheet.emails.retry_deferred`); a paused or cancelled
+    edition is left alone, and the brake is checked as they go.
+    """
+    from broadsheet.emails import retry_deferred as retry
+
+    if not isinstance(ctx.job, RetryJob):
+        raise TypeError(f"{ctx.job.name} is not the retries job")  # a bug in the caller
+    reports = retry(ctx.store, ctx.settings, now=ctx.now, stop=ctx.stop)
+    counts = dict.fromkeys((*SEND_COUNTS, "deferred"), 0)
+    notes = []
+    for edition_id, report in reports.items():
+        for name in counts:
+            counts[name] += int(getattr(report, name))
+        note = edition_id
+        if report.waiting:
+            note += f": {report.waiting} still deferred"
+        if report.held:
+            note += f" ({report.held})"
+        notes.append(note)
+    if not reports:
+        return ActionResult(skipped="no deferred message is due")
+    if ctx.stopping and any(r.stopped and not r.held for r in reports.values()):
+        return ActionResult(counts=counts, note="; ".join(notes), interrupted=True)
+    return ActionResult(counts=counts, note="; ".join(notes))
+
+
 DEFAULT_ACTIONS: Mapping[str, Action] = types.MappingProxyType(
-    {"feeds": build_feeds, "edition": send_edition, "campaign": send_campaign}
+    {
+        "feeds": build_feeds,
+        "edition": send_edition,
+        "campaign": send_campaign,
+        "retries": retry_deferred,
+    }
 )
 """The real actions, by kind of job."""
 
 
 def kind(job: Job) -> str:
-    """``"feeds"``, ``"edition"`` or ``"campaign"``: the key of the job's action."""
+    """``"feeds"``, ``"edition"``, ``"campaign"`` or ``"retries"``: the key of its action."""
     if isinstance(job, FeedsJob):
         return "feeds"
+    if isinstance(job, RetryJob):
+        return "retries"
     return "campaign" if isinstance(job, CampaignJob) else "edition"

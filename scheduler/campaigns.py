@@ -103,10 +103,10 @@ def send_at(record: EditionRecord) -> datetime | None:
 
 
 def scheduled_campaigns(tx: Tx) -> list[tuple[str, datetime]]:
-    """``(id, send_at)`` of every stored campaign with a ``send_at``."""
+    """``(id, send_at)`` of every stored campaign with a ``send_at``, unless cancelled."""
     found = []
     for identifier, extra in tx.editions.kinds(KIND):
         value = extra.get("send_at")
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and value and tx.editions.hold(identifier)[0] != "cancelled":
             found.append((identifier, datetime.fromisoformat(value)))
     return found

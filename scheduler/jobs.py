@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from broadsheet.config import WEEKDAYS, Settings
 from broadsheet.model import Frequency
+from broadsheet.scheduler.retries import RetryJob
 from broadsheet.zones import local_slot, reader_zone
 
 FEEDS = "feeds"
@@ -252,7 +253,7 @@ class CampaignJob:
         return False
 
 
-Job = FeedsJob | EditionJob | CampaignJob
+Job = FeedsJob | EditionJob | CampaignJob | RetryJob
 """Any scheduler job."""
 
 

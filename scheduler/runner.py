@@ -44,6 +44,7 @@ from broadsheet.scheduler.jobs import (
 )
 from broadsheet.scheduler.localtime import with_reader_zones
 from broadsheet.scheduler.locks import JobLock, holding, job_lock
+from broadsheet.scheduler.retries import RetryJob, retry_jobs
 from broadsheet.store import Store, Tx
 from broadsheet.store.jobs import RESUMABLE, JobRun, RunStatus
 
@@ -131,13 +132,19 @@ def job_states(store: Store, settings: Settings, *, now: datetime) -> list[JobSt
     """Every configured job's last run, last failure and next slot at ``now``."""
     states = []
     with store.read() as tx:
-        jobs = [*jobs_from_settings(settings), *campaign_jobs(scheduled_campaigns(tx))]
+        jobs = [
+            *jobs_from_settings(settings),
+            *campaign_jobs(scheduled_campaigns(tx)),
+            *retry_jobs(tx, now, waiting=True),
+        ]
         jobs = _with_zones(tx, jobs)
         for job in jobs:
             slot = job.latest_slot(now)
             run, done = tx.jobs.get(job.name, slot), tx.jobs.last_done_slot(job.name)
             # A campaign's one slot may still be ahead.
             due = slot <= now and is_due(slot, run, done) and not job.is_late(slot, now)
+            if isinstance(job, RetryJob) and (job.next_attempt is None or job.next_attempt > now):
+                due = False  # deferred messages wait, none is due yet
             states.append(
                 JobState(
                     job=job,
@@ -346,7 +353,8 @@ def run_due(
     if jobs is None:
         with store.read() as tx:
             scheduled = [(i, at) for i, at in scheduled_campaigns(tx) if at <= now]
-        jobs = [*jobs_from_settings(settings), *campaign_jobs(scheduled)]
+            retries = retry_jobs(tx, now)
+        jobs = [*jobs_from_settings(settings), *campaign_jobs(scheduled), *retries]
     jobs = list(jobs)
     if any(isinstance(job, EditionJob) and job.local and not job.zones for job in jobs):
         with store.read() as tx:

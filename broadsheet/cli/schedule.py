@@ -163,6 +163,8 @@ def status(config_path: str, at: str | None) -> None:
     try:
         states = job_states(store, settings, now=now)
         by_hand = manual_runs(store, [state.job.name for state in states])
+        with store.read() as tx:
+            held = tx.editions.held()
     finally:
         store.close()
 
@@ -219,3 +221,24 @@ def status(config_path: str, at: str | None) -> None:
         )
         table.add_row(state.job.name, last, outcome, upcoming, error)
     console().print(table)
+    _print_held(held)
+
+
+def _print_held(held: list[tuple[str, str, str]]) -> None:
+    """Editions the brake paused or someone cancelled, and why."""
+    if not held:
+        return
+    from rich.table import Table
+
+    table = Table(title="Held editions", title_justify="left")
+    table.add_column("Edition", no_wrap=True)
+    table.add_column("Hold", no_wrap=True)
+    table.add_column("Why", overflow="fold", min_width=10)
+    for edition_id, hold, reason in held:
+        table.add_row(edition_id, hold, reason)
+    console().print(table)
+    if any(hold == "paused" for _, hold, _ in held):
+        console().print(
+            "a paused edition resumes with `broadsheet send EDITION`; "
+            "`broadsheet send EDITION --cancel` stops it for good"
+        )

@@ -1,4 +1,5 @@
-"""``broadsheet send EDITION``: deliver an edition, or show its ledger with ``--status``."""
+"""``broadsheet send EDITION``: deliver an edition, show its ledger (``--status``), or
+stop it for good (``--cancel``)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,8 @@ def _summary(report: Any) -> str:
     parts = [f"{report.sent} {verb}"]
     if not report.dry_run:
         parts += [f"{report.failed} failed", f"{report.bounced} bounced"]
+        if report.deferred:
+            parts.append(f"{report.deferred} deferred")
     parts += [f"{report.skipped} skipped", f"{report.already_sent} already sent"]
     line = f"{report.edition_id}: " + ", ".join(parts)
     if not report.dry_run and report.sent:
@@ -115,7 +118,14 @@ def _refuse_oversize(store: Any, edition_id: str) -> None:
         refuse_oversize(record)
 
 
-def _print_status(store: Any, edition_id: str) -> None:
+def _when(moment: Any, settings: Any) -> str:
+    """A stored time on the wall clock of ``site.timezone``."""
+    if moment is None:
+        return "-"
+    return str(moment.astimezone(settings.site.tz).strftime("%Y-%m-%d %H:%M %Z"))
+
+
+def _print_status(store: Any, settings: Any, edition_id: str) -> None:
     from rich.table import Table
 
     from broadsheet.errors import DeliveryError
@@ -124,8 +134,10 @@ def _print_status(store: Any, edition_id: str) -> None:
     with store.read() as tx:
         if tx.editions.get(edition_id) is None:
             raise DeliveryError(f"no edition {edition_id!r} in the store")
+        hold, hold_reason = tx.editions.hold(edition_id)
         counts = tx.ledger.counts(edition_id)
         reasons = tx.ledger.reasons(edition_id, SendState.SKIPPED)
+        waiting = tx.ledger.deferred(edition_id)
         problems = []
         for state in (SendState.FAILED, SendState.BOUNCED, SendState.SENDING):
             for entry in tx.ledger.entries(edition_id, state=state, limit=10):
@@ -137,7 +149,23 @@ def _print_status(store: Any, edition_id: str) -> None:
         table.add_row(str(state), str(counts[state]))
     table.add_row("total", str(sum(counts.values())), style="bold")
     out = console()
+    if hold == "paused":
+        out.print(f"{edition_id} is paused: {hold_reason}")
+        out.print(f"`broadsheet send {edition_id}` resumes it; `--cancel` stops it for good")
+    elif hold == "cancelled":
+        out.print(f"{edition_id} is cancelled: {hold_reason}")
     out.print(table)
+    if waiting:
+        deferred = Table(
+            "deferred: last reply", "messages", "next attempt", title="waiting for a retry"
+        )
+        for group in waiting:
+            deferred.add_row(
+                group.reply or "(no reply stored)",
+                str(group.count),
+                _when(group.next_attempt, settings),
+            )
+        out.print(deferred)
     if reasons:
         why = Table("skipped because", "messages")
         for reason, count in reasons.items():
@@ -213,6 +241,11 @@ def _send_test(
 )
 @click.option("--status", is_flag=True, help="Show the ledger's counts and problems, send nothing.")
 @click.option(
+    "--cancel",
+    is_flag=True,
+    help="Stop EDITION for good (a scheduled campaign before it starts): nothing more is sent.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Send an edition even when it is over emails.clip_limit (Gmail clips it).",
@@ -242,6 +275,7 @@ def send(
     limit: int | None,
     workers: int | None,
     status: bool,
+    cancel: bool,
     force: bool,
     to: tuple[str, ...],
     as_email: str | None,
@@ -253,7 +287,8 @@ def send(
     Every subscriber gets it at most once, however often this runs, and a
     run cut short (even killed) is finished by running it again. With
     --to, a test send goes to the given addresses only and the ledger is
-    left alone.
+    left alone. An edition the brake paused (too many bounces or
+    complaints) is resumed by sending it; --cancel stops one for good.
     """
     from broadsheet.emails.delivery.sender import send_edition
 
@@ -261,7 +296,10 @@ def send(
     store = open_store(settings)
     try:
         if status:
-            _print_status(store, edition)
+            _print_status(store, settings, edition)
+            return
+        if cancel:
+            _cancel(store, settings, edition, now_or(at, settings))
             return
         if as_email is not None and not to:
             raise click.UsageError("--as goes with --to ADDRESS (a test send)")
@@ -287,6 +325,7 @@ def send(
                     workers=workers or settings.delivery.workers,
                     stop=stop,
                     progress=update,
+                    resume=not dry_run,
                 )
             finally:
                 if bar is not None:
@@ -298,10 +337,27 @@ def send(
                     "failed": report.failed + report.bounced,
                     "skipped": report.skipped,
                 }
-        click.echo(_summary(report))
-        if report.remaining and not dry_run:
+        if report.resumed:
+            click.echo(f"{edition}: resumed (it was paused: {report.resumed})")
+        if report.held:
             click.echo(
-                f"{report.remaining} messages still to send: run `broadsheet send {edition}` again",
+                f"{edition}: {report.held}\n"
+                f"`broadsheet send {edition}` resumes it; "
+                f"`broadsheet send {edition} --cancel` stops it for good",
+                err=True,
+            )
+        click.echo(_summary(report))
+        if report.waiting and not dry_run:
+            click.echo(
+                f"{report.waiting} messages deferred by a temporary failure wait for a retry "
+                f"(the scheduler tries them when due): `broadsheet send {edition} --status` "
+                "lists them",
+                err=True,
+            )
+        if report.remaining - report.waiting > 0 and not dry_run and not report.held:
+            click.echo(
+                f"{report.remaining - report.waiting} messages still to send: "
+                f"run `broadsheet send {edition}` again",
                 err=True,
             )
         if report.given_up and not dry_run:
@@ -312,3 +368,28 @@ def send(
             )
     finally:
         store.close()
+
+
+def _cancel(store: Any, settings: Any, edition: str, now: Any) -> None:
+    """``send EDITION --cancel``: say what was stopped."""
+    from broadsheet.emails import cancel_edition
+
+    report = cancel_edition(store, edition, now=now)
+    if report.already:
+        click.echo(f"{edition} was already cancelled; {report.sent} sent before")
+        return
+    stopped = [f"{report.queued} queued", f"{report.deferred} deferred"]
+    click.echo(
+        f"{edition}: cancelled; {report.sent} sent before, "
+        + " and ".join(stopped)
+        + " messages will not be sent"
+    )
+    if report.was_paused:
+        click.echo(f"it had been paused: {report.was_paused}")
+    if report.sending:
+        click.echo(
+            f"{report.sending} messages are with a sender now: it stops at its next batch",
+            err=True,
+        )
+    if report.send_at is not None:
+        click.echo(f"its scheduled send at {_when(report.send_at, settings)} will not happen")

@@ -241,3 +241,41 @@ def test_a_changed_file_keeps_the_built_campaign_and_says_so(
     assert result.exit_code == 0
     assert result.output.startswith(f"{identifier}: exists (unchanged)")
     assert "changed since" in result.output
+
+
+def test_a_scheduled_campaign_cancelled_before_it_starts_is_never_sent(
+    maildir_settings: Settings, tmp_path: Path, fixed_now: datetime
+) -> None:
+    settings = maildir_settings
+    config = str(settings.path)
+    store = Store.open(settings.store.url)
+    try:
+        readers(store, fixed_now)
+    finally:
+        store.close()
+    path = write(tmp_path, send_at="send_at: 2026-11-25T12:00:00\n")
+    code, out = invoke(
+        "campaign", "build", str(path), "--config", config, "--at", "2026-11-24T09:00:00+03:00"
+    )
+    assert code == 0, out
+    identifier = "campaign-en-2026-11-25-year-end-appeal"
+
+    code, out = invoke(
+        "send", identifier, "--cancel", "--config", config, "--at", "2026-11-24T10:00:00+03:00"
+    )
+    assert code == 0, out
+    assert f"{identifier}: cancelled; 0 sent before" in out
+    assert "its scheduled send at 2026-11-25 12:00 MSK will not happen" in out
+
+    for at in ("2026-11-25T12:00:30+03:00", "2026-11-25T12:10:00+03:00"):
+        code, out = invoke("run", "--config", config, "--at", at)
+        assert code == 0, out
+        assert "campaign:" not in out
+    assert campaign_recipients(settings) == []
+    code, out = invoke("status", "--config", config, "--at", "2026-11-25T12:11:00+03:00")
+    assert code == 0, out
+    assert "Held editions" in out and "cancelled" in out
+    assert "campaign:" not in out  # no longer a job
+    code, out = invoke("send", identifier, "--config", config)
+    assert code != 0 and "was cancelled" in out
+    assert campaign_recipients(settings) == []
