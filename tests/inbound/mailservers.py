@@ -36,7 +36,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,7 +153,14 @@ class Postfix:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def _main_cf(root: Path, aliases: Path, log: Path) -> str:
+def _main_cf(root: Path, aliases: Path, log: Path, extra: str) -> str:
+    accept_all = (
+        ""
+        if "local_recipient_maps" in extra
+        else "# Accept every recipient during the SMTP conversation; local(8) bounces the\n"
+        "# unknown ones afterwards, and Postfix writes the DSN to the envelope sender.\n"
+        "local_recipient_maps =\n"
+    )
     return f"""\
 compatibility_level = 3.6
 queue_directory = {root}/queue
@@ -165,10 +172,7 @@ mydestination = {DOMAIN}, localhost
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
-# Accept every recipient during the SMTP conversation; local(8) bounces the
-# unknown ones afterwards, and Postfix writes the DSN to the envelope sender.
-local_recipient_maps =
-# bounces+TOKEN@{DOMAIN} is delivered to bounces.
+{accept_all}# bounces+TOKEN@{DOMAIN} is delivered to bounces.
 recipient_delimiter = +
 alias_maps = hash:{aliases}
 alias_database = hash:{aliases}
@@ -179,7 +183,11 @@ disable_dns_lookups = yes
 biff = no
 mailbox_size_limit = 0
 delay_warning_time = 0
-"""
+# Quick retries of deferred mail (a pipe command that exited 75).
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+{extra}"""
 
 
 def _master_cf(port: int) -> str:
@@ -215,10 +223,32 @@ def _master_cf(port: int) -> str:
 
 
 @contextlib.contextmanager
-def running_postfix(root: Path, readers: Iterable[str]) -> Iterator[Postfix]:
+def running_postfix(
+    root: Path,
+    readers: Iterable[str],
+    *,
+    main: str = "",
+    master: str = "",
+    tables: Mapping[str, str] | None = None,
+    refusing: Iterable[str] = (),
+) -> Iterator[Postfix]:
     """Configure and start Postfix under ``root``; ``readers`` are the local parts that exist.
 
-    Every other local part of ``DOMAIN`` is accepted by SMTP and then bounced.
+    Every other local part of ``DOMAIN`` is accepted by SMTP and then bounced
+    (unless ``main`` sets ``local_recipient_maps`` again).
+
+    Args:
+        root: the folder everything goes in (see :func:`mail_root`).
+        readers: local parts of ``DOMAIN`` with a Maildir.
+        main: lines added to main.cf; with its own ``local_recipient_maps``,
+            Postfix checks recipients during the SMTP conversation.
+        master: services added to master.cf.
+        tables: lookup tables (file name in the configuration folder: text),
+            written and indexed with postmap before Postfix starts.
+        refusing: local parts that exist for the SMTP conversation (an alias)
+            but whose delivery fails for good: the alias runs ``exit 67``
+            (EX_NOUSER), so Postfix bounces them after accepting them even
+            where it checks recipients.
     """
     postfix = need("postfix", "postfix")
     etc, mail = root / "postfix", root / "mail"
@@ -229,14 +259,20 @@ def running_postfix(root: Path, readers: Iterable[str]) -> Iterator[Postfix]:
     log = root / "postfix.log"
     aliases = etc / "aliases"
     users = [*readers, BOUNCE_USER]
-    aliases.write_text("".join(f"{user}: {mail / user}/\n" for user in users))
+    aliases.write_text(
+        "".join(f"{user}: {mail / user}/\n" for user in users)
+        + "".join(f'{user}: "|exit 67"\n' for user in refusing)
+    )
     for user in users:
         for sub in ("cur", "new", "tmp"):
             (mail / user / sub).mkdir(parents=True)
     _chown_tree(mail, MAIL_UID, MAIL_GROUP)
-    (etc / "main.cf").write_text(_main_cf(root, aliases, log))
-    (etc / "master.cf").write_text(_master_cf(port))
+    (etc / "main.cf").write_text(_main_cf(root, aliases, log, main))
+    (etc / "master.cf").write_text(_master_cf(port) + master)
     _run(_program("postalias") or "postalias", "-c", str(etc), str(aliases))
+    for name, text in (tables or {}).items():
+        (etc / name).write_text(text)
+        _run(_program("postmap") or "postmap", "-c", str(etc), str(etc / name))
     # Deliveries to the Maildirs named in it run as the alias database's owner.
     for table in (aliases, etc / "aliases.db"):
         shutil.chown(table, MAIL_UID, MAIL_GROUP)
