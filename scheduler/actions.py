@@ -17,6 +17,7 @@ from datetime import datetime
 
 from broadsheet.config import Settings
 from broadsheet.scheduler.jobs import CampaignJob, EditionJob, FeedsJob, Job
+from broadsheet.scheduler.purge import PurgeJob
 from broadsheet.scheduler.retries import RetryJob
 from broadsheet.store import Store
 
@@ -277,21 +278,45 @@ def retry_deferred(ctx: JobContext) -> ActionResult:
     return ActionResult(counts=counts, note="; ".join(notes))
 
 
+def purge_unconfirmed(ctx: JobContext) -> ActionResult:
+    """The ``purge`` job: subscriptions never confirmed after ``inbound.purge_unconfirmed_days``
+    are deleted, with their events (see :mod:`broadsheet.scheduler.purge`).
+
+    The run records counts only, never an address.
+    """
+    from broadsheet.content.privacy import purge_unconfirmed as purge
+
+    if not isinstance(ctx.job, PurgeJob):
+        raise TypeError(f"{ctx.job.name} is not the purge job")  # a bug in the caller
+    done = purge(ctx.store, ctx.settings, now=ctx.now)
+    if done is None:
+        return ActionResult(skipped="inbound.purge_unconfirmed_days is 0: nothing is purged")
+    counts = {
+        "subscriptions": done.subscriptions,
+        "addresses": done.addresses,
+        "events": done.events,
+    }
+    return ActionResult(counts=counts)
+
+
 DEFAULT_ACTIONS: Mapping[str, Action] = types.MappingProxyType(
     {
         "feeds": build_feeds,
         "edition": send_edition,
         "campaign": send_campaign,
         "retries": retry_deferred,
+        "purge": purge_unconfirmed,
     }
 )
 """The real actions, by kind of job."""
 
 
 def kind(job: Job) -> str:
-    """``"feeds"``, ``"edition"``, ``"campaign"`` or ``"retries"``: the key of its action."""
+    """The key of the job's action: ``"feeds"``, ``"edition"``, ``"campaign"``, ``"retries"``…"""
     if isinstance(job, FeedsJob):
         return "feeds"
+    if isinstance(job, PurgeJob):
+        return "purge"
     if isinstance(job, RetryJob):
         return "retries"
     return "campaign" if isinstance(job, CampaignJob) else "edition"

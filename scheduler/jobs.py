@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from broadsheet.config import WEEKDAYS, Settings
 from broadsheet.model import Frequency
+from broadsheet.scheduler.purge import PurgeJob
 from broadsheet.scheduler.retries import RetryJob
 from broadsheet.zones import local_slot, reader_zone
 
@@ -253,7 +254,7 @@ class CampaignJob:
         return False
 
 
-Job = FeedsJob | EditionJob | CampaignJob | RetryJob
+Job = FeedsJob | EditionJob | CampaignJob | RetryJob | PurgeJob
 """Any scheduler job."""
 
 

@@ -44,6 +44,7 @@ from broadsheet.scheduler.jobs import (
 )
 from broadsheet.scheduler.localtime import with_reader_zones
 from broadsheet.scheduler.locks import JobLock, holding, job_lock
+from broadsheet.scheduler.purge import PurgeJob, purge_jobs
 from broadsheet.scheduler.retries import RetryJob, retry_jobs
 from broadsheet.store import Store, Tx
 from broadsheet.store.jobs import RESUMABLE, JobRun, RunStatus
@@ -136,6 +137,7 @@ def job_states(store: Store, settings: Settings, *, now: datetime) -> list[JobSt
             *jobs_from_settings(settings),
             *campaign_jobs(scheduled_campaigns(tx)),
             *retry_jobs(tx, now, waiting=True),
+            *purge_jobs(tx, settings, now, waiting=True),
         ]
         jobs = _with_zones(tx, jobs)
         for job in jobs:
@@ -145,6 +147,8 @@ def job_states(store: Store, settings: Settings, *, now: datetime) -> list[JobSt
             due = slot <= now and is_due(slot, run, done) and not job.is_late(slot, now)
             if isinstance(job, RetryJob) and (job.next_attempt is None or job.next_attempt > now):
                 due = False  # deferred messages wait, none is due yet
+            if isinstance(job, PurgeJob) and (job.due_at is None or job.due_at >= now):
+                due = False  # nothing is old enough yet
             states.append(
                 JobState(
                     job=job,
@@ -354,7 +358,8 @@ def run_due(
         with store.read() as tx:
             scheduled = [(i, at) for i, at in scheduled_campaigns(tx) if at <= now]
             retries = retry_jobs(tx, now)
-        jobs = [*jobs_from_settings(settings), *campaign_jobs(scheduled), *retries]
+            purges = purge_jobs(tx, settings, now)
+        jobs = [*jobs_from_settings(settings), *campaign_jobs(scheduled), *retries, *purges]
     jobs = list(jobs)
     if any(isinstance(job, EditionJob) and job.local and not job.zones for job in jobs):
         with store.read() as tx:
