@@ -508,13 +508,18 @@ class Subscriptions:
     def _welcome(self, person: Subscriber) -> None:
         """Send ``person`` the welcome message, once: see :mod:`.welcome`.
 
-        The welcome is claimed (``subscribers.welcomed``) before it is sent,
+        An address already welcomed for another newsletter gets none. The
+        welcome is claimed (``subscribers.welcomed``) before it is sent,
         in one statement that also requires the address to be active, so two
         confirmations at once send one message and an address unsubscribed
         meanwhile gets none. A failure is logged and the claim given back:
         the confirmation stands either way.
         """
         with self._write() as tx:
+            # One welcome per address: a newsletter added later is not welcomed again.
+            others = [s for s in tx.subscribers.of_address(person.email) if s.id != person.id]
+            if any(tx.subscribers.welcomed(s.id) is not None for s in others):
+                return
             if not tx.subscribers.claim_welcome(person.id, now=self.clock()):
                 return
         try:

@@ -105,6 +105,8 @@ def test_english_weekly_and_russian_daily_each_arrive_once_and_one_click_leaves_
         held = tx.subscribers.of_address(READER)
         history = tx.events.history(READER)
     assert {s.status for s in held} == {SubscriberStatus.ACTIVE}
+    welcomes = [m for m in _messages_to(settings, READER) if ".welcome@" in m["Message-ID"]]
+    assert len(welcomes) == 1  # one welcome for the address, not one per newsletter
     assert [e.kind for e in history] == [
         EventKind.REQUESTED,
         EventKind.REQUESTED,
@@ -171,8 +173,29 @@ def test_preferences_page_changes_every_newsletter_of_the_address(
     )
     (confirmation,) = _messages_to(settings, READER)
     web.client.post("/confirm", params={"token": _token(confirmation, "confirm")})
+    # A later request for another newsletter: confirmed, but not welcomed again.
+    web.client.post(
+        "/subscribe", data={"email": READER, "choose": "yes", "newsletters": "ru-weekly"}
+    )
+    first = _token(confirmation, "confirm")
+    later = [
+        _token(m, "confirm")
+        for m in _messages_to(settings, READER)
+        if ".confirm@" in m["Message-ID"] and _token(m, "confirm") != first
+    ]
+    assert len(later) == 1
+    assert web.client.post("/confirm", params={"token": later[0]}).status_code == 200
+    welcomes = [m for m in _messages_to(settings, READER) if ".welcome@" in m["Message-ID"]]
+    assert len(welcomes) == 1
+    with demo_store.write() as tx:
+        weekly_ru = tx.subscribers.subscription(READER, "ru", Frequency.WEEKLY)
+        assert weekly_ru is not None and weekly_ru.status is SubscriberStatus.ACTIVE
+        assert weekly_ru.created is not None
+        tx.subscribers.set_status(
+            weekly_ru.id, SubscriberStatus.UNSUBSCRIBED, now=weekly_ru.created
+        )
     with demo_store.read() as tx:
-        en, ru = tx.subscribers.of_address(READER)
+        en, ru, _ = tx.subscribers.of_address(READER)
     assert en.timezone == ru.timezone == "Asia/Yerevan"
     token = tokens.sign(SECRET, "preferences", ru.id)
     page = web.client.get("/preferences", params={"token": token})
@@ -187,7 +210,7 @@ def test_preferences_page_changes_every_newsletter_of_the_address(
     )
     assert bad.status_code == 400 and "Mars/Base" in bad.text
     with demo_store.read() as tx:
-        assert len(tx.subscribers.of_address(READER)) == 2
+        assert len(tx.subscribers.of_address(READER)) == 3
     # Leave the English weekly, take the English daily, share topics, move zones.
     saved = web.client.post(
         "/preferences?token=" + token,
@@ -206,9 +229,10 @@ def test_preferences_page_changes_every_newsletter_of_the_address(
         ("en", "daily"): SubscriberStatus.ACTIVE,
         ("en", "weekly"): SubscriberStatus.UNSUBSCRIBED,
         ("ru", "daily"): SubscriberStatus.ACTIVE,
+        ("ru", "weekly"): SubscriberStatus.UNSUBSCRIBED,
     }
     assert held["en", "daily"].topics == held["ru", "daily"].topics == ("Economy",)
-    assert {s.timezone for s in held.values()} == {"Europe/Berlin"}
+    assert {s.timezone for s in held.values()} == {"Europe/Berlin"}  # the address's, on each
     assert kinds[EventKind.UNSUBSCRIBED, "preferences"] == 1
     assert kinds[EventKind.PREFERENCES, "preferences"] >= 3
     # Unsubscribe from every newsletter: the page's second button.
