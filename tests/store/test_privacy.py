@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -245,3 +246,50 @@ def test_forget_on_sqlite_leaves_no_bytes_of_the_address(
         assert b"reader299@example.org" in on_disk()
     finally:
         store.close()
+
+
+def test_the_ledger_skips_suppressed_readers_when_queueing_and_claiming(
+    any_store: Store, fixed_now: datetime
+) -> None:
+    save_edition(any_store, now=fixed_now)
+    ids = add_subscribers(any_store, 6, now=fixed_now)  # reader0..5@example.org
+    with any_store.write() as tx:
+        tx.suppressions.add("reader1@example.org", "complaint", "inbox", fixed_now)
+        last, queued, skipped = tx.ledger.enqueue_page(
+            EDITION,
+            language="en",
+            frequency="weekly",
+            wants=lambda topics: True,
+            after_id=0,
+            limit=100,
+            now=fixed_now,
+        )
+    assert (last, queued, skipped) == (ids[-1], 5, 1)
+    with any_store.write() as tx:
+        # A complaint read mid-send: the whole domain is suppressed now.
+        tx.suppressions.add("@example.org", "manual", "command", fixed_now)
+        batch = tx.ledger.claim(
+            EDITION, worker="w", limit=10, now=fixed_now, stale_before=fixed_now
+        )
+        reasons = tx.ledger.reasons(EDITION)
+    assert batch.items == [] and batch.skipped == 5
+    assert reasons == {"suppressed": 6}
+
+
+def test_export_pages_through_every_address(any_store: Store, fixed_now: datetime) -> None:
+    from broadsheet.content.privacy import export_chunks
+
+    add_subscribers(any_store, 7, now=fixed_now)
+    add_subscribers(any_store, 7, now=fixed_now, frequency=Frequency.DAILY)
+    _event(any_store, "reader3@example.org", EventKind.CONFIRMED, now=fixed_now, sid=None)
+    text = "".join(export_chunks(any_store, format="csv", page=3))
+    lines = text.splitlines()
+    assert len(lines) == 1 + 14
+    assert [line.split(",")[0] for line in lines[1:]] == sorted(
+        f"reader{i}@example.org" for i in range(7) for _ in range(2)
+    )
+    people = json.loads("".join(export_chunks(any_store, format="json", page=2)))
+    assert len(people["subscribers"]) == 7
+    (three,) = [p for p in people["subscribers"] if p["email"] == "reader3@example.org"]
+    assert [e["kind"] for e in three["events"]] == ["confirmed"]
+    assert {s["consent"] for s in three["subscriptions"]} == {"form"}
