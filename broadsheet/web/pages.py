@@ -218,14 +218,8 @@ class Pages:
         return self.settings.site.title_in(language)
 
     def _newsletter_name(self, language: str, newsletter: str, frequency: str) -> str:
-        """``English, once a week`` in the page's ``language``."""
-        return pagetext.word(
-            self.settings.words,
-            language,
-            "newsletter_choice",
-            language_name=labels.language_name(newsletter, language),
-            how_often=pagetext.frequency_name(self.settings.words, language, frequency),
-        )
+        """``English · Once a week`` in the page's ``language``."""
+        return pagetext.newsletter_name(self.settings.words, language, newsletter, frequency)
 
     def _newsletter_options(
         self, language: str, checked: Sequence[tuple[str, str]]

@@ -150,7 +150,7 @@ PAGES: Final = (
         "A name such as Europe/Berlin; your browser fills it in. Newsletters come by its "
         "clock; left empty, by ours.",
     ),
-    N_("pages.confirm_newsletters", "The button confirms these newsletters:"),
+    N_("pages.confirm_newsletters", "Confirming subscribes you to these newsletters:"),
     N_(
         "pages.privacy",
         "We use your address only to send the newsletter. Every message has a link to "

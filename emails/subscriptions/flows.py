@@ -124,7 +124,12 @@ class Outcome:
 
 
 def confirmation_message(
-    settings: Settings, subscriber: Subscriber, *, secret: str, now: datetime
+    settings: Settings,
+    subscriber: Subscriber,
+    *,
+    secret: str,
+    now: datetime,
+    newsletters: Sequence[Subscriber] = (),
 ) -> OutgoingMessage:
     """The double opt-in message for a pending subscriber (or, for an active one,
     a note with the preferences link: a new request never changes them silently).
@@ -135,6 +140,8 @@ def confirmation_message(
     reach someone else's inbox; the name is used only once the address's
     owner has confirmed. Headers are built as editions' are
     (:func:`broadsheet.emails.edition.headers.address` and friends).
+    ``newsletters`` are the subscriptions the link confirms, listed by name
+    in the message when there are several.
     """
     language = subscriber.language
     already = subscriber.status is SubscriberStatus.ACTIVE
@@ -160,6 +167,12 @@ def confirmation_message(
             words, language, "already_text" if already else "confirm_body", title=title, hours=hours
         ),
         "already": already,
+        "newsletters": [
+            pagetext.newsletter_name(words, language, s.language, str(s.frequency))
+            for s in newsletters
+        ]
+        if len(newsletters) > 1 and not already
+        else [],
         "url": url,
         "site_url": settings.site.url,
         "postal_address": settings.sender.postal_address,
@@ -420,7 +433,9 @@ class Subscriptions:
         if person.status is SubscriberStatus.UNSUBSCRIBED:
             # Written to the requester as asked; stored only once confirmed.
             addressed = replace(person, name=rows[0].name)
-        message = confirmation_message(self.settings, addressed, secret=self.secret, now=now)
+        message = confirmation_message(
+            self.settings, addressed, secret=self.secret, now=now, newsletters=unconfirmed
+        )
         transport = self._transport()
         try:
             result = transport.deliver(message, recipient=person.email)

@@ -33,6 +33,19 @@ def frequency_name(all_words: Words, language: str, frequency: Frequency | str) 
     return word(all_words, language, f"frequency_{frequency}")
 
 
+def newsletter_name(all_words: Words, language: str, newsletter: str, frequency: str) -> str:
+    """One newsletter named in ``language``: ``English · Once a week``."""
+    from broadsheet.emails.edition.labels import language_name
+
+    return word(
+        all_words,
+        language,
+        "newsletter_choice",
+        language_name=language_name(newsletter, language),
+        how_often=frequency_name(all_words, language, frequency),
+    )
+
+
 def pick_language(candidates: list[str | None], accept: str, languages: tuple[str, ...]) -> str:
     """The first candidate among ``languages``, else the best of ``Accept-Language``.
 

@@ -91,6 +91,9 @@ def test_english_weekly_and_russian_daily_each_arrive_once_and_one_click_leaves_
     )
     assert asked.status_code == 200, asked.text
     (confirmation,) = _messages_to(settings, READER)  # one message for the whole request
+    text = confirmation.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert "- English · Once a week\n- Russian · Every day" in text.get_content()
     token = _token(confirmation, "confirm")
     page = web.client.get("/confirm", params={"token": token})
     assert "English · Once a week" in page.text and "Russian · Every day" in page.text
