@@ -140,6 +140,11 @@ class Editions:
             extra[key] = value
         self.conn.execute(table.update().where(table.c.id == edition_id).values(extra=extra))
 
+    def extra_value(self, edition_id: str, key: str) -> Any:
+        """One value of an edition's ``extra`` (``None`` when absent), without the rest."""
+        row = self.conn.execute(select(table.c.extra).where(table.c.id == edition_id)).one_or_none()
+        return dict(row[0] or {}).get(key) if row else None
+
     def held(self) -> list[tuple[str, str, str]]:
         """``(id, hold, reason)`` of every paused or cancelled edition, by id."""
         rows = self.conn.execute(

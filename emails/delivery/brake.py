@@ -48,6 +48,8 @@ __all__ = [
     "brake_reason",
     "check_brake",
     "check_brake_in",
+    "held_by",
+    "pause_reason",
     "resume_baseline",
 ]
 
@@ -126,25 +128,37 @@ def brake_reason(
     return None
 
 
-def check_brake_in(tx: Tx, limits: BrakeLimits, edition_id: str, now: datetime) -> str | None:
-    """:func:`check_brake` inside a write transaction the caller holds."""
+def held_by(tx: Tx, edition_id: str) -> str:
+    """What holds an edition now: ``"paused: …"``, ``"cancelled: …"``, or ``""``."""
     hold, reason = tx.editions.hold(edition_id)
-    if hold:
-        return f"{hold}: {reason}" if reason else hold
-    edition = tx.editions.get(edition_id)
-    if edition is None:
+    return (f"{hold}: {reason}" if reason else hold) if hold else ""
+
+
+def pause_reason(tx: Tx, limits: BrakeLimits, edition_id: str) -> str | None:
+    """Why the brake would pause ``edition_id`` now; ``None`` when it is within its
+    limits or already held. Only reads, so a sender can ask outside its write
+    transactions."""
+    if tx.editions.hold(edition_id)[0]:
         return None
-    baseline = edition.extra.get(BASELINE)
-    why = brake_reason(
+    baseline = tx.editions.extra_value(edition_id, BASELINE)
+    return brake_reason(
         limits,
         tx.ledger.brake_counts(edition_id),
         baseline if isinstance(baseline, Mapping) else None,
     )
+
+
+def check_brake_in(tx: Tx, limits: BrakeLimits, edition_id: str, now: datetime) -> str | None:
+    """:func:`check_brake` inside a write transaction the caller holds."""
+    held = held_by(tx, edition_id)
+    if held:
+        return held
+    why = pause_reason(tx, limits, edition_id)
     if why is None:
         return None
     stamp = now.isoformat(timespec="seconds")
     if not tx.editions.set_hold(edition_id, PAUSED, f"{why} ({stamp})", expect=""):
-        return None  # raced: someone else changed the hold meanwhile
+        return held_by(tx, edition_id) or None  # someone else changed the hold meanwhile
     log.warning(
         "%s paused: %s; `broadsheet send %s` resumes it, `--cancel` stops it",
         edition_id,

@@ -40,7 +40,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from broadsheet.emails.delivery import giving
-from broadsheet.emails.delivery.brake import CANCELLED, BrakeLimits, check_brake_in
+from broadsheet.emails.delivery.brake import (
+    CANCELLED,
+    BrakeLimits,
+    check_brake_in,
+    held_by,
+    pause_reason,
+)
 from broadsheet.emails.delivery.claimants import LIVE_TOKENS, dead_workers, worker_name
 from broadsheet.emails.delivery.protocol import Wait, plain_wait
 from broadsheet.emails.delivery.retry import deferral, is_temporary
@@ -443,8 +449,16 @@ def deliver_queued(
             if want == 0:
                 break
             now = clock()
+            if brake is not None:
+                # The rates are counted outside the claim's write transaction;
+                # only a pause writes.
+                with store.read() as tx:
+                    why = pause_reason(tx, brake, edition_id)
+                if why is not None:
+                    with session.write() as tx:
+                        check_brake_in(tx, brake, edition_id, now)
             with session.write() as tx:
-                held = _held(tx, edition_id, brake, now)
+                held = _held(tx, edition_id, now)
                 if held:
                     tally.held = held
                     batch = None
@@ -624,13 +638,9 @@ def _record(
             log.warning("%s failed for now: %s", person.email, result.reply)
 
 
-def _held(tx: Tx, edition_id: str, brake: BrakeLimits | None, now: datetime) -> str:
+def _held(tx: Tx, edition_id: str, now: datetime) -> str:
     """What holds the edition now (``""``: nothing); a cancel sweeps its queued rows."""
-    if brake is not None:
-        held = check_brake_in(tx, brake, edition_id, now) or ""
-    else:
-        hold, reason = tx.editions.hold(edition_id)
-        held = f"{hold}: {reason}" if hold else ""
+    held = held_by(tx, edition_id)
     if held.startswith(CANCELLED):
         # Rows another sender gave back after the cancel are swept here.
         tx.ledger.cancel(edition_id, now=now, reason="edition cancelled")
