@@ -410,7 +410,10 @@ def running_dovecot(
     finally:
         # Dovecot's stop ends the master; the IMAP sessions and helpers it
         # leaves run on by themselves, so they are ended here too.
-        family = _descendants(int((root / "run" / "master.pid").read_text()))
+        try:
+            family = _descendants(int((root / "run" / "master.pid").read_text()))
+        except (OSError, ValueError):
+            family = []  # it never started, or has already gone
         with contextlib.suppress(RuntimeError):
             _run(dovecot, "-c", str(config), "stop")
         _end(family)

@@ -16,6 +16,7 @@ import csv
 import io
 import mailbox
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -64,6 +65,8 @@ broadsheet_destination_recipient_limit = 1
 
 def interpreter() -> str:
     """A Python the unprivileged pipe user may run (a venv's may live under /root)."""
+    if shutil.which("runuser") is None:
+        pytest.skip("runuser is absent: apt-get install util-linux")
     for candidate in (
         sys.executable,
         f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}",
