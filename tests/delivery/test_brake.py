@@ -174,3 +174,45 @@ def test_cancel_stops_an_edition_for_good(
             cancel_edition(store, "nope", now=fixed_now)
     finally:
         store.close()
+
+
+def test_brake_counts_distinct_addresses_on_each_store(
+    any_store_url: str, fixed_now: datetime
+) -> None:
+    store = Store.open(any_store_url)
+    try:
+        save_edition(store, now=fixed_now)
+        ids = add_subscribers(store, 5, now=fixed_now)
+        stale = fixed_now - timedelta(hours=1)
+        with store.write() as tx:
+            tx.ledger.enqueue(EDITION, [(i, SendState.QUEUED, "") for i in ids], now=fixed_now)
+            tx.ledger.claim(EDITION, worker="w", limit=5, now=fixed_now, stale_before=stale)
+            for i in ids[:4]:
+                tx.ledger.mark(EDITION, i, SendState.SENT, now=fixed_now)
+            tx.ledger.mark(EDITION, ids[4], SendState.BOUNCED, now=fixed_now, reply="550")
+        # Two complaints from one address (in another case) count once; a
+        # hard bounce reported for the address refused at delivery counts once.
+        complain(store, ["reader1@example.org", "Reader1@example.org"], fixed_now)
+        with store.write() as tx:
+            tx.events.record(
+                SubscriberEvent(
+                    email="reader4@example.org",
+                    kind=EventKind.HARD_BOUNCE,
+                    time=fixed_now,
+                    source="inbox",
+                    edition_id=EDITION,
+                )
+            )
+            tx.events.record(
+                SubscriberEvent(
+                    email="reader2@example.org",
+                    kind=EventKind.COMPLAINT,
+                    time=fixed_now,
+                    source="inbox",
+                    edition_id="another-edition",
+                )
+            )
+        with store.read() as tx:
+            assert tx.ledger.brake_counts(EDITION) == (5, 1, 1)
+    finally:
+        store.close()

@@ -151,8 +151,16 @@ def test_a_deferred_message_is_given_up_once_retry_for_has_gone_by(
 
 
 def test_a_due_deferred_row_is_claimed_by_one_sender_only(
-    store: Store, fixed_now: datetime
+    any_store_url: str, fixed_now: datetime
 ) -> None:
+    store = Store.open(any_store_url)
+    try:
+        _claim_deferred(store, fixed_now)
+    finally:
+        store.close()
+
+
+def _claim_deferred(store: Store, fixed_now: datetime) -> None:
     save_edition(store, now=fixed_now)
     ids = add_subscribers(store, 3, now=fixed_now)
     stale = fixed_now - timedelta(hours=1)
