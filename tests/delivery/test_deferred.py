@@ -6,8 +6,10 @@ real command line (``send``, ``send --status``, ``run --at``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -18,6 +20,7 @@ from broadsheet.emails import retry_deferred, send_edition
 from broadsheet.emails.delivery.retry import deferral, wait_before
 from broadsheet.model import SendState
 from broadsheet.store import Store
+from tests.conftest import BASE_CONFIG
 from tests.delivery.helpers import SmtpServer, add_subscribers, save_edition, smtp_config
 
 EDITION = "weekly-en-2026-11-23"
@@ -187,3 +190,42 @@ def _claim_deferred(store: Store, fixed_now: datetime) -> None:
     assert second.items == []
     assert [(w.reply, w.count) for w in waiting] == [("451 later", 1)]
     assert waiting[0].next_attempt == fixed_now + timedelta(minutes=15)
+
+
+def test_two_schedulers_retrying_at_once_deliver_each_deferred_message_once(
+    make_settings: Callable[..., Settings],
+    smtp_server: SmtpServer,
+    any_store_url: str,
+    fixed_now: datetime,
+) -> None:
+    settings = make_settings(
+        smtp_config(smtp_server.port, retries=0, batch_size=3)
+        + f'[store]\nurl = "{any_store_url}"\n',
+        base=BASE_CONFIG.replace('[store]\nurl = "sqlite:///broadsheet.db"\n', ""),
+    )
+    store = Store.open(settings.store.url)
+    try:
+        save_edition(store, now=fixed_now)
+        add_subscribers(store, 40, now=fixed_now)
+        smtp_server.handler.greylist = {f"reader{i}@example.org": 1 for i in range(0, 40, 2)}
+        first = send_edition(store, settings, EDITION, now=fixed_now)
+        assert (first.sent, first.deferred) == (20, 20)
+        due = fixed_now + timedelta(minutes=6)
+        reports: list[dict[str, Any]] = []
+        threads = [
+            threading.Thread(
+                target=lambda: reports.append(retry_deferred(store, settings, now=due))
+            )
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(r[EDITION].sent for r in reports if EDITION in r) == 20
+        with store.read() as tx:
+            counts = tx.ledger.counts(EDITION)
+        assert counts[SendState.SENT] == 40 and counts[SendState.DEFERRED] == 0
+    finally:
+        store.close()
+    assert smtp_server.handler.per_recipient() == {f"reader{i}@example.org": 1 for i in range(40)}
