@@ -177,15 +177,19 @@ def _with_zones(tx: Tx, jobs: Sequence[Job]) -> list[Job]:
 def due_slots(
     job: Job, latest: datetime, last_done: datetime | None, now: datetime
 ) -> list[datetime]:
-    """The slots of ``job`` to try at ``now``, oldest first: its latest, and for an
-    edition in readers' local time also every earlier slot still within its grace
-    period that is later than the job's last settled slot (each reaches other readers).
+    """The slots of ``job`` to try at ``now``, oldest first.
+
+    Its latest slot; and for an edition in readers' local time every earlier
+    slot after the job's last settled one, since each reaches other readers:
+    those still within grace run, the others are recorded as skipped (with a
+    warning), going back at most a day past the grace period. A job with no
+    settled slot yet looks back over its grace period only.
     """
     if not (isinstance(job, EditionJob) and job.local):
         return [latest]
     start = now - job.grace
     if last_done is not None:
-        start = max(start, last_done)
+        start = max(last_done, start - timedelta(days=1))
     return [slot for slot in job.slots_since(start, now) if slot <= latest]
 
 

@@ -27,8 +27,8 @@ from broadsheet.scheduler.localtime import local_editions
 from broadsheet.scheduler.runner import run_due
 from broadsheet.store import Store
 from broadsheet.zones import local_slot, offset_label
-from tests.conftest import make_article
-from tests.scheduler.support import ticks
+from tests.conftest import BASE_CONFIG, make_article
+from tests.scheduler.support import Recorder, ticks
 
 LOCAL = """
 [newsletters.daily]
@@ -309,3 +309,100 @@ def test_status_shows_the_offsets_of_the_last_and_next_editions(
     row = next(line for line in result.output.splitlines() if "edition:daily:en" in line)
     assert "07:00 for +0300" in row
     assert "18:00 for -0800" in row  # 07:00 in Los Angeles, on Moscow's clock
+
+
+def test_a_weekly_edition_goes_out_on_each_reader_s_own_weekday() -> None:
+    job = EditionJob(
+        language="en",
+        frequency=Frequency.WEEKLY,
+        at=time(8),
+        tz=MOSCOW,
+        weekday=0,
+        local=True,
+        zones=("America/Los_Angeles", "Asia/Vladivostok"),
+    )
+    # Monday 30 November 2026, 08:00 in Vladivostok is Sunday 22:00 UTC.
+    sunday = utc("2026-11-29T12:00:00+00:00")
+    slots = []
+    moment = sunday
+    for _ in range(3):
+        moment = job.next_slot(moment)
+        slots.append(moment)
+    assert slots == [
+        utc("2026-11-30T08:00:00+10:00"),
+        utc("2026-11-30T08:00:00+03:00"),
+        utc("2026-11-30T08:00:00-08:00"),
+    ]
+    ids = [g.edition_id("weekly", "en") for slot in slots for g in local_editions(job, slot)]
+    assert ids == [
+        "weekly-en-2026-11-30+1000",
+        "weekly-en-2026-11-30+0300",
+        "weekly-en-2026-11-30-0800",
+    ]
+    # A week later, not before.
+    assert job.next_slot(slots[-1]) == utc("2026-12-07T08:00:00+10:00")
+
+
+def test_offsets_due_in_one_tick_run_oldest_first_each_once(
+    local_settings: Settings, local_store: Store
+) -> None:
+    """After downtime, every offset still within grace goes out; one past it is skipped."""
+    add_readers(
+        local_store,
+        {"dubai@example.org": "Asia/Dubai", "msk@example.org": None, "in@example.org": None},
+    )
+    with local_store.write() as tx:
+        tx.subscribers.set_timezone(
+            "in@example.org", "Asia/Kolkata", now=utc("2026-12-01T00:00:00+00:00")
+        )
+    recorder = Recorder()
+    yesterday = run_due(
+        local_store, local_settings, now=utc("2026-12-02T04:00:00+00:00"), actions=recorder.actions
+    )
+    assert yesterday.ok
+    # Kolkata 07:00 is 01:30 UTC, Dubai's 03:00, Moscow's 04:00; back up at 04:40 UTC.
+    now = utc("2026-12-03T04:40:00+00:00")
+    report = run_due(local_store, local_settings, now=now, actions=recorder.actions)
+    daily = [(o.slot, str(o.status)) for o in report.outcomes if o.job == "edition:daily:en"]
+    assert daily == [
+        (utc("2026-12-03T07:00:00+05:30"), "skipped"),  # 190 minutes late, grace 180
+        (utc("2026-12-03T07:00:00+04:00"), "ok"),
+        (utc("2026-12-03T07:00:00+03:00"), "ok"),
+    ]
+    for later in (timedelta(minutes=1), timedelta(hours=3)):
+        again = run_due(local_store, local_settings, now=now + later, actions=recorder.actions)
+        assert again.outcomes == ()
+    # The day before, the first tick ran all three (each within grace), oldest first.
+    assert [c.slot for c in recorder.calls if c.job == "edition:daily:en"] == [
+        utc("2026-12-02T07:00:00+05:30"),
+        utc("2026-12-02T07:00:00+04:00"),
+        utc("2026-12-02T07:00:00+03:00"),
+        utc("2026-12-03T07:00:00+04:00"),
+        utc("2026-12-03T07:00:00+03:00"),
+    ]
+
+
+def test_local_time_on_postgresql(make_settings: Callable[..., Settings], pg_url: str) -> None:
+    base = BASE_CONFIG.replace('url = "sqlite:///broadsheet.db"', f'url = "{pg_url}"')
+    settings = make_settings(LOCAL.format(time="07:00"), base=base)
+    store = Store.open(settings.store.url)
+    try:
+        add_readers(store, READERS)
+        start, end = utc("2026-12-02T20:00:00+00:00"), utc("2026-12-03T16:00:00+00:00")
+        for now in ticks(start, end, timedelta(minutes=30)):
+            assert run_due(store, settings, now=now).ok
+        # Vladivostok's reader moves west after their edition: no second one that day.
+        with store.write() as tx:
+            tx.subscribers.set_timezone("vlad@example.org", "America/Los_Angeles", now=end)
+        for now in ticks(start, end, timedelta(minutes=30)):
+            assert run_due(store, settings, now=now).ok
+        got = {email: [e for e, _ in rows] for email, rows in sent(store).items()}
+        assert ledger_messages(store) == maildir_recipients(settings)
+    finally:
+        store.close()
+    assert got == {
+        "vlad@example.org": ["daily-en-2026-12-03+1000"],
+        "msk@example.org": ["daily-en-2026-12-03+0300"],
+        "nozone@example.org": ["daily-en-2026-12-03+0300"],
+        "la@example.org": ["daily-en-2026-12-03-0800"],
+    }
