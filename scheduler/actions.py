@@ -142,6 +142,10 @@ def send_edition(ctx: JobContext) -> ActionResult:
             f"; {ledger.get('failed', report.failed)} failed for now: "
             f"`broadsheet send {edition_id}` tries them again"
         )
+    if report.waiting:
+        note += f"; {report.waiting} deferred: the retries job tries them when due"
+    if report.held:
+        note += f"; {report.held}"
     return ActionResult(counts=counts, note=note)
 
 
