@@ -104,11 +104,13 @@ def _run(*args: str) -> str:
     return text
 
 
-def _wait_for_port(port: int, what: str, log: Path, timeout: float = 15.0) -> None:
+def _wait_for_port(
+    port: int, what: str, log: Path, timeout: float = 15.0, address: str = "127.0.0.1"
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
+            with socket.create_connection((address, port), timeout=1):
                 return
         except OSError:
             if time.monotonic() > deadline:
@@ -298,14 +300,15 @@ class Dovecot:
     tls_port: int | None
     maildir: Path
     log: Path
+    address: str = "127.0.0.1"
     user: str = BOUNCE_USER
     password: str = IMAP_PASSWORD
 
     def url(self, folder: str = "INBOX", *, tls: bool = False) -> str:
         """The ``imap://`` (or, with ``tls``, ``imaps://``) URL of ``folder``."""
         if tls:
-            return f"imaps://{self.user}@127.0.0.1:{self.tls_port}/{folder}"
-        return f"imap://{self.user}@127.0.0.1:{self.port}/{folder}"
+            return f"imaps://{self.user}@{self.address}:{self.tls_port}/{folder}"
+        return f"imap://{self.user}@{self.address}:{self.port}/{folder}"
 
     def log_text(self) -> str:
         """Dovecot's log, for failure messages and the TLS checks."""
@@ -319,17 +322,18 @@ def _dovecot_conf(
     tls: tuple[Path, Path] | None,
     tls_port: int | None,
     capabilities: str | None,
+    address: str,
 ) -> str:
     ssl = (
         f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}\n"
         if tls is not None
         else "ssl = no\n"
     )
-    imaps = f"port = {tls_port}\n    address = 127.0.0.1" if tls_port else "port = 0"
+    imaps = f"port = {tls_port}\n    address = {address}" if tls_port else "port = 0"
     advertised = f"imap_capability = {capabilities}\n" if capabilities else ""
     return f"""\
 protocols = imap
-listen = 127.0.0.1
+listen = {address}
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
@@ -347,7 +351,7 @@ userdb {{
 }}
 service imap-login {{
   inet_listener imap {{
-    address = 127.0.0.1
+    address = {address}
     port = {port}
   }}
   inet_listener imaps {{
@@ -372,6 +376,7 @@ def running_dovecot(
     *,
     tls: tuple[Path, Path] | None = None,
     capabilities: str | None = None,
+    address: str = "127.0.0.1",
 ) -> Iterator[Dovecot]:
     """Start Dovecot under ``root`` serving ``maildir`` (created if absent).
 
@@ -381,6 +386,8 @@ def running_dovecot(
         tls: a certificate and key: STARTTLS on the plain port, and an imaps port.
         capabilities: the capabilities advertised after login instead of
             Dovecot's (to act as a server without MOVE or UIDPLUS).
+        address: where it listens (the tests of a server elsewhere use
+            this machine's own non-loopback address).
     """
     dovecot = need("dovecot", "dovecot-imapd")
     root.mkdir(parents=True, exist_ok=True)
@@ -393,7 +400,7 @@ def running_dovecot(
     port = free_port()
     tls_port = free_port() if tls is not None else None
     config = root / "dovecot.conf"
-    config.write_text(_dovecot_conf(root, maildir, port, tls, tls_port, capabilities))
+    config.write_text(_dovecot_conf(root, maildir, port, tls, tls_port, capabilities, address))
     hashed = _run(_program("doveadm") or "doveadm", "pw", "-s", "SHA512-CRYPT", "-p", IMAP_PASSWORD)
     owner = pwd.getpwnam(MAIL_UID)
     (root / "broadsheet.passwd").write_text(
@@ -402,10 +409,15 @@ def running_dovecot(
     )
     _run(dovecot, "-c", str(config))
     server = Dovecot(
-        config=config, port=port, tls_port=tls_port, maildir=maildir, log=root / "dovecot.log"
+        config=config,
+        port=port,
+        tls_port=tls_port,
+        maildir=maildir,
+        log=root / "dovecot.log",
+        address=address,
     )
     try:
-        _wait_for_port(port, "Dovecot", server.log)
+        _wait_for_port(port, "Dovecot", server.log, address=address)
         yield server
     finally:
         # Dovecot's stop ends the master; the IMAP sessions and helpers it

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import imaplib
+import ipaddress
 import logging
+import socket
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
@@ -334,3 +336,32 @@ def test_the_command_says_what_failed_in_one_line(
         assert done.stderr.startswith("error: ") and says in done.stderr, done.stderr
         assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
         assert ":pw@" not in done.stderr
+
+
+def own_address() -> str:
+    """This machine's address on its default route (a route lookup: nothing is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1
+        except OSError as exc:
+            pytest.skip(f"no network interface but loopback ({exc})")
+        address = str(probe.getsockname()[0])
+    if ipaddress.ip_address(address).is_loopback:
+        pytest.skip("no network interface but loopback")
+    return address
+
+
+@pytest.mark.allow_skip  # a machine (or container) with loopback alone
+def test_no_password_in_clear_text_across_the_network(
+    mail_folder: Path, imap_settings: Settings
+) -> None:
+    address = own_address()
+    with running_dovecot(
+        mail_folder / "dovecot", mail_folder / "Maildir", address=address
+    ) as server:
+        imaplib.IMAP4(address, server.port, timeout=10).logout()  # it answers there
+        with pytest.raises(MailboxError, match="offers no STARTTLS") as caught:
+            open_mailbox(server.url(), imap_settings)
+        assert "imaps://" in str(caught.value)
+        assert "Login: user=" not in server.log_text()
+        assert "auth failed" not in server.log_text()
