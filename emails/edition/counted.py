@@ -169,8 +169,16 @@ def count_context(
     counted["new"] = [_item(i, "new", counter) for i in context["new"]]
     counted["top"] = [_item(i, "top_reads", counter) for i in context["top"]]
     donation = context["donation"]
+    wordings = context["donations"]
     if donation is not None:
-        counted["donation"] = _donation(donation, counter, variant)
+        # With its wordings, the plain appeal is the first of them.
+        plain = wordings[0].get("variant", variant) if wordings else variant
+        counted["donation"] = _donation(donation, counter, plain)
+    # Every wording of the donation block (thanks, renew, v1…), each counted
+    # apart: the token names the variant a click came from, never the reader.
+    counted["donations"] = [
+        _donation(wording, counter, wording.get("variant", variant)) for wording in wordings
+    ]
     counted["other_editions"] = [
         OtherEdition(
             language=other["language"],

@@ -285,3 +285,42 @@ def test_a_store_gone_is_503_not_a_redirect(
     finally:
         store.close()
 
+
+VARIANTS = """
+[[donation.en.variants]]
+heading = "Pay for the next story"
+text = "One reader in a hundred pays for what all read."
+button_label = "Give"
+
+[[donation.en.variants]]
+heading = "No paywall, no owner"
+text = "Only readers keep it so."
+button_label = "Support"
+"""
+
+
+def test_every_wording_of_the_donation_block_is_counted_apart(
+    make_settings: Callable[..., Settings], fixed_now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BROADSHEET_SECRET", SECRET)
+    base = BASE_CONFIG.replace("[donation.ru]", VARIANTS + "\n[donation.ru]")
+    settings = make_settings(COUNTING, base=base)
+    store = Store.open(settings.store.url)
+    try:
+        record = _edition(store, settings, fixed_now)
+        with store.read() as tx:
+            donate = [link for link in tx.links.of_edition(record.id) if link.block == "donation"]
+        # Each wording with a button has its own counted link, all to the same page.
+        assert {link.variant for link in donate} >= {"v1", "v2", "renew"}
+        assert len({link.key for link in donate}) == len(donate)
+        assert {link.url for link in donate} == {
+            f"https://news.example/en/donate/?utm_source=newsletter&utm_medium=email"
+            f"&utm_campaign={record.id}"
+        }
+        # The wordings kept for the sender carry the counted links too.
+        kept = str(record.extra.get("donation", ""))
+        for link in donate:
+            if link.variant in ("v1", "v2", "renew"):
+                assert tokens.sign_link(SECRET, record.id, link.key) in kept, link.variant
+    finally:
+        store.close()
