@@ -48,6 +48,7 @@ class MaildirMailbox:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._made: dict[str, str] = {}
         if not is_maildir(self.path):
             raise MailboxError(
                 f"{self.path}: not a Maildir (it needs the folders cur, new and tmp); "
@@ -84,6 +85,8 @@ class MaildirMailbox:
         if folder not in FOLDERS:
             raise ValueError(f"unknown folder {folder!r}")  # a bug in the caller
         path = self.path / f".{folder}"
+        if folder in self._made:
+            return path
         try:
             for sub in ("cur", "new", "tmp"):
                 (path / sub).mkdir(parents=True, exist_ok=True)
@@ -91,14 +94,17 @@ class MaildirMailbox:
             (path / "maildirfolder").touch(exist_ok=True)
         except OSError as exc:
             raise MailboxError(f"{path}: cannot create the folder: {exc.strerror}") from None
+        self._made[folder] = str(path)
         return path
 
     def file(self, message: Incoming, folder: str) -> None:
         """Move ``message`` into the subfolder ``folder``."""
         sub, _, name = message.key.partition("/")
-        target = self.folder(folder) / sub / name
+        if folder not in self._made:
+            self.folder(folder)
+        base = str(self.path)
         try:
-            os.rename(self.path / sub / name, target)
+            os.rename(f"{base}/{sub}/{name}", f"{self._made[folder]}/{sub}/{name}")
         except FileNotFoundError:
             log.info("%s: %s was moved meanwhile", self.path, message.key)
         except OSError as exc:

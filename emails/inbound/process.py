@@ -7,9 +7,10 @@ For each waiting message:
 2. if ``inbound_messages`` already holds its key (its Message-ID, else a
    digest of its bytes), it was acted on before: it is only filed again;
 3. a human reply is forwarded to ``inbound.forward_to`` when set;
-4. in one transaction the policies are applied
-   (:mod:`~broadsheet.emails.inbound.policy`) and the key recorded;
-5. the mailbox moves it to the folder saying what was done.
+4. the policies are applied (:mod:`~broadsheet.emails.inbound.policy`) and
+   the key recorded, in one transaction per batch of messages;
+5. the mailbox moves it to the folder saying what was done, once its
+   batch is committed.
 
 A message whose transaction or forward fails stays where it is, with a log
 line naming it, and a later pass takes it again; when the store cannot be
@@ -31,7 +32,7 @@ from broadsheet.emails.edition.compose import OutgoingMessage
 from broadsheet.emails.edition.returnpath import plain_sender
 from broadsheet.emails.inbound.detect import FORWARD_MARK, Kind, Notification, detect, inbound_key
 from broadsheet.emails.inbound.mailboxes import Incoming, Mailbox
-from broadsheet.emails.inbound.policy import apply
+from broadsheet.emails.inbound.policy import Batch
 from broadsheet.errors import DeliveryError, StoreError, StoreUnavailable
 from broadsheet.store import Store
 
@@ -77,6 +78,13 @@ def folder_of(outcome: str) -> str:
     return str(Kind.UNMATCHED)
 
 
+BATCH = 200
+"""Messages acted on in one transaction."""
+
+BATCH_BYTES = 16 << 20
+"""A batch is cut short once its messages hold this many bytes."""
+
+
 def process(
     mailbox: Mailbox,
     settings: Settings,
@@ -86,6 +94,9 @@ def process(
     transport: Transport | None = None,
 ) -> Summary:
     """Read every waiting message of ``mailbox``, act on it and file it.
+
+    Messages are taken in batches of up to :data:`BATCH`: each batch is
+    recognised, then acted on in one transaction, then filed.
 
     Args:
         mailbox: where the messages are.
@@ -102,9 +113,17 @@ def process(
     secret = store.link_secret(settings.secret(), env_name=settings.links.secret_env)
     pass_ = _Pass(mailbox, settings, store, now=now, secret=secret, transport=transport)
     try:
+        batch: list[Incoming] = []
+        size = 0
         for incoming in mailbox.messages():
-            if not pass_.one(incoming):
-                break
+            batch.append(incoming)
+            size += len(incoming.raw)
+            if len(batch) >= BATCH or size >= BATCH_BYTES:
+                if not pass_.batch(batch):
+                    return pass_.summary
+                batch, size = [], 0
+        if batch:
+            pass_.batch(batch)
     finally:
         pass_.close()
     return pass_.summary
@@ -134,30 +153,77 @@ class _Pass:
         ident = note.message_id if note is not None and note.message_id else "no Message-ID"
         return f"{self.mailbox.label}: {incoming.key} ({ident})"
 
-    def one(self, incoming: Incoming) -> bool:
-        """Handle one message; False when the pass must stop (the store is gone)."""
-        note = detect(incoming.raw, recipient=incoming.recipient)
-        key = inbound_key(incoming.raw, note.message_id)
+    def leave(self, incoming: Incoming, note: Notification, why: object) -> None:
+        line = f"{self.name(incoming, note)}: left in place: {why}"
+        log.error("%s", line)
+        self.summary.left += 1
+        self.summary.problems.append(line)
+
+    def batch(self, items: list[Incoming]) -> bool:
+        """Act on a batch and file it; False when the pass must stop (the store is gone)."""
+        notes = [detect(item.raw, recipient=item.recipient) for item in items]
+        keys = [
+            inbound_key(item.raw, note.message_id) for item, note in zip(items, notes, strict=True)
+        ]
+        outcomes: dict[int, str] = {}
+        left: set[int] = set()
         try:
             with self.store.read() as tx:
-                seen = tx.inbound.outcome(key)
-            if seen is not None:
-                log.info("%s: acted on before (%s), filed again", self.name(incoming, note), seen)
-                outcome = seen
-            else:
-                if note.kind is Kind.HUMAN and self.settings.inbound.forward_to:
-                    self.forward(incoming, note, key)
-                with self.store.write() as tx:
-                    outcome, edition_id = apply(
-                        tx, note, self.settings, secret=self.secret, now=self.now
+                seen = tx.inbound.outcomes(keys)
+            fresh: list[int] = []
+            first: dict[str, int] = {}
+            for index, key in enumerate(keys):
+                if key in seen:
+                    outcomes[index] = seen[key]
+                    log.info(
+                        "%s: acted on before (%s), filed again",
+                        self.name(items[index], notes[index]),
+                        seen[key],
                     )
-                    tx.inbound.remember(key, outcome, edition_id=edition_id, now=self.now)
-        except (StoreError, DeliveryError) as exc:
-            line = f"{self.name(incoming, note)}: left in place: {exc}"
-            log.error("%s", line)
-            self.summary.left += 1
-            self.summary.problems.append(line)
+                elif key not in first:
+                    first[key] = index
+                    fresh.append(index)
+            if self.settings.inbound.forward_to:
+                for index in list(fresh):
+                    if notes[index].kind is Kind.HUMAN:
+                        try:
+                            self.forward(items[index], notes[index], keys[index])
+                        except DeliveryError as exc:
+                            self.leave(items[index], notes[index], exc)
+                            left.add(index)
+                            fresh.remove(index)
+                            del first[keys[index]]
+            if fresh:
+                with self.store.write() as tx:
+                    acting = Batch(
+                        tx,
+                        [notes[i] for i in fresh],
+                        self.settings,
+                        secret=self.secret,
+                        now=self.now,
+                    )
+                    rows = []
+                    for index in fresh:
+                        outcome, edition_id = acting.apply(notes[index])
+                        outcomes[index] = outcome
+                        rows.append((keys[index], outcome, edition_id))
+                    acting.write()
+                    tx.inbound.remember(rows, now=self.now)
+            for index, key in enumerate(keys):
+                if index not in outcomes and key in first:
+                    outcomes[index] = outcomes[first[key]]
+        except StoreError as exc:
+            # Nothing of the batch was recorded: every message stays for the next pass.
+            for index, item in enumerate(items):
+                if index not in left:
+                    self.leave(item, notes[index], exc)
             return not isinstance(exc, StoreUnavailable)
+        for index, item in enumerate(items):
+            if index in outcomes:
+                self.file(item, notes[index], outcomes[index])
+        return True
+
+    def file(self, incoming: Incoming, note: Notification, outcome: str) -> None:
         folder = folder_of(outcome)
         reason = outcome.partition(": ")[2] or note.reason
         if folder == str(Kind.UNMATCHED):
@@ -168,7 +234,6 @@ class _Pass:
         self.summary.filed[folder] = self.summary.filed.get(folder, 0) + 1
         short = outcome.partition(":")[0]
         self.summary.outcomes[short] = self.summary.outcomes.get(short, 0) + 1
-        return True
 
     def forward(self, incoming: Incoming, note: Notification, key: str) -> None:
         """Send a copy of a human reply to ``inbound.forward_to``, attached whole."""

@@ -33,7 +33,9 @@ def statuses(pub: Publication, email: str) -> set[SubscriberStatus]:
 
 def ledger_state(pub: Publication, edition_id: str, email: str) -> SendState:
     with pub.store.read() as tx:
-        person = tx.subscribers.subscription(email, "en", tx.subscribers.of_address(email)[0].frequency)
+        person = tx.subscribers.subscription(
+            email, "en", tx.subscribers.of_address(email)[0].frequency
+        )
         assert person is not None
         entry = tx.ledger.get(edition_id, person.id)
         assert entry is not None
@@ -198,7 +200,9 @@ def test_a_qmail_bounce_read_by_the_detector(pub: Publication) -> None:
 def test_a_delayed_dsn_changes_nothing(pub: Publication) -> None:
     sent = pub.send("weekly-en-2026-11-23")
     pub.deliver(
-        messages.dsn(to=sent[READER].return_path, recipient=READER, action="delayed", status="4.4.7")
+        messages.dsn(
+            to=sent[READER].return_path, recipient=READER, action="delayed", status="4.4.7"
+        )
     )
     assert pub.run().filed == {"bounces": 1}
     assert statuses(pub, READER) == {SubscriberStatus.ACTIVE}
