@@ -379,6 +379,10 @@ class _Recorder:
             self._pool.shutdown(wait=True)
 
 
+HOLD_CHECK_SECONDS = 2.0
+"""How often a sender reads its edition's hold within a batch (a cancel or a
+pause stops it this long after, at most, plus the message in flight)."""
+
 _STATE = {
     DeliveryStatus.SENT: SendState.SENT,
     DeliveryStatus.ALREADY: SendState.SENT,
@@ -443,6 +447,11 @@ def deliver_queued(
     worker = worker_name()
     session = _Session(store, writes)
     refresh_every = claim_timeout / 3
+
+    def hold_now() -> str:
+        with store.read() as tx:
+            return held_by(tx, edition_id)
+
     try:
         while not (stop and stop.is_set()):
             want = budget.take(batch_size)
@@ -495,6 +504,7 @@ def deliver_queued(
                 worker=worker,
                 clock=clock,
                 refresh_every=refresh_every,
+                hold_now=hold_now,
                 stop=stop,
                 budget=budget,
                 tally=tally,
@@ -523,15 +533,26 @@ def _deliver_batch(
     tally: Progress,
     report: Callable[[str], None],
     retry_for: timedelta = timedelta(0),
+    hold_now: Callable[[], str] | None = None,
 ) -> None:
-    """Deliver one claimed batch; each outcome is committed before the next delivery."""
-    last_refresh = time.monotonic()
+    """Deliver one claimed batch; each outcome is committed before the next delivery.
+
+    Every :data:`HOLD_CHECK_SECONDS` the edition's hold is read (``hold_now``):
+    once it is paused or cancelled, the rest of the batch is given back.
+    """
+    last_refresh = last_hold_check = time.monotonic()
     position = 0
     recorder = _Recorder(session)
     try:
         while position < len(items):
             if stop and stop.is_set():
                 break
+            if hold_now is not None and time.monotonic() - last_hold_check > HOLD_CHECK_SECONDS:
+                last_hold_check = time.monotonic()
+                held = hold_now()
+                if held:
+                    tally.held = held
+                    break
             if time.monotonic() - last_refresh > refresh_every:
                 # Keep the claim fresh so no other sender takes over rows this
                 # one still means to send; drop any it lost meanwhile.

@@ -216,3 +216,34 @@ def test_brake_counts_distinct_addresses_on_each_store(
             assert tx.ledger.brake_counts(EDITION) == (5, 1, 1)
     finally:
         store.close()
+
+
+def test_a_cancel_stops_a_running_send_within_its_batch(
+    make_settings: Callable[..., Settings], fixed_now: datetime
+) -> None:
+    # One batch holds every row, so only the check within the batch can stop it.
+    settings = make_settings("[delivery]\nrate = 25\nbatch_size = 200\n")
+    store = Store.open(settings.store.url)
+    try:
+        save_edition(store, now=fixed_now)
+        add_subscribers(store, 150, now=fixed_now)
+        cancelled: list[int] = []
+
+        def cancel_after_ten(progress: Progress) -> None:
+            if progress.sent == 10 and not cancelled:
+                report = cancel_edition(store, EDITION, now=fixed_now)
+                cancelled.append(report.sending)
+
+        report = send_edition(store, settings, EDITION, now=fixed_now, progress=cancel_after_ten)
+        # The sender held the rest of its batch (the last outcome may be on its way).
+        assert len(cancelled) == 1 and 140 <= cancelled[0] <= 141
+        assert 10 <= report.sent < 150
+        assert report.held.startswith("cancelled: cancelled by hand")
+        with store.read() as tx:
+            counts = tx.ledger.counts(EDITION)
+        assert counts[SendState.SENT] == report.sent
+        assert counts[SendState.SKIPPED] == 150 - report.sent
+        assert counts[SendState.QUEUED] == counts[SendState.SENDING] == 0
+    finally:
+        store.close()
+    assert sum(maildir_recipients(settings.delivery.maildir).values()) == report.sent
