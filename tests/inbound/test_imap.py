@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -192,20 +193,27 @@ def test_lists_files_and_a_second_run_sees_nothing(
     assert len(list((dovecot.maildir / ".bounces").glob("*/*"))) == 2
 
 
+@pytest.mark.parametrize(
+    ("folder", "on_the_wire"),
+    [("Newsletter", "Newsletter"), ("Рассылка", "&BCAEMARBBEEESwQ7BDoEMA-")],
+    ids=["ascii", "russian"],
+)
 def test_folders_of_another_folder_are_its_children(
-    dovecot: Dovecot, imap_settings: Settings
+    dovecot: Dovecot, imap_settings: Settings, folder: str, on_the_wire: str
 ) -> None:
-    append(dovecot, "Newsletter", message(1))
-    mailbox = open_mailbox(dovecot.url("Newsletter"), imap_settings)
+    """Under the folder read, with the server's delimiter; names in modified UTF-7."""
+    append(dovecot, on_the_wire, message(1))
+    mailbox = open_mailbox(dovecot.url(quote(folder)), imap_settings)
     try:
+        assert mailbox.label.endswith(f"/{folder}")
         (item,) = mailbox.messages()
         mailbox.file(item, "complaints")
     finally:
         mailbox.close()
-    assert "Newsletter.complaints" in listed(dovecot)  # Dovecot's Maildir++ delimiter
+    assert f"{on_the_wire}.complaints" in listed(dovecot)  # Dovecot's Maildir++ delimiter
     assert "complaints" not in listed(dovecot)
-    assert len(folder_contents(dovecot, "Newsletter.complaints")) == 1
-    assert folder_contents(dovecot, "Newsletter") == []
+    assert len(folder_contents(dovecot, f"{on_the_wire}.complaints")) == 1
+    assert folder_contents(dovecot, on_the_wire) == []
 
 
 @pytest.mark.parametrize("uidplus", [True, False], ids=["uidplus", "neither"])
