@@ -7,7 +7,7 @@ and ``cancelled`` when someone stopped it for good:
 - :func:`cancel_edition` marks it cancelled and turns its ``queued`` and
   ``deferred`` ledger rows into ``skipped`` ("edition cancelled"), so
   ``send --status`` still accounts for every reader. A sender working on it
-  finishes the message in flight and stops at its next batch, sweeping the
+  finishes the message in flight and stops within two seconds, sweeping the
   rows it gives back the same way. A campaign cancelled before its
   ``send_at`` is never sent: the scheduler leaves it out.
 - :func:`hold_for_send` is what a send asks first: a cancelled edition is
