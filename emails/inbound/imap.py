@@ -142,7 +142,6 @@ class ImapMailbox:
         self._url = url
         self._imap = connection
         self._capabilities: frozenset[str] = frozenset()
-        self._known_folders: set[str] = set()
         self._targets: dict[str, str] = {}
         self._warned_no_expunge = False
 
@@ -277,6 +276,8 @@ class ImapMailbox:
             raise MailboxError(f"{url.label}: TLS failed: {_reason(exc)}") from None
         except (OSError, imaplib.IMAP4.abort) as exc:
             raise MailboxUnavailable(f"{url.label}: connection lost: {_reason(exc)}") from None
+        except imaplib.IMAP4.error as exc:  # a BAD answer, a STARTTLS the server refused
+            raise MailboxError(f"{url.label}: {_reason(exc)}") from None
 
     def _target(self, folder: str) -> str:
         """The quoted IMAP name of ``folder``, created and subscribed on first use."""
