@@ -128,7 +128,10 @@ password_env = "{PASSWORD_ENV}"
             f"{name}@{DOMAIN}" for name in READERS
         }
 
-        second = broadsheet(settings, "inbox", dovecot.url(), "--at", AT, password=dovecot.password)
+        # Again, the URL now from [inbound] mailbox (the table ends the file).
+        with settings.path.open("a") as toml:
+            toml.write(f'mailbox = "{dovecot.url()}"\n')
+        second = broadsheet(settings, "inbox", "--at", AT, password=dovecot.password)
         assert second.startswith("0 read")
         assert statuses(settings) == after
     # Filed, not deleted: the five reports sit in the bounces folder, none in INBOX.
