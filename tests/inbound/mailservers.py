@@ -1,7 +1,7 @@
 """Private Postfix and Dovecot instances for the inbound tests.
 
 Each test gets its own servers, configured and started from here, bound to
-127.0.0.1 on free ports, with every file (configuration, queue, Maildirs,
+127.0.0.1 (or, for one test, this machine's own address) on free ports, with every file (configuration, queue, Maildirs,
 logs) under one temporary folder: nothing on the machine is configured or
 started outside the test, and nothing is left behind. The Debian packages
 ``postfix`` and ``dovecot-imapd`` provide the programs (``.ci/run`` installs
@@ -22,7 +22,8 @@ Postfix (the issue's set-up, docs/inbound.md):
   a user of its own, such as ``broadsheet``, in docs/inbound.md).
 
 Dovecot serves the ``bounces`` Maildir over IMAP (plain text on loopback,
-or TLS with a self-signed certificate), with one static password.
+or TLS with a self-signed certificate) to one account, a line of a
+passwd-file as docs/inbound.md sets it up.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def mail_root() -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _chown_tree(path: Path, user: str, group: str) -> None:
+def chown_tree(path: Path, user: str, group: str) -> None:
+    """Give ``path`` and everything below it to ``user`` and ``group``."""
     for folder, _dirs, files in os.walk(path):
         shutil.chown(folder, user, group)
         for name in files:
@@ -268,7 +270,7 @@ def running_postfix(
     for user in users:
         for sub in ("cur", "new", "tmp"):
             (mail / user / sub).mkdir(parents=True)
-    _chown_tree(mail, MAIL_UID, MAIL_GROUP)
+    chown_tree(mail, MAIL_UID, MAIL_GROUP)
     (etc / "main.cf").write_text(_main_cf(root, aliases, log, main))
     (etc / "master.cf").write_text(_master_cf(port) + master)
     _run(_program("postalias") or "postalias", "-c", str(etc), str(aliases))
@@ -395,7 +397,7 @@ def running_dovecot(
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True, exist_ok=True)
     (root / "home").mkdir(exist_ok=True)
-    _chown_tree(maildir, MAIL_UID, MAIL_GROUP)
+    chown_tree(maildir, MAIL_UID, MAIL_GROUP)
     shutil.chown(root / "home", MAIL_UID, MAIL_GROUP)
     port = free_port()
     tls_port = free_port() if tls is not None else None

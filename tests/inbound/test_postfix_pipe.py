@@ -33,7 +33,7 @@ from tests.inbound.mailservers import (
     DOMAIN,
     MAIL_GROUP,
     MAIL_UID,
-    _chown_tree,
+    chown_tree,
     mail_root,
     running_postfix,
 )
@@ -129,7 +129,7 @@ def test_bounces_piped_to_broadsheet_inbox(
             + f'[inbound]\nbounce_address = "bounces@{DOMAIN}"\nmailbox = "kept"\n',
             folder=publication,
         )
-        _chown_tree(publication, MAIL_UID, MAIL_GROUP)
+        chown_tree(publication, MAIL_UID, MAIL_GROUP)
         people = publication / "subscribers.csv"
         addresses = [f"{name}@{DOMAIN}" for name in READERS + GONE]
         people.write_text(
@@ -142,7 +142,7 @@ def test_bounces_piped_to_broadsheet_inbox(
             save_edition(store, now=fixed_now, edition_id=EDITION)
         finally:
             store.close()
-        _chown_tree(publication, MAIL_UID, MAIL_GROUP)
+        chown_tree(publication, MAIL_UID, MAIL_GROUP)
 
         as_mail_user(wrapper, settings, "send", EDITION, "--at", AT)
         postfix.wait_until_delivered()
