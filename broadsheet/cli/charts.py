@@ -52,6 +52,17 @@ _RC = {
 }
 
 
+_DASHES = ("-", "--", ":", "-.")
+
+
+def _week_ticks(axes: Any, weeks: Sequence[date]) -> None:
+    """One tick per week (every few weeks when there are many), labelled with its Monday."""
+    days = list(weeks)
+    step = max(1, -(-len(days) // 12))
+    shown = days[::step]
+    axes.set_xticks(shown, [day.isoformat() for day in shown])
+
+
 def available() -> bool:
     """Whether matplotlib is installed."""
     try:
@@ -107,8 +118,17 @@ def lines(
     """One line per series over ``weeks`` (e.g. active subscriptions by newsletter)."""
     with _drawing(3.6) as figure:
         axes = figure.add_subplot()
-        for name, values in series.items():
-            axes.plot(list(weeks), list(values), marker="o", markersize=3, label=name)
+        for number, (name, values) in enumerate(series.items()):
+            # Lines that coincide stay told apart by their dashes.
+            axes.plot(
+                list(weeks),
+                list(values),
+                marker="o",
+                markersize=3,
+                linestyle=_DASHES[number % len(_DASHES)],
+                label=name,
+            )
+        _week_ticks(axes, weeks)
         axes.set_title(title, loc="left")
         axes.set_ylabel(ylabel)
         axes.set_ylim(bottom=0)
@@ -156,6 +176,7 @@ def growth(
         share.set_ylabel(f"{labels['churn']} (%)")
         share.set_ylim(bottom=0)
         share.spines["right"].set_visible(True)
+        _week_ticks(axes, weeks)
         handles = axes.get_legend_handles_labels()
         more = share.get_legend_handles_labels()
         axes.legend(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -89,7 +90,10 @@ def report(
     finally:
         store.close()
     page = render_page(data, names) if html_path is not None else None
-    print_report(console(), data, names)
+    out = console()
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = 160  # a file or a pipe: the tables' columns are not squeezed into 80
+    print_report(out, data, names)
     if html_path is not None and page is not None:
         try:
             write_atomic(html_path, page.encode("utf-8"))

@@ -114,7 +114,7 @@ class Names:
 
 def churn(value: float) -> str:
     """Churn as a percentage with one decimal."""
-    return f"{100 * value:.1f} %"
+    return f"{100 * value:.1f}%"
 
 
 # --- the terminal -------------------------------------------------------------
