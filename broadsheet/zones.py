@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -57,14 +58,26 @@ def local_slot(day: date, at: time, tz: ZoneInfo) -> datetime:
     return _transition(early, first, tz)
 
 
+@lru_cache(maxsize=4096)
+def _zone(name: str) -> ZoneInfo | None:
+    """The zone called ``name``, or ``None`` when the time-zone data does not know it.
+
+    Cached: ``ZoneInfo`` keeps only its eight latest zones alive, readers live
+    in hundreds, and reading a zone's file costs about half a millisecond.
+    The data does not change under a running process (``ZoneInfo`` assumes
+    the same), so nothing here can go stale.
+    """
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def reader_zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
     """The zone called ``name``; ``default`` (the site's) for none or an unknown name."""
     if not name:
         return default
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return default
+    return _zone(name) or default
 
 
 def offset_label(day: date, at: time, slot: datetime) -> str:

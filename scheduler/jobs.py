@@ -156,15 +156,11 @@ class EditionJob:
         """``edition:FREQUENCY:LANGUAGE``, e.g. ``edition:weekly:en``."""
         return f"edition:{self.frequency}:{self.language}"
 
-    def clocks(self) -> list[ZoneInfo]:
+    def clocks(self) -> tuple[ZoneInfo, ...]:
         """The distinct zones whose wall clock ``at`` is read on (the site's first)."""
-        found = [self.tz]
-        if self.local:
-            for name in self.zones:
-                zone = reader_zone(name, self.tz)
-                if zone not in found:
-                    found.append(zone)
-        return found
+        if not self.local:
+            return (self.tz,)
+        return tuple(dict.fromkeys([self.tz, *(reader_zone(n, self.tz) for n in self.zones)]))
 
     def latest_slot(self, now: datetime) -> datetime:
         """The latest slot at or before ``now``."""

@@ -169,9 +169,14 @@ def configured_jobs(store: Store, settings: Settings) -> list[Job]:
 
 def _with_zones(tx: Tx, jobs: Sequence[Job]) -> list[Job]:
     """``jobs``, those in readers' local time given their readers' zones (one query)."""
-    if not any(isinstance(job, EditionJob) and job.local for job in jobs):
+    wanted = [
+        (job.language, str(job.frequency))
+        for job in jobs
+        if isinstance(job, EditionJob) and job.local
+    ]
+    if not wanted:
         return list(jobs)
-    return with_reader_zones(jobs, tx.ledger.reader_zones())
+    return with_reader_zones(jobs, tx.ledger.reader_zones(wanted))
 
 
 def due_slots(

@@ -25,7 +25,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Row, and_, false, func, or_, select, union
+from sqlalchemy import Connection, Dialect, Row, and_, false, func, or_, select, text, union
 from sqlalchemy.dialects import postgresql, sqlite
 
 from broadsheet.model import EventKind, SendState, Subscriber, SubscriberStatus
@@ -48,6 +48,23 @@ _MARK_SQL = (
     "message_id = COALESCE(NULLIF(?, ''), message_id), claimed_by = NULL, claimed_at = NULL, "
     "changed = ?, sent = COALESCE(?, sent), next_attempt = NULL "
     "WHERE edition_id = ? AND subscriber_id = ? AND state = 'sending'"
+)
+
+
+_ZONE_AFTER = (
+    "SELECT min(timezone) FROM subscribers "
+    "WHERE status = :status AND language = :l AND frequency = :f AND timezone > "
+)
+# A loose index scan: each step seeks the next zone name in the index.
+_ZONES_WALK = text(
+    "WITH RECURSIVE zones(name) AS ("
+    f"SELECT ({_ZONE_AFTER}'') "
+    f"UNION ALL SELECT ({_ZONE_AFTER}zones.name) FROM zones WHERE zones.name IS NOT NULL"
+    ") SELECT name FROM zones WHERE name IS NOT NULL"
+)
+_NO_ZONE = text(
+    "SELECT 1 FROM subscribers WHERE status = :status AND language = :l AND frequency = :f "
+    "AND (timezone IS NULL OR timezone = '') LIMIT 1"
 )
 
 
@@ -292,28 +309,23 @@ class Ledger:
         skipped = self.enqueue(edition_id, passed, now=now)
         return people[-1][0], queued, skipped
 
-    def reader_zones(self) -> dict[tuple[str, str], list[str | None]]:
+    def reader_zones(
+        self, newsletters: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[str | None]]:
         """``(language, frequency)`` -> the distinct zones of its active readers.
 
-        ``None`` stands for readers without a zone. One query, grouped in the
-        database, so a tick costs the same whatever the number of readers.
+        ``None`` stands for readers without a zone. For each newsletter one
+        statement walks the index on ``(status, language, frequency,
+        timezone)`` from one zone to the next, so the cost grows with the
+        number of distinct zones, not of readers.
         """
-        rows = self.conn.execute(
-            select(
-                subscribers_table.c.language,
-                subscribers_table.c.frequency,
-                subscribers_table.c.timezone,
-            )
-            .where(subscribers_table.c.status == str(SubscriberStatus.ACTIVE))
-            .distinct()
-        )
         out: dict[tuple[str, str], list[str | None]] = {}
-        for language, frequency, zone in rows:
-            names = out.setdefault((language, frequency), [])
-            if (zone or None) not in names:
-                names.append(zone or None)
-        for names in out.values():
-            names.sort(key=lambda name: name or "")
+        for language, frequency in sorted(set(newsletters)):
+            values = {"status": str(SubscriberStatus.ACTIVE), "l": language, "f": frequency}
+            names: list[str | None] = list(self.conn.execute(_ZONES_WALK, values).scalars())
+            if self.conn.execute(_NO_ZONE, values).first() is not None:
+                names.insert(0, None)
+            out[(language, frequency)] = names
         return out
 
     def same_day(self, edition_id: str, base: str) -> list[str]:

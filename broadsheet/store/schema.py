@@ -137,6 +137,9 @@ subscribers = Table(
     Column("timezone", String(64), nullable=True),
     UniqueConstraint("email", "language", "frequency"),
     Index(None, "status", "language", "frequency"),
+    # Local send times: the distinct zones of a newsletter's readers, one
+    # index seek per zone (Ledger.reader_zones).
+    Index(None, "status", "language", "frequency", "timezone"),
 )
 
 editions = Table(

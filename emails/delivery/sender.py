@@ -216,7 +216,8 @@ def local_audience(
     with store.read() as tx:
         if not isinstance(stored, Mapping):
             return None, tx.ledger.same_day(edition.id, edition.id)
-        names = tx.ledger.reader_zones().get((edition.language, str(edition.frequency)), [])
+        newsletter = (edition.language, str(edition.frequency))
+        names = tx.ledger.reader_zones([newsletter])[newsletter]
         same_day = tx.ledger.same_day(edition.id, str(stored["base"]))
     zones = zones_at(
         names,
