@@ -32,7 +32,8 @@ from broadsheet.config import WEEKDAYS, Settings
 from broadsheet.model import Frequency
 from broadsheet.scheduler.purge import PurgeJob
 from broadsheet.scheduler.retries import RetryJob
-from broadsheet.zones import local_slot, reader_zone
+from broadsheet.zones import local_slot as local_slot  # re-exported: the slot arithmetic
+from broadsheet.zones import reader_zone
 
 FEEDS = "feeds"
 """The name of the feeds job."""
