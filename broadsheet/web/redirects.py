@@ -5,7 +5,8 @@ edition and one of its links, never a reader. A ``GET`` whose token verifies
 and names a link the store holds for that edition adds one to that link's
 count (one ``UPDATE``) and answers ``303 See Other`` to the URL stored with
 the edition, UTM parameters included. Nothing else is kept: no address, no
-cookie, no log line with the client.
+cookie, and no access-log line (:class:`NoClickLog`, installed by
+``broadsheet serve``).
 
 - A forged or altered token, or one naming a link the edition did not carry,
   gets a 404 page, and nothing is counted: the redirect goes only to URLs an
@@ -19,6 +20,7 @@ cookie, no log line with the client.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +32,7 @@ from broadsheet.emails.edition import labels, render, tokens
 from broadsheet.emails.subscriptions import pagetext
 from broadsheet.store import Store
 
-__all__ = ["Redirects"]
+__all__ = ["NoClickLog", "Redirects", "quiet_access_log"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,31 @@ _HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "X-Content-Type-Options": "nosniff",
 }
+
+
+_COUNTED_PATH = re.compile(r"/r/[^/?]*(\?.*)?$")
+
+
+class NoClickLog(logging.Filter):
+    """Keeps counted-link requests out of uvicorn's access log.
+
+    A client's address beside the link it followed would say who read what;
+    the count is all that is wanted. uvicorn's access records carry
+    ``(client, method, path, http version, status)`` as their arguments.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            return _COUNTED_PATH.search(args[2]) is None
+        return True
+
+
+def quiet_access_log() -> None:
+    """Install :class:`NoClickLog` on uvicorn's access logger (once)."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(each, NoClickLog) for each in logger.filters):
+        logger.addFilter(NoClickLog())
 
 
 class Redirects:

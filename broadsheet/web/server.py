@@ -28,6 +28,8 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from broadsheet.web.redirects import quiet_access_log
+
 HEADER_TIMEOUT = 10.0
 """Seconds a client has to send a request's line and headers, from its first byte."""
 
@@ -157,7 +159,7 @@ def make_config(
         body_timeout: seconds a request's body may take after its headers.
         log_level: uvicorn's log level.
     """
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -168,6 +170,9 @@ def make_config(
         server_header=False,
         log_level=log_level,
     )
+    # After the Config, which sets uvicorn's loggers up: counted links stay unlogged.
+    quiet_access_log()
+    return config
 
 
 def run(

@@ -324,3 +324,49 @@ def test_every_wording_of_the_donation_block_is_counted_apart(
                 assert tokens.sign_link(SECRET, record.id, link.key) in kept, link.variant
     finally:
         store.close()
+
+
+def test_serve_leaves_counted_links_out_of_its_access_log(
+    make_settings: Callable[..., Settings], fixed_now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    import httpx
+
+    from broadsheet.web.app import create_app
+    from broadsheet.web.server import make_config
+    from tests.web.conftest import LiveServer
+
+    monkeypatch.setenv("BROADSHEET_SECRET", SECRET)
+    settings = make_settings(COUNTING)
+    store = Store.open(settings.store.url)
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    server = None
+    keep = Keep()
+    try:
+        record = _edition(store, settings, fixed_now)
+        with store.read() as tx:
+            key = tx.links.of_edition(record.id)[0].key
+        app = create_app(settings, store, now=lambda: fixed_now)
+        # As `broadsheet serve` sets uvicorn up (its access log on).
+        server = LiveServer(app, make_config=make_config).start()
+        access = logging.getLogger("uvicorn.access")
+        access.addHandler(keep)
+        monkeypatch.setattr(access, "level", logging.INFO)  # the test server logs warnings only
+        with httpx.Client(base_url=server.url) as client:
+            token = tokens.sign_link(SECRET, record.id, key)
+            assert client.get(f"/r/{token}").status_code == 303
+            assert client.get("/r/forged").status_code == 404
+            assert client.get("/health").status_code == 200
+        assert any("/health" in line for line in lines), lines
+        assert not any("/r/" in line for line in lines), lines
+    finally:
+        logging.getLogger("uvicorn.access").removeHandler(keep)
+        if server is not None:
+            server.stop()
+        store.close()
