@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -369,4 +370,40 @@ def test_serve_leaves_counted_links_out_of_its_access_log(
         logging.getLogger("uvicorn.access").removeHandler(keep)
         if server is not None:
             server.stop()
+        store.close()
+
+
+def test_a_campaign_counts_its_masthead_donation_and_footer_links(
+    make_settings: Callable[..., Settings],
+    fixed_now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from broadsheet.scheduler.campaigns import build_campaign
+
+    monkeypatch.setenv("BROADSHEET_SECRET", SECRET)
+    settings = make_settings(COUNTING)
+    source = tmp_path / "appeal.md"
+    source.write_text(
+        "---\nsubject: Our year-end appeal\nlanguage: en\naudience:\n  frequency: weekly\n---\n"
+        "This year **you** paid for [our reporting](/en/reports/).\n",
+        encoding="utf-8",
+    )
+    store = Store.open(settings.store.url)
+    try:
+        outcome = build_campaign(store, settings, source, now=fixed_now)
+        assert outcome.edition is not None
+        record = outcome.edition
+        with store.read() as tx:
+            stored = tx.links.of_edition(record.id)
+        assert {"masthead", "donation", "web_copy", "archive"} <= {link.block for link in stored}
+        tokens_in_message = set(REDIRECT.findall(record.html)) | set(
+            REDIRECT.findall(str(record.extra.get("donation", "")))
+        )
+        assert {tokens.verify_link(SECRET, token)[1] for token in tokens_in_message} == {
+            link.key for link in stored
+        }
+        # The body's own links go straight to their pages.
+        assert "https://news.example/en/reports/" in record.html
+    finally:
         store.close()
