@@ -35,7 +35,14 @@ from email_validator import EmailNotValidError, validate_email
 from broadsheet.config import Settings
 from broadsheet.content.csvfile import read_csv
 from broadsheet.errors import ContentError
-from broadsheet.model import EventKind, Frequency, Subscriber, SubscriberDetails, SubscriberEvent
+from broadsheet.model import (
+    EventKind,
+    Frequency,
+    Subscriber,
+    SubscriberDetails,
+    SubscriberEvent,
+    SubscriberStatus,
+)
 from broadsheet.store import Store, Tx
 
 
@@ -259,7 +266,15 @@ def upsert_vouched(
             details, source=source, now=now, keep=keep, timezone=timezone
         )
         found = tx.subscribers.subscription(row.email, language, frequency)
-        assert found is not None
+        if found is None:  # skipped, not stored: the address bounced
+            found = Subscriber(
+                id=0,
+                email=row.email,
+                name=details.name,
+                language=language,
+                frequency=frequency,
+                status=SubscriberStatus.BOUNCED,
+            )
         if outcome in ("added", "updated"):
             tx.events.record(
                 SubscriberEvent(

@@ -103,6 +103,13 @@ class Subscribers:
         ).one_or_none()
         return subscriber_from_row(row) if row else None
 
+    def _bounced(self, email: str) -> bool:
+        """Whether a subscription of the address bounced (which stands for the address)."""
+        query = select(table.c.id).where(
+            table.c.email == email, table.c.status == str(SubscriberStatus.BOUNCED)
+        )
+        return self.conn.execute(query.limit(1)).first() is not None
+
     def addresses(self) -> int:
         """How many distinct addresses hold a subscription."""
         query = select(func.count(func.distinct(table.c.email)))
@@ -131,7 +138,8 @@ class Subscribers:
 
         Returns:
             ``"added"``, ``"updated"``, ``"unchanged"``, or ``"skipped"`` when
-            the subscription unsubscribed or bounced earlier (it stays that way).
+            the subscription unsubscribed or bounced earlier (it stays that way),
+            or when it is new and another subscription of the address bounced.
         """
         email = details.email
         current = self.subscription(email, details.language, details.frequency)
@@ -141,6 +149,8 @@ class Subscribers:
         values = _details(details)
         if timezone is not None:
             values["timezone"] = timezone
+        if current is None and self._bounced(email):
+            return "skipped"  # bounces are the address's: no newsletter is added to it
         if current is None:
             self.conn.execute(
                 table.insert().values(

@@ -190,3 +190,12 @@ def test_a_store_of_revision_0004_keeps_every_subscriber_when_upgraded(
             assert tx.subscribers.addresses() == 25
     finally:
         store.close()
+
+
+def test_a_bounced_address_takes_no_new_newsletter(any_store: Store) -> None:
+    _two(any_store)
+    with any_store.write() as tx:
+        tx.subscribers.set_status_for_address(ANNA, SubscriberStatus.BOUNCED, now=NOW)
+        more = SubscriberDetails(ANNA, "Anna", "en", Frequency.DAILY)
+        assert tx.subscribers.upsert_active(more, source="csv", now=NOW) == "skipped"
+        assert len(tx.subscribers.of_address(ANNA)) == 2
