@@ -132,7 +132,7 @@ class Batch:
                     subscriber_id = self._unsubscribe_token(token, NO_EXPIRY)
                     if subscriber_id is not None:
                         ids.add(subscriber_id)
-                if not note.return_tokens and not note.unsubscribe_tokens:
+                if not self._has_tokens(note):
                     for message_id in note.original_ids:
                         entry = self._by_message_id(message_id)
                         if entry is not None:
@@ -165,6 +165,12 @@ class Batch:
             named = returnpath.verify(self.secret, token) or "a forged or altered return-path token"
         self._verified[address] = named
         return named
+
+    def _has_tokens(self, note: Notification) -> bool:
+        """Whether a report carries a token of ours (then its Message-ID alone is not trusted)."""
+        return bool(note.unsubscribe_tokens) or any(
+            self._return_token(address) is not None for address in note.return_tokens
+        )
 
     def _unsubscribe_token(self, token: str, max_age: int) -> int | None:
         try:
@@ -230,7 +236,7 @@ class Batch:
                 if entry.message_id in ids and entry.state in SENT_STATES:
                     return Target(subscriber, entry)
             problem = f"no message sent to #{subscriber.id} has the quoted Message-ID"
-        if not note.return_tokens and not note.unsubscribe_tokens:
+        if not self._has_tokens(note):
             for message_id in note.original_ids:
                 quoted = self._by_message_id(message_id)
                 if quoted is None or quoted.state not in SENT_STATES:

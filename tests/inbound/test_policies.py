@@ -207,3 +207,15 @@ def test_a_delayed_dsn_changes_nothing(pub: Publication) -> None:
     assert pub.run().filed == {"bounces": 1}
     assert statuses(pub, READER) == {SubscriberStatus.ACTIVE}
     assert pub.history(READER) == []
+
+
+def test_a_bounce_to_the_plain_address_quoting_our_message_id(pub: Publication) -> None:
+    sent = pub.send("weekly-en-2026-11-23")
+    quoted = (
+        f"From: letters@news.example\r\nTo: {OTHER}\r\nSubject: x\r\n"
+        f"Message-ID: {sent[OTHER].message_id}\r\n\r\n"
+    ).encode()
+    pub.deliver(messages.dsn(to="bounces@news.example", recipient=OTHER, original=quoted))
+    assert pub.run().filed == {"bounces": 1}
+    assert statuses(pub, OTHER) == {SubscriberStatus.BOUNCED}
+    assert statuses(pub, READER) == {SubscriberStatus.ACTIVE}
