@@ -244,6 +244,7 @@ class Ledger:
         now: datetime,
         zones: Collection[str | None] | None = None,
         once_with: Collection[str] = (),
+        once_per_address: bool = False,
     ) -> tuple[int, int, int]:
         """Enqueue one page of an edition's recipients, streamed by subscriber id.
 
@@ -257,6 +258,10 @@ class Ledger:
             once_with: editions of the same newsletter and local date (the
                 other offsets' editions of that day): a reader with a row in
                 one of them that is not ``skipped`` gets a ``skipped`` row here.
+            once_per_address: an edition read for several newsletters (a
+                campaign to daily and weekly readers): a subscription whose
+                address already has a row in it that is not ``skipped``
+                (through its other newsletter) gets a ``skipped`` row.
 
         Returns:
             ``(last_id, queued, skipped)``: the last subscriber id read (0 when
@@ -265,7 +270,9 @@ class Ledger:
         # Suppressed addresses and domains are skipped in the same query (two
         # primary-key probes of the suppression list per reader).
         barred = suppressed(subscribers_table.c.email, self.conn.dialect.name)
-        query = select(subscribers_table.c.id, subscribers_table.c.topics, barred).where(
+        query = select(
+            subscribers_table.c.id, subscribers_table.c.topics, barred, subscribers_table.c.email
+        ).where(
             subscribers_table.c.status == str(SubscriberStatus.ACTIVE),
             subscribers_table.c.language == language,
             subscribers_table.c.frequency == frequency,
@@ -294,11 +301,26 @@ class Ledger:
                     .group_by(table.c.subscriber_id)
                 ).all()
             )
+        reached: set[str] = set()
+        if once_per_address:
+            reached = set(
+                self.conn.execute(
+                    select(subscribers_table.c.email)
+                    .join(table, table.c.subscriber_id == subscribers_table.c.id)
+                    .where(
+                        table.c.edition_id == edition_id,
+                        table.c.state != str(SendState.SKIPPED),
+                        subscribers_table.c.email.in_(sorted({row[3] for row in people})),
+                    )
+                ).scalars()
+            )
         todo = []
         passed = []
-        for subscriber_id, topics, suppressed_now in people:
+        for subscriber_id, topics, suppressed_now, email in people:
             if suppressed_now:
                 passed.append((subscriber_id, SendState.SKIPPED, SUPPRESSED))
+            elif email in reached:
+                passed.append((subscriber_id, SendState.SKIPPED, "address had it"))
             elif subscriber_id in had:
                 passed.append((subscriber_id, SendState.SKIPPED, f"had {had[subscriber_id]}"))
             elif wants(tuple(topics or ())):

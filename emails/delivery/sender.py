@@ -258,6 +258,8 @@ def enqueue_edition(store: Store, edition: EditionRecord, *, now: datetime) -> t
                     now=now,
                     zones=zones,
                     once_with=same_day,
+                    # An address taking both newsletters gets a campaign once.
+                    once_per_address=len(frequencies) > 1,
                 )
             queued += added
             skipped += passed
