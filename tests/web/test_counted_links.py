@@ -407,3 +407,47 @@ def test_a_campaign_counts_its_masthead_donation_and_footer_links(
         assert "https://news.example/en/reports/" in record.html
     finally:
         store.close()
+
+
+def test_each_reader_gets_the_counted_link_of_their_own_appeal_variant(
+    make_settings: Callable[..., Settings], fixed_now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import email
+    import mailbox
+
+    from broadsheet.emails import send_edition
+    from tests.delivery.helpers import add_subscribers
+
+    monkeypatch.setenv("BROADSHEET_SECRET", SECRET)
+    base = BASE_CONFIG.replace("[donation.ru]", VARIANTS + "\n[donation.ru]")
+    settings = make_settings(COUNTING, base=base)
+    store = Store.open(settings.store.url)
+    try:
+        record = _edition(store, settings, fixed_now)
+        add_subscribers(store, 12, now=fixed_now - timedelta(days=30))
+        sent = send_edition(store, settings, record.id, now=fixed_now, transport="maildir")
+        assert sent.sent == 12
+        with store.read() as tx:
+            by_key = {link.key: link for link in tx.links.of_edition(record.id)}
+        seen: set[str] = set()
+        for message in mailbox.Maildir(settings.delivery.maildir, create=False):
+            parsed = email.message_from_bytes(message.as_bytes())
+            for part in parsed.walk():
+                if part.get_content_maintype() != "text":
+                    continue
+                body = part.get_payload(decode=True)
+                assert isinstance(body, bytes)
+                text = body.decode(part.get_content_charset() or "utf-8")
+                found = {tokens.verify_link(SECRET, t) for t in REDIRECT.findall(text)}
+                assert found, part.get_content_type()
+                assert {edition for edition, _ in found} == {record.id}
+                variants = {
+                    by_key[key].variant for _, key in found if by_key[key].block == "donation"
+                }
+                # One wording per message: the reader's own variant.
+                assert len(variants) == 1 and variants <= {"v1", "v2"}, variants
+                seen |= variants
+        # Readers who never gave are split among the variants.
+        assert seen == {"v1", "v2"}
+    finally:
+        store.close()
