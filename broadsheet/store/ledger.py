@@ -25,7 +25,19 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Row, and_, false, func, or_, select, text, union
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Row,
+    and_,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    text,
+    union,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from broadsheet.model import EventKind, SendState, Subscriber, SubscriberStatus
@@ -79,6 +91,9 @@ def _mark_statement(dialect: Dialect) -> tuple[str, Callable[[datetime], Any]]:
 
 SUPPRESSED = "suppressed"
 """The reason kept on a row skipped because its address or domain is suppressed."""
+
+_RETRYING = table.c.state.in_([str(SendState.DEFERRED), str(SendState.SENDING)])
+"""Rows a retry may take: deferred, or held by a retry (with their next attempt)."""
 
 DONE = (SendState.SENT, SendState.BOUNCED, SendState.SKIPPED)
 """States a sender never leaves."""
@@ -398,9 +413,12 @@ class Ledger:
                 ),
             )
         due = and_(table.c.state == str(SendState.DEFERRED), table.c.next_attempt <= now)
-        conditions = (
-            (due,) if deferred_only else (stale, due, table.c.state == str(SendState.QUEUED))
-        )
+        if deferred_only:
+            # A retry killed mid-way leaves deferred rows ``sending`` (they
+            # keep their next attempt): the next retry takes them over.
+            conditions: tuple[Any, ...] = (and_(stale, table.c.next_attempt.is_not(None)), due)
+        else:
+            conditions = (stale, due, table.c.state == str(SendState.QUEUED))
         picked: list[tuple[int, str, int]] = []
         for condition in conditions:
             want = limit - len(picked)
@@ -509,7 +527,11 @@ class Ledger:
     def release(
         self, edition_id: str, subscriber_ids: Sequence[int], *, worker: str, now: datetime
     ) -> int:
-        """Give back rows ``worker`` claimed but did not deliver (they become queued again)."""
+        """Give back rows ``worker`` claimed but did not deliver.
+
+        They become queued again, or deferred (due at once) when they were
+        deferred rows taken by a retry.
+        """
         released = 0
         for chunk in _chunks(list(subscriber_ids)):
             released += self.conn.execute(
@@ -521,7 +543,10 @@ class Ledger:
                     table.c.claimed_by == worker,
                 )
                 .values(
-                    state=str(SendState.QUEUED),
+                    state=case(
+                        (table.c.next_attempt.is_(None), str(SendState.QUEUED)),
+                        else_=str(SendState.DEFERRED),
+                    ),
                     claimed_by=None,
                     claimed_at=None,
                     changed=now,
@@ -608,20 +633,20 @@ class Ledger:
         return sorted(found, key=lambda item: (-item.count, item.reply))
 
     def due_editions(self, now: datetime) -> list[str]:
-        """Editions with deferred rows whose next attempt has come, by id."""
+        """Editions with deferred rows whose next attempt has come, by id (and those
+        with deferred rows a retry holds ``sending``, in case its sender died)."""
         query = (
             select(table.c.edition_id)
-            .where(table.c.state == str(SendState.DEFERRED), table.c.next_attempt <= now)
+            .where(_RETRYING, table.c.next_attempt <= now)
             .distinct()
             .order_by(table.c.edition_id)
         )
         return list(self.conn.execute(query).scalars())
 
     def next_deferred(self) -> datetime | None:
-        """The earliest next attempt of any deferred row (``None``: nothing waits)."""
-        query = select(func.min(table.c.next_attempt)).where(
-            table.c.state == str(SendState.DEFERRED)
-        )
+        """The earliest next attempt of any deferred row (``None``: nothing waits),
+        counting deferred rows a retry holds ``sending``."""
+        query = select(func.min(table.c.next_attempt)).where(_RETRYING)
         value: datetime | None = self.conn.execute(query).scalar_one()
         return value
 

@@ -6,7 +6,12 @@ real command line (``send``, ``send --status``, ``run --at``).
 
 from __future__ import annotations
 
+import os
+import random
+import signal
+import subprocess
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,7 +26,14 @@ from broadsheet.emails.delivery.retry import deferral, wait_before
 from broadsheet.model import SendState
 from broadsheet.store import Store
 from tests.conftest import BASE_CONFIG
-from tests.delivery.helpers import SmtpServer, add_subscribers, save_edition, smtp_config
+from tests.delivery.helpers import (
+    SmtpServer,
+    add_subscribers,
+    cli_command,
+    cli_env,
+    save_edition,
+    smtp_config,
+)
 
 EDITION = "weekly-en-2026-11-23"
 
@@ -229,3 +241,63 @@ def test_two_schedulers_retrying_at_once_deliver_each_deferred_message_once(
     finally:
         store.close()
     assert smtp_server.handler.per_recipient() == {f"reader{i}@example.org": 1 for i in range(40)}
+
+
+@pytest.mark.slow
+def test_sigkill_during_the_retries_job_delivers_each_deferred_message(
+    make_settings: Callable[..., Settings], smtp_server: SmtpServer, fixed_now: datetime
+) -> None:
+    rng = random.Random(int(os.environ.get("BROADSHEET_KILL_SEED", "20261123")) + 7)
+    settings = make_settings(
+        smtp_config(smtp_server.port, retries=0, batch_size=5) + QUIET_SCHEDULER
+    )
+    readers = 60
+    store = Store.open(settings.store.url)
+    try:
+        save_edition(store, now=fixed_now)
+        add_subscribers(store, readers, now=fixed_now)
+        # Every other reader is greylisted once: deferred by the send itself.
+        smtp_server.handler.greylist = {f"reader{i}@example.org": 1 for i in range(0, readers, 2)}
+        first = send_edition(store, settings, EDITION, now=fixed_now)
+        assert (first.sent, first.deferred) == (readers // 2, readers // 2)
+
+        def sent() -> int:
+            with store.read() as tx:
+                return tx.ledger.counts(EDITION)[SendState.SENT]
+
+        tick = (fixed_now + timedelta(minutes=6)).isoformat()
+        kills = 0
+        for _attempt in range(20):
+            process = subprocess.Popen(
+                cli_command("run", "--config", str(settings.path), "--at", tick),
+                env=cli_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            done = sent()
+            if kills < 3 and readers - done > 3:
+                target = done + rng.randint(1, min(readers - done - 2, 8))
+                deadline = time.monotonic() + 120
+                while process.poll() is None and sent() < target:
+                    assert time.monotonic() < deadline, "the retries made no progress"
+                    time.sleep(0.002)
+                time.sleep(rng.uniform(0, 0.006))
+                if process.poll() is None:
+                    process.send_signal(signal.SIGKILL)
+                    process.communicate(timeout=60)
+                    kills += 1
+                    continue
+            out, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err.decode()
+            break
+        assert kills == 3
+        with store.read() as tx:
+            counts = tx.ledger.counts(EDITION)
+        assert counts[SendState.SENT] == readers and counts[SendState.DEFERRED] == 0
+    finally:
+        store.close()
+    per_recipient = smtp_server.handler.per_recipient()
+    assert set(per_recipient) == {f"reader{i}@example.org" for i in range(readers)}
+    assert all(len(ids) == 1 for ids in smtp_server.handler.ids_per_recipient().values())
+    # Only the message in flight at a kill may go twice (same Message-ID).
+    assert sum(n - 1 for n in per_recipient.values()) <= kills
