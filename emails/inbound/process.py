@@ -26,6 +26,7 @@ from datetime import datetime
 from email.utils import format_datetime, make_msgid
 
 from broadsheet.config import Settings
+from broadsheet.emails.delivery.brake import check_brake
 from broadsheet.emails.delivery.protocol import Transport
 from broadsheet.emails.edition import headers
 from broadsheet.emails.edition.compose import OutgoingMessage
@@ -209,6 +210,7 @@ class _Pass:
                         rows.append((keys[index], outcome, edition_id))
                     acting.write()
                     tx.inbound.remember(rows, now=self.now)
+                self.brake(rows)
             for index, key in enumerate(keys):
                 if index not in outcomes and key in first:
                     outcomes[index] = outcomes[first[key]]
@@ -222,6 +224,22 @@ class _Pass:
             if index in outcomes:
                 self.file(item, notes[index], outcomes[index])
         return True
+
+    def brake(self, rows: list[tuple[str, str, str | None]]) -> None:
+        """Check the brake of each edition a hard bounce or a complaint named.
+
+        An edition whose bounce or complaint rate is now past its threshold
+        is paused (:mod:`broadsheet.emails.delivery.brake`).
+        """
+        named = sorted(
+            {
+                edition_id
+                for _key, outcome, edition_id in rows
+                if edition_id and outcome.partition(":")[0] in ("hard-bounce", "complaint")
+            }
+        )
+        for edition_id in named:
+            check_brake(self.store, self.settings, edition_id, self.now)
 
     def file(self, incoming: Incoming, note: Notification, outcome: str) -> None:
         folder = folder_of(outcome)

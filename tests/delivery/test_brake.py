@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -247,3 +248,26 @@ def test_a_cancel_stops_a_running_send_within_its_batch(
     finally:
         store.close()
     assert sum(maildir_recipients(settings.delivery.maildir).values()) == report.sent
+
+
+def test_a_complaint_read_by_the_inbox_pauses_its_edition(
+    make_settings: Callable[..., Settings], tmp_path: Path, fixed_now: datetime
+) -> None:
+    from tests.inbound import messages
+    from tests.inbound.helpers import publication
+
+    pub = publication(make_settings, tmp_path, fixed_now, extra="brake_minimum = 3\n", readers=3)
+    try:
+        sent = pub.send(EDITION)
+        assert pub.run().filed == {}
+        with pub.store.read() as tx:
+            assert tx.editions.hold(EDITION) == ("", "")
+        # One complaint in three messages is far past 0.3 %.
+        pub.deliver(messages.arf(original=sent["reader0@example.org"].data))
+        assert pub.run().filed == {"complaints": 1}
+        with pub.store.read() as tx:
+            hold, reason = tx.editions.hold(EDITION)
+        assert hold == "paused"
+        assert reason.startswith("complaint rate 33.33 % (1 of 3 messages)")
+    finally:
+        pub.store.close()
