@@ -203,11 +203,6 @@ PAGES: Final = (
         "pages.link_gone_text",
         "It may be incomplete or altered. Every article of our newsletters is on the website.",
     ),
-    # TRANSLATORS: a counted link of a newsletter (/r/…) that is altered or unknown.
-    N_(
-        "pages.link_gone_text",
-        "It may be incomplete or altered. Every article of our newsletters is on the website.",
-    ),
     N_("pages.bad_field_title", "Please check the form"),
     N_("pages.bad_field", "{field}: {reason}"),
     N_("pages.too_many_title", "Too many requests"),
