@@ -139,7 +139,9 @@ def prepare(folder: Path, subscriber_count: int) -> Settings:
                         "subscriber_id": i + 1,
                         "state": "sent",
                         "attempts": 1,
-                        "message_id": headers.message_id(edition_id, i + 1, "news.example"),
+                        "message_id": headers.message_id(
+                            edition_id, i + 1, "news.example", secret=SECRET
+                        ),
                         "last_reply": "250 ok",
                         "queued": when,
                         "sent": when,
@@ -157,12 +159,13 @@ def prepare(folder: Path, subscriber_count: int) -> Settings:
 def original(subscriber_id: int, edition_id: str, paths: ReturnPaths) -> bytes:
     """The headers of the message we sent (what a report quotes)."""
     token = tokens.sign(SECRET, "unsubscribe", subscriber_id)
+    message_id = headers.message_id(edition_id, subscriber_id, "news.example", secret=SECRET)
     return (
         f"Return-Path: <{paths.sender(subscriber_id, edition_id)}>\r\n"
         "From: Bench Weekly <letters@news.example>\r\n"
         f"To: reader{subscriber_id - 1}@mail.example\r\n"
         "Subject: Bench Weekly\r\n"
-        f"Message-ID: {headers.message_id(edition_id, subscriber_id, 'news.example')}\r\n"
+        f"Message-ID: {message_id}\r\n"
         f"List-Unsubscribe: <https://news.example/newsletter/unsubscribe?token={token}>,\r\n"
         f" <mailto:unsubscribe@news.example?subject=unsubscribe-{token}>\r\n"
         "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n" + "The week in brief.\r\n" * 40

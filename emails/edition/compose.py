@@ -255,7 +255,7 @@ class PreparedEdition:
 
     def message_id(self, subscriber: Subscriber) -> str:
         """The Message-ID of this edition for ``subscriber``."""
-        return headers.message_id(self.edition.id, subscriber.id, self.domain)
+        return headers.message_id(self.edition.id, subscriber.id, self.domain, secret=self.secret)
 
     def message(
         self, subscriber: Subscriber, *, as_reader: Subscriber | None = None

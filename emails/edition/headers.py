@@ -22,6 +22,7 @@ from email.utils import format_datetime
 from typing import Final
 
 from broadsheet.config import Settings
+from broadsheet.emails.edition.tokens import purpose_key
 from broadsheet.errors import RenderError
 from broadsheet.model import Frequency
 
@@ -152,9 +153,19 @@ def unstructured(name: str, value: str, *, limit: int = 900) -> str:
     return fold(name, text_tokens(clean(value, limit=limit)))
 
 
-def message_id(edition_id: str, subscriber_id: int, domain: str) -> str:
-    """``<…@domain>``: the same edition and subscriber always give the same id."""
-    digest = hashlib.blake2b(f"{edition_id}/{subscriber_id}".encode(), digest_size=8).hexdigest()
+def message_id(edition_id: str, subscriber_id: int, domain: str, *, secret: str) -> str:
+    """``<…@domain>``: the same edition and subscriber always give the same id.
+
+    The digest is keyed by the publication's secret: ``broadsheet inbox``
+    trusts a report quoting one of these ids (a complaint that carries no
+    token of ours), so nobody may make one up from an edition id and a
+    guessed subscriber number.
+    """
+    digest = hashlib.blake2b(
+        f"{edition_id}/{subscriber_id}".encode(),
+        digest_size=10,
+        key=purpose_key(secret, "message-id"),
+    ).hexdigest()
     local = re.sub(r"[^A-Za-z0-9.-]", "-", edition_id)
     return f"<{local}.{digest}@{domain}>"
 

@@ -32,7 +32,7 @@ from functools import lru_cache
 
 from broadsheet.errors import BroadsheetError
 
-PURPOSES = frozenset({"confirm", "unsubscribe", "preferences", "preview", "link"})
+PURPOSES = frozenset({"confirm", "unsubscribe", "preferences", "preview", "link", "message-id"})
 """The purposes a token may be made for."""
 
 CLOCK_SKEW = 300
@@ -59,6 +59,11 @@ def _key(secret: str, purpose: str) -> bytes:
         raise ValueError("empty link-signing secret")  # a bug in the caller
     label = f"broadsheet token: {purpose}".encode()
     return hmac.new(secret.encode("utf-8"), label, hashlib.sha256).digest()
+
+
+def purpose_key(secret: str, purpose: str) -> bytes:
+    """The key derived from ``secret`` for one purpose (Message-ID digests use it too)."""
+    return _key(secret, purpose)
 
 
 def _base36(number: int) -> str:

@@ -185,11 +185,16 @@ def test_message_id_is_stable_and_per_subscriber(demo_editions: DemoEditions) ->
     edition = prepared(demo_editions, "en")
     anna = demo_editions.subscriber("en")
     again = PreparedEdition.from_record(
+        demo_editions.record("en"), demo_editions.settings, secret=SECRET
+    )
+    other_secret = PreparedEdition.from_record(
         demo_editions.record("en"), demo_editions.settings, secret="x"
     )
     boris = dataclasses.replace(anna, id=99)
     assert edition.message(anna).message_id == again.message(anna).message_id
     assert edition.message(anna).message_id != edition.message(boris).message_id
+    # Keyed by the secret, so inbox can trust a report quoting it.
+    assert edition.message(anna).message_id != other_secret.message(anna).message_id
 
 
 def _signing(demo_editions: DemoEditions) -> Settings:

@@ -83,10 +83,12 @@ def test_long_subject_is_folded_below_78_columns() -> None:
 
 
 def test_message_id_is_deterministic_and_on_the_site_domain() -> None:
-    first = headers.message_id("weekly-en-2026-11-23", 7, "polynya.example")
-    assert first == headers.message_id("weekly-en-2026-11-23", 7, "polynya.example")
-    assert first != headers.message_id("weekly-en-2026-11-23", 8, "polynya.example")
-    assert first != headers.message_id("weekly-ru-2026-11-23", 7, "polynya.example")
+    first = headers.message_id("weekly-en-2026-11-23", 7, "polynya.example", secret="s")
+    assert first == headers.message_id("weekly-en-2026-11-23", 7, "polynya.example", secret="s")
+    assert first != headers.message_id("weekly-en-2026-11-23", 8, "polynya.example", secret="s")
+    assert first != headers.message_id("weekly-ru-2026-11-23", 7, "polynya.example", secret="s")
+    # Keyed: without the secret nobody can make up a reader's Message-ID.
+    assert first != headers.message_id("weekly-en-2026-11-23", 7, "polynya.example", secret="t")
     assert first.startswith("<weekly-en-2026-11-23.") and first.endswith("@polynya.example>")
 
 

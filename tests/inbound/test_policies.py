@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from broadsheet.config import Settings
+from broadsheet.emails.edition import headers
 from broadsheet.model import EventKind, SendState, SubscriberStatus
 from tests.inbound import messages
 from tests.inbound.helpers import Publication, publication
@@ -154,6 +155,22 @@ def test_a_complaint_quoting_only_our_message_id(pub: Publication) -> None:
     pub.deliver(messages.arf(original=headers_only))
     assert pub.run().filed == {"complaints": 1}
     assert statuses(pub, READER) == {SubscriberStatus.UNSUBSCRIBED}
+
+
+def test_a_complaint_quoting_a_made_up_message_id_is_unmatched(pub: Publication) -> None:
+    """Message-IDs are keyed by the secret: one made from a guessed subscriber number is not ours."""
+    sent = pub.send("weekly-en-2026-11-23")
+    local, _, domain = sent[READER].message_id.strip("<>").rpartition("@")
+    subscriber_id = next(s.id for s in pub.subscriptions(READER) if s.language == "en")
+    guessed = headers.message_id("weekly-en-2026-11-23", subscriber_id, domain, secret="guess")
+    assert guessed != sent[READER].message_id and local.split(".")[0] in guessed
+    headers_only = (
+        f"From: letters@news.example\r\nTo: {READER}\r\nSubject: x\r\n"
+        f"Message-ID: {guessed}\r\n\r\nbody\r\n"
+    ).encode()
+    pub.deliver(messages.arf(original=headers_only))
+    assert pub.run().filed == {"unmatched": 1}
+    assert statuses(pub, READER) == {SubscriberStatus.ACTIVE}
 
 
 def test_a_mailto_unsubscribe_leaves_the_other_newsletters(pub: Publication) -> None:
