@@ -10,6 +10,12 @@ import click
 from broadsheet.cli.common import at_option, config_option, handle_errors, load, now_or, open_store
 from broadsheet.cli.core import report_problems
 
+_FORMATS = {
+    "broadsheet": "broadsheet's columns",
+    "stripe": "a Stripe payments export",
+    "paypal": "a PayPal activity download",
+}
+
 
 @click.group()
 def donors() -> None:
@@ -42,8 +48,9 @@ def import_(file: str, config_path: str, at: str | None) -> None:
             err=True,
         )
     click.echo(
-        f"{report.format} file: {report.added} donations added, {report.already} already "
-        f"imported, {report.passed_over} passed over (not a donation received), "
+        f"{file} ({_FORMATS[report.format]}): {report.added} donations added, "
+        f"{report.already} already imported, "
+        f"{report.passed_over} passed over (not a donation received), "
         f"{len(report.rejected)} rejected"
     )
     sys.exit(0 if report.ok else 1)
