@@ -266,12 +266,30 @@ def atom_schema_path() -> Path:
 # --- order ---------------------------------------------------------------------
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the tests marked ``slow`` first, otherwise in file order.
+def _names_tests(config: pytest.Config) -> bool:
+    """Whether the command line picks tests itself (a file, a node id, ``-m``, ``-k``)."""
+    named = any(arg.endswith(".py") or "::" in arg for arg in config.args)
+    return named or bool(config.option.markexpr) or bool(config.option.keyword)
 
-    pytest-xdist hands tests to its workers in this order: a long test begun
-    last would keep one worker busy while the other has nothing left to do.
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the tests marked ``slow`` from a default run; run them first otherwise.
+
+    A default run (``python -m pytest``) stays within a few minutes on two
+    cores: the ``slow`` tests (whole SIGKILL trials, PostgreSQL stopped
+    mid-send, a full disk, Postfix and Dovecot, DST days replayed minute by
+    minute) are left out unless ``BROADSHEET_FULL_TRIALS=1`` (which
+    ``.ci/run`` sets) or the command line names tests itself.
+
+    pytest-xdist hands tests to its workers in list order: a long test begun
+    last would keep one worker busy while the other has nothing left to do,
+    so the slow ones go first.
     """
+    if os.environ.get("BROADSHEET_FULL_TRIALS") != "1" and not _names_tests(config):
+        slow = [item for item in items if item.get_closest_marker("slow") is not None]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if item.get_closest_marker("slow") is None]
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 

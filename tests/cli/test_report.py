@@ -124,6 +124,7 @@ def test_subscriptions_week_by_week(reported: tuple[Settings, Store, str, list[i
     assert last.total == 10 and last.growth == -1
 
 
+@pytest.mark.slow
 def test_report_prints_tables_and_writes_a_page_with_charts(
     reported: tuple[Settings, Store, str, list[int]], tmp_path: Path
 ) -> None:

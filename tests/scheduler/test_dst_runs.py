@@ -31,6 +31,7 @@ feeds_every_minutes = 60
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("zone", "sunday", "send_time", "expected_on_sunday"),
     [

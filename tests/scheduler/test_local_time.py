@@ -228,6 +228,7 @@ def test_a_site_time_edition_of_the_same_day_counts_too(
     assert [e for e, _ in sent(local_store)["la@example.org"]] == ["daily-en-2026-12-03"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("send_time", "day", "expected_slot", "expected_id"),
     [

@@ -82,6 +82,7 @@ def _sqlite_publication(tmp_path: Path, folder: Path, *, subscribers: int) -> Pa
     return config
 
 
+@pytest.mark.slow
 def test_a_full_disk_stops_send_and_import_with_one_line(tiny_fs: Path, tmp_path: Path) -> None:
     config = _sqlite_publication(tmp_path, tiny_fs, subscribers=3000)
     csv = _subscribers_csv(tmp_path / "more.csv", 3000)
@@ -121,6 +122,7 @@ def test_a_read_only_store_is_one_line_in_every_command(tiny_fs: Path, tmp_path:
 # --- PostgreSQL gone ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_unreachable_postgresql_is_one_line_and_exit_75(tmp_path: Path) -> None:
     from tests.delivery.helpers import free_port
 
@@ -158,6 +160,7 @@ def test_an_unreachable_postgresql_is_one_line_and_exit_75(tmp_path: Path) -> No
         assert "database server is running" in line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_postgresql_terminated_mid_send_is_one_line(
     make_settings: Callable[..., Settings], pg_url: str, workers: int
