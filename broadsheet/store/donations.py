@@ -112,8 +112,3 @@ class Donations:
     def count(self) -> int:
         """Donations stored."""
         return int(self.conn.execute(select(func.count()).select_from(table)).scalar_one())
-
-    def forget(self, email: str) -> int:
-        """Delete every donation of ``email``; returns how many."""
-        result = self.conn.execute(table.delete().where(table.c.email == email))
-        return int(result.rowcount or 0)
