@@ -454,7 +454,14 @@ class SenderSettings:
 class LocalizedSender:
     """``[sender.LANG]``: who the newsletter is from, in one language."""
 
-    name: str = _doc("Display name in From and List-Id's description in LANG.")
+    name: str | None = _doc(
+        "Display name in From and List-Id's description in LANG; unset: `sender.name`.", None
+    )
+    postal_address: str | None = _doc(
+        "The postal address in the footers of messages in LANG, written as readers of LANG "
+        "read it; unset: `sender.postal_address`.",
+        None,
+    )
 
 
 @dataclass(frozen=True)
@@ -498,6 +505,13 @@ class EmailSettings:
     utm_source: str = _doc("utm_source on article links; empty turns UTM off.", "newsletter")
     utm_medium: str = _doc("utm_medium on article links.", "email")
     utm_campaign: str = _doc("utm_campaign; {edition} is the edition id.", "{edition}")
+    text_utm: bool = _doc(
+        "Put the UTM tags on the plain-text twin's links too; off: the text part shows each "
+        "link as its page's plain address, as readers copy and share it (the HTML part's links "
+        "keep their tags; with links.count_clicks on, both parts carry /r/ links and the "
+        "redirect adds the tags).",
+        False,
+    )
     theme: Path | None = _doc(
         "Folder of templates extending the built-in ones block by block "
         "(docs/newsletters.md, Themes); relative to broadsheet.toml.",
@@ -605,14 +619,21 @@ class Settings:
     sender_localized: Mapping[str, LocalizedSender] = field(
         default_factory=lambda: types.MappingProxyType({})
     )
-    """``[sender.LANG]``: the sender's name per language."""
+    """``[sender.LANG]``: the sender's name and postal address per language."""
     donation_options: DonationOptions = field(default_factory=DonationOptions)
     """``[donation]``: the keys that are not a language's table (``thanks_days``)."""
 
     def sender_name(self, language: str) -> str:
         """The From display name of messages in ``language`` (``[sender.LANG] name``)."""
         localized = self.sender_localized.get(language)
-        return localized.name if localized is not None else self.sender.name
+        return localized.name if localized is not None and localized.name else self.sender.name
+
+    def postal_address(self, language: str) -> str:
+        """The footer's postal address in ``language`` (``[sender.LANG] postal_address``)."""
+        localized = self.sender_localized.get(language)
+        if localized is not None and localized.postal_address is not None:
+            return localized.postal_address
+        return self.sender.postal_address
 
     @property
     def words(self) -> Words:
