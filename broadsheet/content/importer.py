@@ -567,9 +567,10 @@ class _Run:
         stated = {state.article_id for state in states}
         others = [c.article.id for c, _ in accepted if c.article.id not in stated]
         with self.store.write() as tx:
-            for checked, _ in accepted:
-                outcome = tx.articles.save(checked.article, now=self.now)
-                getattr(report, outcome).append(checked.article.id)
+            saved = [checked.article for checked, _ in accepted]
+            outcomes = tx.articles.save_many(saved, now=self.now)
+            for article, outcome in zip(saved, outcomes, strict=True):
+                getattr(report, outcome).append(article.id)
             if others:
                 tx.sources.forget(others)
             tx.sources.put([*states, *refresh])

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, func, or_, select
+from sqlalchemy import Connection, Row, Select, and_, bindparam, func, or_, select
 
 from broadsheet.model import Article
 from broadsheet.store.schema import articles as table
@@ -96,6 +96,11 @@ def _values(article: Article) -> dict[str, Any]:
         "content_hash": article.content_hash,
         "source": article.source,
     }
+
+
+_UPDATE = table.update().where(table.c.id == bindparam("key"))
+"""An update of the article whose id is the parameter ``key``; the columns
+set are the other keys of the parameters (the same in every row)."""
 
 
 class Articles:
@@ -289,33 +294,51 @@ class Articles:
         An existing article keeps its ``guid`` whatever the new value says:
         a feed entry's id never changes once published.
         """
-        current = self.conn.execute(
-            select(table.c.content_hash, table.c.source).where(table.c.id == article.id)
-        ).one_or_none()
-        if current is None:
-            self.conn.execute(
-                table.insert().values(
-                    id=article.id,
-                    guid=article.guid,
-                    first_imported=now,
-                    last_changed=now,
-                    **_values(article),
-                )
+        return self.save_many([article], now=now)[0]
+
+    def save_many(self, articles: Sequence[Article], *, now: datetime) -> list[str]:
+        """:meth:`save` each of ``articles`` (all of different ids); their outcomes, in order.
+
+        A batch costs one query per :data:`PAGE` ids to find what is stored,
+        then one statement, compiled once and executed for every row, per
+        kind of change (added, updated, moved), rather than a statement
+        built and compiled per article.
+        """
+        ids = [article.id for article in articles]
+        if len(set(ids)) != len(ids):
+            raise ValueError("save_many: the same article id twice")  # a bug, not user input
+        current: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(ids), PAGE):
+            query = select(table.c.id, table.c.content_hash, table.c.source).where(
+                table.c.id.in_(ids[start : start + PAGE])
             )
-            return "added"
-        if current.content_hash == article.content_hash:
-            if current.source != article.source:
-                # The same article from a moved file: remember where it is now.
-                self.conn.execute(
-                    table.update().where(table.c.id == article.id).values(source=article.source)
-                )
-            return "unchanged"
-        self.conn.execute(
-            table.update()
-            .where(table.c.id == article.id)
-            .values(last_changed=now, **_values(article))
-        )
-        return "updated"
+            current.update((row[0], (row[1], row[2])) for row in self.conn.execute(query))
+        outcomes: list[str] = []
+        added: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        moved: list[dict[str, Any]] = []
+        for article in articles:
+            found = current.get(article.id)
+            if found is None:
+                row = {"id": article.id, "guid": article.guid, "first_imported": now}
+                row.update(last_changed=now, **_values(article))
+                added.append(row)
+                outcomes.append("added")
+            elif found[0] == article.content_hash:
+                if found[1] != article.source:
+                    # The same article from a moved file: remember where it is now.
+                    moved.append({"key": article.id, "source": article.source})
+                outcomes.append("unchanged")
+            else:
+                updated.append({"key": article.id, "last_changed": now, **_values(article)})
+                outcomes.append("updated")
+        if added:
+            self.conn.execute(table.insert(), added)
+        if updated:
+            self.conn.execute(_UPDATE, updated)
+        if moved:
+            self.conn.execute(_UPDATE, moved)
+        return outcomes
 
     def add_many(self, articles: Iterable[Article], *, now: datetime) -> int:
         """Insert new articles in one statement (a bulk load); returns how many.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from broadsheet.model import (
     DailyViews,
@@ -14,6 +16,7 @@ from broadsheet.model import (
     SubscriberStatus,
 )
 from broadsheet.store import Store
+from broadsheet.store.schema import articles
 from tests.conftest import make_article
 
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
@@ -52,6 +55,43 @@ def test_saving_unchanged_is_a_no_op_and_guid_never_changes(any_store: Store) ->
     assert stored is not None
     assert stored.url == "https://news.example/en/new/"
     assert stored.guid == first.guid
+
+
+def test_saving_a_batch_adds_updates_moves_and_keeps_each_as_save_does(
+    any_store: Store,
+) -> None:
+    kept = make_article(id="kept")
+    changed = make_article(id="changed", title="Old title")
+    moved = make_article(id="moved", source="old/moved.md")
+    with any_store.write() as tx:
+        assert tx.articles.save_many([kept, changed, moved], now=NOW) == ["added"] * 3
+    later = NOW + timedelta(days=1)
+    batch = [
+        make_article(id="new", guid="tag:news.example,2026:new"),
+        make_article(id="changed", title="New title", guid="tag:other,2000:changed"),
+        kept,
+        replace(moved, source="new/moved.md"),
+    ]
+    with any_store.write() as tx:
+        outcomes = tx.articles.save_many(batch, now=later)
+    assert outcomes == ["added", "updated", "unchanged", "unchanged"]
+    with any_store.read() as tx:
+        stored = tx.articles.many(["new", "changed", "kept", "moved"])
+        rows = {
+            row.id: row
+            for row in tx.conn.execute(
+                select(articles.c.id, articles.c.first_imported, articles.c.last_changed)
+            )
+        }
+    assert stored["new"] == batch[0]
+    assert stored["changed"].title == "New title"
+    assert stored["changed"].guid == changed.guid  # a guid never changes
+    assert stored["kept"] == kept
+    assert stored["moved"].source == "new/moved.md"
+    assert (rows["changed"].first_imported, rows["changed"].last_changed) == (NOW, later)
+    assert rows["moved"].last_changed == NOW and rows["new"].first_imported == later
+    with any_store.write() as tx, pytest.raises(ValueError, match="the same article id twice"):
+        tx.articles.save_many([kept, kept], now=NOW)
 
 
 def test_live_hides_drafts_and_future_articles(any_store: Store) -> None:
