@@ -17,11 +17,9 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from broadsheet import words
-from broadsheet.config import theme
 from broadsheet.config.settings import (
     ContentSettings,
     DeliverySettings,
@@ -42,6 +40,11 @@ from broadsheet.config.settings import (
 )
 from broadsheet.errors import ConfigError
 from broadsheet.model import Frequency
+
+if TYPE_CHECKING:
+    # Imported where used: the words' catalogs (Babel) and the theme's
+    # templates (jinja2) are needed only by a file that sets labels or a theme.
+    from broadsheet import words
 
 DEFAULT_CONFIG = "broadsheet.toml"
 
@@ -353,7 +356,9 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
     given_labels = data.get("labels", {})
     if not isinstance(given_labels, dict):
         problems.append(f"labels: expected a table, got {_type_name(given_labels)}")
-    elif site is not None:
+    elif site is not None and given_labels:
+        from broadsheet import words
+
         labels = words.check(given_labels, tuple(site.languages), problems)
     if built.get("store") is not None:
         _check_store_url(built["store"].url, problems)
@@ -374,6 +379,8 @@ def settings_from_mapping(data: Mapping[str, Any], file: Path) -> Settings:
         sender = dataclasses.replace(sender, dkim_key=_resolve(root, sender.dkim_key))
     emails = dataclasses.replace(built["emails"], out=_resolve(root, built["emails"].out))
     if emails.theme is not None:
+        from broadsheet.config import theme
+
         emails = dataclasses.replace(emails, theme=_resolve(root, emails.theme).resolve())
         found = theme.check_theme(emails.theme, str(data["emails"]["theme"]))
         if found:

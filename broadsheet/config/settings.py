@@ -15,12 +15,14 @@ import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from broadsheet.model import Frequency
-from broadsheet.words import Words
+
+if TYPE_CHECKING:
+    from broadsheet.words import Words
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -638,6 +640,8 @@ class Settings:
     @property
     def words(self) -> Words:
         """The words readers see: the catalogs, with this publication's ``labels`` over them."""
+        from broadsheet.words import Words
+
         return Words.of(self.labels)
 
     @property

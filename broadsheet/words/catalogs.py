@@ -14,13 +14,14 @@ import gettext
 import io
 from functools import cache
 from pathlib import Path
-from typing import Final
-
-from babel import Locale, UnknownLocaleError
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from typing import TYPE_CHECKING, Final
 
 from broadsheet.errors import BroadsheetError
+
+if TYPE_CHECKING:
+    # Babel is imported where a catalog or a locale is first asked for:
+    # commands that render no words (an import, a no-op feed build) need none of it.
+    from babel import Locale
 
 DOMAIN: Final = "broadsheet"
 """The gettext domain: the catalogs' file name."""
@@ -69,6 +70,9 @@ def translations(language: str) -> gettext.GNUTranslations:
     Raises:
         CatalogError: there is no catalog for ``language``, or it is not a valid PO file.
     """
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     path = po_path(language)
     try:
         with path.open("rb") as po:
@@ -92,6 +96,8 @@ def for_language(language: str | None) -> gettext.GNUTranslations:
 @cache
 def locale(language: str) -> Locale:
     """The Babel locale of ``language`` (English when Babel does not know it)."""
+    from babel import Locale, UnknownLocaleError
+
     try:
         return Locale.parse(language.replace("-", "_"))
     except (UnknownLocaleError, ValueError):
