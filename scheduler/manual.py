@@ -10,6 +10,8 @@ status`` shows it as the job's last run when it is the newest, marked "by hand".
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,7 +20,6 @@ from datetime import datetime, timedelta
 
 from broadsheet.errors import BroadsheetError
 from broadsheet.model import EditionRecord
-from broadsheet.scheduler.runner import process_name
 from broadsheet.store import Store
 from broadsheet.store.jobs import JobRun, RunStatus
 
@@ -28,6 +29,7 @@ __all__ = [
     "edition_job",
     "manual_run",
     "manual_runs",
+    "process_name",
     "record_manual_run",
 ]
 
@@ -35,6 +37,11 @@ log = logging.getLogger(__name__)
 
 MANUAL_PREFIX = "manual:"
 """What a run by hand's job name begins with."""
+
+
+def process_name() -> str:
+    """``hostname:pid``, recorded with each run (by hand here, scheduled by the runner)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def edition_job(edition: EditionRecord) -> str:

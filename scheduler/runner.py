@@ -22,8 +22,6 @@ Every run logs one line with its duration and counts.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 import traceback
@@ -44,6 +42,7 @@ from broadsheet.scheduler.jobs import (
 )
 from broadsheet.scheduler.localtime import with_reader_zones
 from broadsheet.scheduler.locks import JobLock, holding, job_lock
+from broadsheet.scheduler.manual import process_name
 from broadsheet.scheduler.purge import PurgeJob, purge_jobs
 from broadsheet.scheduler.retries import RetryJob, retry_jobs
 from broadsheet.store import Store, Tx
@@ -196,11 +195,6 @@ def due_slots(
     if last_done is not None:
         start = max(last_done, start - timedelta(days=1))
     return [slot for slot in job.slots_since(start, now) if slot <= latest]
-
-
-def process_name() -> str:
-    """``hostname:pid``, recorded with each run."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def is_due(slot: datetime, run: JobRun | None, last_done: datetime | None) -> bool:
