@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Insert, Row, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from broadsheet.store.schema import job_runs as table
 
@@ -113,6 +113,8 @@ _LAST_DONE = (
 def _insert_once(conn: Connection) -> Insert:
     """An INSERT that does nothing when the (job, slot) row already exists."""
     if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql  # a SQLite store never loads it
+
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=["job", "slot"])
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=["job", "slot"])
 
