@@ -10,6 +10,7 @@ and writes the changes back in one transaction (see
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,6 @@ from sqlalchemy import Connection, bindparam, select
 
 from broadsheet.model import EventKind, SendState, Subscriber, SubscriberEvent, SubscriberStatus
 from broadsheet.store.events import event_from_row
-from broadsheet.store.ledger import LedgerEntry, _entry
 from broadsheet.store.schema import inbound_messages as table
 from broadsheet.store.schema import send_ledger as ledger
 from broadsheet.store.schema import subscriber_events as events
@@ -31,6 +31,58 @@ _STAMPS = {
     SubscriberStatus.UNSUBSCRIBED: "unsubscribed",
     SubscriberStatus.BOUNCED: "bounced",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class SentRow:
+    """What the inbox needs of one ledger row: which message it was and when it left."""
+
+    edition_id: str
+    subscriber_id: int
+    state: SendState
+    message_id: str
+    queued: datetime
+    sent: datetime | None
+
+
+_SENT_COLUMNS = (
+    ledger.c.edition_id,
+    ledger.c.subscriber_id,
+    ledger.c.state,
+    ledger.c.message_id,
+    ledger.c.queued,
+    ledger.c.sent,
+)
+
+
+_SUBSCRIBER_COLUMNS = tuple(
+    subscribers.c[name]
+    for name in (
+        "id",
+        "email",
+        "name",
+        "language",
+        "frequency",
+        "topics",
+        "status",
+        "created",
+        "confirmed",
+        "unsubscribed",
+        "timezone",
+    )
+)
+"""What :func:`~broadsheet.store.subscribers.subscriber_from_row` reads."""
+
+
+def _sent_row(row: Any) -> SentRow:
+    return SentRow(
+        edition_id=row.edition_id,
+        subscriber_id=row.subscriber_id,
+        state=SendState(row.state),
+        message_id=row.message_id,
+        queued=row.queued,
+        sent=row.sent,
+    )
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -71,41 +123,33 @@ class Inbound:
 
     # --- reading what a batch names ---------------------------------------------
 
-    def subscribers(self, ids: Collection[int]) -> dict[int, Subscriber]:
-        """Subscriptions by id."""
+    def subscriptions_of(self, ids: Collection[int]) -> dict[int, Subscriber]:
+        """Every subscription of the addresses of these subscriptions, by id."""
         found: dict[int, Subscriber] = {}
         for part in _chunks(sorted(set(ids))):
-            query = select(subscribers).where(subscribers.c.id.in_(part))
+            named = select(subscribers.c.email).where(subscribers.c.id.in_(part))
+            query = select(*_SUBSCRIBER_COLUMNS).where(subscribers.c.email.in_(named))
             for row in self.conn.execute(query):
                 found[row.id] = subscriber_from_row(row)
         return found
 
-    def subscriptions(self, emails: Collection[str]) -> dict[int, Subscriber]:
-        """Every subscription of these addresses, by id."""
-        found: dict[int, Subscriber] = {}
-        for part in _chunks(sorted(set(emails))):
-            query = select(subscribers).where(subscribers.c.email.in_(part))
-            for row in self.conn.execute(query):
-                found[row.id] = subscriber_from_row(row)
-        return found
-
-    def sent_to(self, subscriber_ids: Collection[int]) -> list[LedgerEntry]:
+    def sent_to(self, subscriber_ids: Collection[int]) -> list[SentRow]:
         """Every ledger row of these subscriptions (by the index on ``subscriber_id``)."""
-        rows: list[LedgerEntry] = []
+        rows: list[SentRow] = []
         for part in _chunks(sorted(set(subscriber_ids))):
-            query = select(ledger).where(ledger.c.subscriber_id.in_(part))
-            rows.extend(_entry(row) for row in self.conn.execute(query))
+            query = select(*_SENT_COLUMNS).where(ledger.c.subscriber_id.in_(part))
+            rows.extend(_sent_row(row) for row in self.conn.execute(query))
         rows.sort(key=lambda entry: (entry.queued, entry.edition_id, entry.subscriber_id))
         return rows
 
-    def by_message_id(self, edition_id: str, message_id: str) -> LedgerEntry | None:
+    def by_message_id(self, edition_id: str, message_id: str) -> SentRow | None:
         """The row of ``edition_id`` whose message had this Message-ID."""
         row = self.conn.execute(
-            select(ledger).where(
+            select(*_SENT_COLUMNS).where(
                 ledger.c.edition_id == edition_id, ledger.c.message_id == message_id
             )
         ).first()
-        return _entry(row) if row is not None else None
+        return _sent_row(row) if row is not None else None
 
     def bounce_events(self, emails: Collection[str]) -> list[SubscriberEvent]:
         """The hard and soft bounce events of these addresses, oldest first."""

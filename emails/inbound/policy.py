@@ -61,7 +61,7 @@ from broadsheet.emails.edition import returnpath, tokens
 from broadsheet.emails.inbound.detect import Failure, Kind, Notification
 from broadsheet.model import EventKind, SendState, Subscriber, SubscriberEvent, SubscriberStatus
 from broadsheet.store import Tx
-from broadsheet.store.ledger import LedgerEntry
+from broadsheet.store.inbound import SentRow
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Target:
     """The subscription and ledger row a notification is about."""
 
     subscriber: Subscriber
-    entry: LedgerEntry
+    entry: SentRow
 
 
 class Batch:
@@ -121,7 +121,7 @@ class Batch:
 
     def _load(self, notes: Sequence[Notification]) -> None:
         ids: set[int] = set()
-        self._quoted: dict[str, LedgerEntry | None] = {}
+        self._quoted: dict[str, SentRow | None] = {}
         for note in notes:
             if note.kind in (Kind.BOUNCE, Kind.COMPLAINT):
                 for address in note.return_tokens:
@@ -143,13 +143,12 @@ class Batch:
                     subscriber_id = self._unsubscribe_token(token, max_age)
                     if subscriber_id is not None:
                         ids.add(subscriber_id)
-        named = self.tx.inbound.subscribers(ids) if ids else {}
-        emails = {s.email for s in named.values()}
-        self.subs: dict[int, Subscriber] = self.tx.inbound.subscriptions(emails) if emails else {}
+        self.subs: dict[int, Subscriber] = self.tx.inbound.subscriptions_of(ids) if ids else {}
+        emails = {s.email for s in self.subs.values()}
         self.by_email: dict[str, list[int]] = {}
         for subscription in sorted(self.subs.values(), key=lambda s: s.id):
             self.by_email.setdefault(subscription.email, []).append(subscription.id)
-        self.entries: dict[int, list[LedgerEntry]] = {}
+        self.entries: dict[int, list[SentRow]] = {}
         for entry in self.tx.inbound.sent_to(list(self.subs)) if self.subs else []:
             self.entries.setdefault(entry.subscriber_id, []).append(entry)
         self.history: dict[str, list[SubscriberEvent]] = {}
@@ -178,7 +177,7 @@ class Batch:
         except tokens.BadToken:
             return None
 
-    def _by_message_id(self, message_id: str) -> LedgerEntry | None:
+    def _by_message_id(self, message_id: str) -> SentRow | None:
         if message_id not in self._quoted:
             local, _, domain = message_id.strip("<>").rpartition("@")
             edition_id = local.rpartition(".")[0]
@@ -247,7 +246,7 @@ class Batch:
                     return Target(subscriber, self._current(quoted))
         return problem
 
-    def _current(self, entry: LedgerEntry) -> LedgerEntry:
+    def _current(self, entry: SentRow) -> SentRow:
         for known in self.entries.get(entry.subscriber_id, []):
             if known.edition_id == entry.edition_id:
                 return known
@@ -428,7 +427,7 @@ def _worst(failures: tuple[Failure, ...]) -> Failure | None:
 
 def soft_bounce_count(
     history: Sequence[SubscriberEvent],
-    entries: Sequence[LedgerEntry],
+    entries: Sequence[SentRow],
     *,
     now: datetime,
     days: int,

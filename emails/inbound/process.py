@@ -26,7 +26,7 @@ from datetime import datetime
 from email.utils import format_datetime, make_msgid
 
 from broadsheet.config import Settings
-from broadsheet.emails.delivery.brake import check_brake
+from broadsheet.emails.delivery.brake import BrakeLimits, check_brake_in
 from broadsheet.emails.delivery.protocol import Transport
 from broadsheet.emails.edition import headers
 from broadsheet.emails.edition.compose import OutgoingMessage
@@ -35,7 +35,7 @@ from broadsheet.emails.inbound.detect import FORWARD_MARK, Kind, Notification, d
 from broadsheet.emails.inbound.mailboxes import Incoming, Mailbox
 from broadsheet.emails.inbound.policy import Batch
 from broadsheet.errors import DeliveryError, StoreError, StoreUnavailable
-from broadsheet.store import Store
+from broadsheet.store import Store, Tx
 
 __all__ = ["Summary", "folder_of", "process"]
 
@@ -79,7 +79,7 @@ def folder_of(outcome: str) -> str:
     return str(Kind.UNMATCHED)
 
 
-BATCH = 200
+BATCH = 500
 """Messages acted on in one transaction."""
 
 BATCH_BYTES = 16 << 20
@@ -148,6 +148,7 @@ class _Pass:
         self.secret = secret
         self.transport = transport
         self.summary = Summary()
+        self.limits = BrakeLimits.from_settings(settings)
 
     def name(self, incoming: Incoming, note: Notification | None = None) -> str:
         """How a log line names a message: the mailbox, its key, its Message-ID."""
@@ -210,7 +211,7 @@ class _Pass:
                         rows.append((keys[index], outcome, edition_id))
                     acting.write()
                     tx.inbound.remember(rows, now=self.now)
-                self.brake(rows)
+                    self.brake(tx, rows)
             for index, key in enumerate(keys):
                 if index not in outcomes and key in first:
                     outcomes[index] = outcomes[first[key]]
@@ -225,11 +226,12 @@ class _Pass:
                 self.file(item, notes[index], outcomes[index])
         return True
 
-    def brake(self, rows: list[tuple[str, str, str | None]]) -> None:
+    def brake(self, tx: Tx, rows: list[tuple[str, str, str | None]]) -> None:
         """Check the brake of each edition a hard bounce or a complaint named.
 
         An edition whose bounce or complaint rate is now past its threshold
-        is paused (:mod:`broadsheet.emails.delivery.brake`).
+        is paused (:mod:`broadsheet.emails.delivery.brake`), in the batch's
+        own transaction: the pause is committed with the events that caused it.
         """
         named = sorted(
             {
@@ -239,14 +241,14 @@ class _Pass:
             }
         )
         for edition_id in named:
-            check_brake(self.store, self.settings, edition_id, self.now)
+            check_brake_in(tx, self.limits, edition_id, self.now)
 
     def file(self, incoming: Incoming, note: Notification, outcome: str) -> None:
         folder = folder_of(outcome)
-        reason = outcome.partition(": ")[2] or note.reason
         if folder == str(Kind.UNMATCHED):
+            reason = outcome.partition(": ")[2] or note.reason
             log.warning("%s: ignored, %s", self.name(incoming, note), reason or "unmatched")
-        else:
+        elif log.isEnabledFor(logging.INFO):
             log.info("%s: %s", self.name(incoming, note), outcome)
         self.mailbox.file(incoming, folder)
         self.summary.filed[folder] = self.summary.filed.get(folder, 0) + 1
