@@ -16,6 +16,7 @@ from pathlib import Path
 from broadsheet.config import Settings
 from broadsheet.model import EditionRecord
 from broadsheet.scheduler.editions import counting_secret
+from broadsheet.scheduler.localtime import in_archive
 from broadsheet.store import Store, Tx
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def build_campaign(
             return CampaignOutcome(edition=raced, paths=paths)
         tx.editions.save(rendered.record, now=now)
         tx.links.record(identifier, rendered.links)
-        listing = tx.editions.listing(language=campaign.language)
+        listing = [e for e in tx.editions.listing(language=campaign.language) if in_archive(e)]
         emails.write_edition(rendered, settings, archive=listing)
         stored = tx.editions.get(identifier) or rendered.record
     log.info("campaign %s built: %s", identifier, paths["folder"])

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from broadsheet.config import Settings
 from broadsheet.errors import BroadsheetError
 from broadsheet.model import Article, EditionRecord, Frequency
+from broadsheet.scheduler.localtime import in_archive
 from broadsheet.scheduler.selection import Selection, select, views_window, window_start
 from broadsheet.store import Store, Tx
 
@@ -297,7 +298,7 @@ def _render_and_save(
         # In the same transaction: an edition never exists without the
         # links its messages may redirect to.
         tx.links.record(record.id, rendered.links)
-        listing = tx.editions.listing(language=content.language)
+        listing = [e for e in tx.editions.listing(language=content.language) if in_archive(e)]
         emails.write_edition(rendered, settings, archive=listing)
         stored = tx.editions.get(record.id) or record
     log.info(

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from broadsheet.model import Frequency
+from broadsheet.model import EditionRecord, Frequency
 from broadsheet.scheduler.jobs import EditionJob, Job
 from broadsheet.zones import local_slot, offset_label, reader_zone
 
@@ -76,6 +76,21 @@ class LocalEdition:
             "base": self.base_id(frequency, language),
             "zones": [name or "" for name in self.zones],
         }
+
+
+def in_archive(edition: EditionRecord) -> bool:
+    """Whether the language's archive page lists ``edition``.
+
+    The editions of one local-time slot share their articles; the archive
+    lists the day's copy in the site's zone (the one readers without a zone
+    get) and leaves out the copies for other offsets, whose web copies stay
+    where their messages link them.
+    """
+    local = edition.extra.get("local")
+    if not isinstance(local, Mapping):
+        return True
+    zones = local.get("zones")
+    return not isinstance(zones, list) or "" in zones
 
 
 def local_editions(job: EditionJob, slot: datetime) -> list[LocalEdition]:

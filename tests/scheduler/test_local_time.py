@@ -10,6 +10,7 @@ Vladivostok (+10), Moscow (+03), Los Angeles (-08), New York, or nowhere
 from __future__ import annotations
 
 import mailbox
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -170,6 +171,10 @@ def test_three_readers_in_three_zones_each_get_it_at_their_local_send_time_once(
         assert edition.extra["local"]["offset"] == edition.id[-5:]  # type: ignore[index]
     # Los Angeles' window starts at its own previous slot, not Moscow's.
     assert editions["daily-en-2026-12-04-0800"].since == utc("2026-12-03T07:00:00-08:00")
+    # The archive page lists each day once: the copy in the site's zone.
+    archive = (local_settings.emails.out / "en" / "index.html").read_text(encoding="utf-8")
+    listed = re.findall(r"daily-en-[0-9-]+[+-][0-9]{4}", archive)
+    assert sorted(set(listed)) == ["daily-en-2026-12-03+0300", "daily-en-2026-12-04+0300"]
     # Each replay again, in any order, sends nothing more.
     replay(local_settings, start, end, timedelta(minutes=30))
     replay(local_settings, utc("2026-12-03T15:00:00+00:00"), end, timedelta(hours=3))
