@@ -35,6 +35,7 @@ from broadsheet.emails.edition.context import (
     EditionContext,
     build_context,
     feed_links,
+    text_context,
 )
 from broadsheet.emails.edition.counted import LinkCounter, count_context
 from broadsheet.emails.edition.headers import subject as make_subject
@@ -271,8 +272,15 @@ def render_edition(
     )
     _log_clip(content.edition_id, fitted)
     html, html_blocks = renderings[fitted.html]
+    # Counted links carry no UTM tags (the redirect adds them); straight ones
+    # are shown plain in the text twin unless [emails] text_utm says otherwise.
+    plain = (
+        fitted.context
+        if counter.counting
+        else text_context(fitted.context, settings, edition_id=content.edition_id)
+    )
     text, text_blocks = appeals.split(
-        render("emails/edition.txt.j2", fitted.context, theme=theme), html=False
+        render("emails/edition.txt.j2", plain, theme=theme), html=False
     )
     web = inline(render("web/edition.html.j2", web_context, theme=theme), backend=backend)
     lead = content.new[0] if content.new else (content.top[0] if content.top else None)

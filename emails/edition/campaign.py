@@ -35,7 +35,7 @@ from broadsheet.content.readers import parse_markdown
 from broadsheet.emails.edition import appeals, links
 from broadsheet.emails.edition import labels as words
 from broadsheet.emails.edition.build import RenderedEdition, donation_extra, edition_paths
-from broadsheet.emails.edition.context import EditionContent, build_context
+from broadsheet.emails.edition.context import EditionContent, build_context, text_context
 from broadsheet.emails.edition.counted import LinkCounter, count_context
 from broadsheet.emails.edition.inline import inline
 from broadsheet.emails.edition.personalize import defuse
@@ -292,17 +292,18 @@ def render_campaign(
     backend = settings.emails.inliner
     theme = settings.emails.theme
     counter = LinkCounter.for_edition(settings, identifier, secret=secret)
-    email_context = {
-        **count_context(build_context(content, settings, mode="email"), counter),
-        **extra,
-    }
+    counted = count_context(build_context(content, settings, mode="email"), counter)
+    email_context = {**counted, **extra}
+    # As in an edition: straight links are shown plain in the text twin.
+    plain = counted if counter.counting else text_context(counted, settings, edition_id=identifier)
+    plain_context = {**plain, **extra}
     web_context = {**build_context(content, settings, mode="web"), **extra}
     html, html_blocks = appeals.split(
         inline(render("emails/campaign.html.j2", email_context, theme=theme), backend=backend),
         html=True,
     )
     text, text_blocks = appeals.split(
-        render("emails/campaign.txt.j2", email_context, theme=theme), html=False
+        render("emails/campaign.txt.j2", plain_context, theme=theme), html=False
     )
     web = inline(render("web/campaign.html.j2", web_context, theme=theme), backend=backend)
     record = EditionRecord(

@@ -316,9 +316,58 @@ def build_context(content: EditionContent, settings: Settings, *, mode: Mode) ->
         preferences_url=PREFERENCES_URL if email else "",
         unsubscribe_url=UNSUBSCRIBE_URL if email else "",
         why=words.why(settings.words, language, content.frequency, title),
-        postal_address=settings.sender.postal_address,
+        postal_address=settings.postal_address(language),
         web_copy_note=table["web_copy"].format(title=title),
         more_url=None,
         labels=table,
         feed_links=[] if email else feed_links(settings, language),
     )
+
+
+def _plain_item(item: Item, settings: Settings, edition_id: str) -> Item:
+    plain = Item(**item)
+    plain["url"] = links.without_utm(item["url"], settings, edition_id=edition_id)
+    plain["translations"] = [
+        Translation(
+            language=other["language"],
+            label=other["label"],
+            url=links.without_utm(other["url"], settings, edition_id=edition_id),
+        )
+        for other in item["translations"]
+    ]
+    return plain
+
+
+def _plain_donation(donation: Donation, settings: Settings, edition_id: str) -> Donation:
+    plain = Donation(**donation)
+    plain["url"] = links.without_utm(donation["url"], settings, edition_id=edition_id)
+    return plain
+
+
+def text_context(context: EditionContext, settings: Settings, *, edition_id: str) -> EditionContext:
+    """The plain-text twin's context: ``context`` with its links shown as plain addresses.
+
+    A text part shows its URLs: each is read, copied into a browser or shared
+    as it stands, and wrapped at 72 columns. So unless ``[emails] text_utm``
+    is on, the text twin's links go without the UTM tags the HTML part's
+    links carry (:func:`~broadsheet.emails.edition.links.without_utm`). Call
+    it only on links that go straight to their page: counted links
+    (``/r/TOKEN``) carry no tags, and the redirect adds them.
+
+    Args:
+        context: the email's context (after counting and clipping).
+        settings: the publication's settings.
+        edition_id: the edition the tags name.
+    """
+    if settings.emails.text_utm:
+        return context
+    plain = EditionContext(**context)
+    lead = context["lead"]
+    plain["lead"] = _plain_item(lead, settings, edition_id) if lead else None
+    plain["read_also"] = [_plain_item(i, settings, edition_id) for i in context["read_also"]]
+    plain["new"] = [_plain_item(i, settings, edition_id) for i in context["new"]]
+    plain["top"] = [_plain_item(i, settings, edition_id) for i in context["top"]]
+    donation = context["donation"]
+    plain["donation"] = _plain_donation(donation, settings, edition_id) if donation else None
+    plain["donations"] = [_plain_donation(d, settings, edition_id) for d in context["donations"]]
+    return plain

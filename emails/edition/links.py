@@ -3,6 +3,10 @@
 Every URL an edition carries is absolute. UTM parameters go on links to the
 publication's own articles only: never on personal links (they would leak
 into the reader's unsubscribe page analytics) nor on other sites' pages.
+They go on the HTML part's links, where the reader never sees them; the
+plain-text twin shows each link as its page's plain address (the way a
+reader reads, copies and shares it) unless ``[emails] text_utm`` is on, see
+:func:`without_utm`.
 """
 
 from __future__ import annotations
@@ -42,6 +46,33 @@ def with_utm(url: str, settings: Settings, *, edition_id: str) -> str:
         if key not in present and value:
             query.append((key, value))
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def without_utm(url: str, settings: Settings, *, edition_id: str) -> str:
+    """``url`` without the UTM parameters :func:`with_utm` added to it.
+
+    Exactly the inverse of :func:`with_utm`: parameters the URL had of its
+    own (its author's ``utm_source``, say) stay, and a URL that
+    :func:`with_utm` did not tag comes back unchanged.
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    config = settings.emails
+    campaign = config.utm_campaign.replace("{edition}", edition_id)
+    tags = {
+        ("utm_source", config.utm_source),
+        ("utm_medium", config.utm_medium),
+        ("utm_campaign", campaign),
+    }
+    # with_utm appends its tags after the URL's own parameters: try the
+    # longest tail of ours first, and keep only a result it tags back into ``url``.
+    for count in range(min(3, len(query)), 0, -1):
+        if not all(pair in tags for pair in query[-count:]):
+            continue
+        clean = urlunsplit(parts._replace(query=urlencode(query[:-count])))
+        if with_utm(clean, settings, edition_id=edition_id) == url:
+            return clean
+    return url
 
 
 def unsubscribe_url(settings: Settings, token: str) -> str:

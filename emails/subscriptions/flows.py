@@ -175,7 +175,7 @@ def confirmation_message(
         else [],
         "url": url,
         "site_url": settings.site.url,
-        "postal_address": settings.sender.postal_address,
+        "postal_address": settings.postal_address(language),
         "accent": settings.site.accent_color,
         **words.gettext_callables(language),
     }

@@ -97,7 +97,7 @@ def welcome_message(
         "preferences_url": preferences_url,
         "unsubscribe_url": unsubscribe_url,
         "site_url": settings.site.url,
-        "postal_address": settings.sender.postal_address,
+        "postal_address": settings.postal_address(language),
         "accent": settings.site.accent_color,
         **words.gettext_callables(language),
     }

@@ -23,12 +23,21 @@ def test_sender_names_per_language_are_read(make_settings: Callable[..., Setting
     assert settings.sender_name("en") == "Test Weekly"
 
 
+def test_postal_addresses_per_language_are_read(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings('[sender.ru]\npostal_address = "Москва, Тестовая ул., 1"\n')
+    assert settings.postal_address("ru") == "Москва, Тестовая ул., 1"
+    assert settings.postal_address("en") == settings.sender.postal_address != ""
+    # A table with the address only keeps the sender's name.
+    assert settings.sender_name("ru") == "Test Weekly"
+
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
         ('[sender.fr]\nname = "Hebdo"\n', "sender.fr: expected one of en, ru"),
         ("[sender.ru]\nnom = 'x'\n", "sender.ru.nom: unknown key"),
-        ("[sender.ru]\n", "sender.ru.name: missing (required)"),
+        ("[sender.ru]\nname = 1\n", "sender.ru.name: expected text, got an integer 1"),
+        ("[sender.ru]\npostal_address = ['x']\n", "sender.ru.postal_address: expected text"),
     ],
 )
 def test_a_bad_sender_language_names_the_key(
