@@ -11,7 +11,7 @@ import lxml.html
 import pytest
 
 from broadsheet.config import Settings
-from broadsheet.emails.edition import labels
+from broadsheet.emails.edition import labels, links
 from broadsheet.emails.edition.context import EditionContent, build_context
 from broadsheet.emails.edition.personalize import Personal, Template, fill_html, fill_text
 from broadsheet.emails.edition.render import TEXT_WIDTH, render
@@ -180,7 +180,7 @@ def test_footer_says_why_and_offers_the_way_out(demo_editions: DemoEditions, lan
         "ru": "подписались на еженедельную рассылку «Полынья» на русском языке.",
     }[language]
     assert why in " ".join(footer.split())
-    assert demo_editions.settings.sender.postal_address in footer
+    assert demo_editions.settings.postal_address(language) in footer
     hrefs = {str(a.get("href")) for a in tree.find_class("footer")[0].iter("a")}
     assert LONG_PERSONAL.unsubscribe_url in hrefs
     assert LONG_PERSONAL.preferences_url in hrefs
@@ -198,9 +198,14 @@ def test_text_twin_wraps_at_72_and_lists_every_link(
     for line in text.splitlines():
         if len(line) > TEXT_WIDTH:
             assert re.fullmatch(r"\s*https?://\S+", line), line
-    html_links = {str(a.get("href")) for a in document(demo_editions, language).iter("a")}
+    # The text twin shows the plain address of each page: the HTML's links less their UTM tags.
+    html_links = {
+        links.without_utm(str(a.get("href")), demo_editions.settings, edition_id=record.id)
+        for a in document(demo_editions, language).iter("a")
+    }
     text_links = set(re.findall(r"https?://\S+", text))
     assert html_links <= text_links
+    assert "utm_" not in text
     assert "<" not in text.replace("<x>", "")
 
 
