@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
@@ -157,6 +158,50 @@ def _absolute_srcset(base: str, value: str) -> str | None:
     return ", ".join(parts) or None
 
 
+class _ArticleCleaner(threading.local):
+    """nh3's sanitiser for article HTML, built once per thread and reused.
+
+    Building the sanitiser from the allow-lists costs about as much as
+    cleaning a whole article, so it is built once; the base URL against
+    which its attribute filter resolves links is set before each use. Each
+    thread has its own (``threading.local``), so a base set by one thread
+    is never read by another.
+    """
+
+    def __init__(self) -> None:
+        self.base_url = ""
+        self.cleaner = nh3.Cleaner(
+            tags=set(ALLOWED_TAGS),
+            clean_content_tags={"script", "style", "template", "iframe", "object", "noscript"},
+            attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
+            attribute_filter=self.rewrite,
+            url_schemes=set(URL_SCHEMES),
+            link_rel="noopener",
+            strip_comments=True,
+        )
+
+    def rewrite(self, tag: str, attribute: str, value: str) -> str | None:
+        if attribute in _URL_ATTRIBUTES:
+            return _absolute(self.base_url, value)
+        if attribute == "srcset":
+            return _absolute_srcset(self.base_url, value)
+        return value
+
+    def clean(self, html: str, base_url: str) -> str:
+        self.base_url = base_url
+        try:
+            cleaned: str = self.cleaner.clean(html)
+        finally:
+            self.base_url = ""
+        return cleaned
+
+
+@cache
+def _article_cleaner() -> _ArticleCleaner:
+    """The article sanitiser (each thread builds its own on first use)."""
+    return _ArticleCleaner()
+
+
 def sanitise_html(html: str, *, base_url: str) -> str:
     """Safe article HTML: allow-listed tags and attributes, absolute URLs.
 
@@ -164,30 +209,18 @@ def sanitise_html(html: str, *, base_url: str) -> str:
         html: untrusted HTML (rendered Markdown or an imported body).
         base_url: the article's own URL; relative links resolve against it.
     """
+    return _article_cleaner().clean(xml_safe(html), base_url).strip()
 
-    def rewrite(tag: str, attribute: str, value: str) -> str | None:
-        if attribute in _URL_ATTRIBUTES:
-            return _absolute(base_url, value)
-        if attribute == "srcset":
-            return _absolute_srcset(base_url, value)
-        return value
 
-    cleaned = nh3.clean(
-        xml_safe(html),
-        tags=set(ALLOWED_TAGS),
-        clean_content_tags={"script", "style", "template", "iframe", "object", "noscript"},
-        attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
-        attribute_filter=rewrite,
-        url_schemes=set(URL_SCHEMES),
-        link_rel="noopener",
-        strip_comments=True,
-    )
-    return cleaned.strip()
+@cache
+def _text_cleaner() -> nh3.Cleaner:
+    """nh3's sanitiser that keeps no tag at all (it holds no state: threads share it)."""
+    return nh3.Cleaner(tags=set(), strip_comments=True)
 
 
 def plain_text(value: str) -> str:
     """A single-line plain-text field: markup removed, entities decoded, spaces folded."""
     import html
 
-    without_tags = nh3.clean(xml_safe(value), tags=set(), strip_comments=True)
+    without_tags = _text_cleaner().clean(xml_safe(value))
     return " ".join(html.unescape(without_tags).split())
