@@ -100,10 +100,49 @@ def _front_matter(head: str) -> tuple[Any, yaml.Node | None]:
     loader = _front_matter_loader()(head)
     try:
         node = loader.get_single_node()
-        value = loader.construct_document(node) if node is not None else None
+        value = _construct(loader, node) if node is not None else None
     finally:
         loader.dispose()
     return value, node
+
+
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+
+
+def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """What ``loader.construct_document(node)`` gives, with the common cases built here.
+
+    Front matter is mostly a mapping of text keys to text and lists of
+    text; PyYAML's constructor spends more on those (in Python) than libyaml
+    on parsing them. Text is the node's own value whatever the style, so
+    those are read straight off the nodes; any other node (numbers, true or
+    false, nested mappings, merge keys, explicit tags…) goes to the loader
+    as before.
+    """
+    import yaml
+
+    if type(node) is yaml.MappingNode and node.tag == _MAP:
+        pairs = node.value
+        if all(type(key) is yaml.ScalarNode and key.tag == _STR for key, _ in pairs):
+            return {key.value: _construct_value(loader, value) for key, value in pairs}
+    return loader.construct_document(node)
+
+
+def _construct_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    import yaml
+
+    kind = type(node)
+    if kind is yaml.ScalarNode and node.tag == _STR:
+        return node.value
+    if (
+        kind is yaml.SequenceNode
+        and node.tag == _SEQ
+        and all(type(item) is yaml.ScalarNode and item.tag == _STR for item in node.value)
+    ):
+        return [item.value for item in node.value]
+    return loader.construct_document(node)
 
 
 def read_markdown(path: Path, source: str, *, max_bytes: int | None = None) -> RawArticle:
