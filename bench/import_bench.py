@@ -19,8 +19,9 @@ of each import is checked: the no-op must have read no file, the change
 must have parsed one.
 
 Printed: each round's figures, then min/median/max over the rounds of the
-no-op and the one-change run as a share of the full import (and of the full
-import + feeds build). Targets (issue 15): at most 5 % each at 10,000 articles.
+full import's CPU, and of the no-op and the one-change run as a share of
+the full import (and of the full import + feeds build). Targets (issue 15):
+at most 5 % each at 10,000 articles.
 
 With ``--memory 5000,50000`` the peak RSS of a full import is measured at
 each size (each a fresh process on a freshly generated folder) and the
@@ -159,6 +160,7 @@ def rounds(work: Path, articles: int, count: int, feeds: bool) -> None:
     noop_all: list[float] = []
     change_all: list[float] = []
     peaks: list[float] = []
+    full_cpu: list[float] = []
     for round_ in range(count):
         where, config = _publication(work, "publication")
         log = work / "import.log"
@@ -178,6 +180,7 @@ def rounds(work: Path, articles: int, count: int, feeds: bool) -> None:
         noop_all.append(100 * noop.cpu / full.cpu)
         change_all.append(100 * change.cpu / full.cpu)
         peaks.append(full.imported.peak_mib)
+        full_cpu.append(full.imported.cpu)
         line = (
             f"round {round_ + 1} ({' then '.join(order)}): import full "
             f"{full.imported.cpu:.2f} s, no-op {noop.imported.cpu:.3f} s, one change "
@@ -194,6 +197,7 @@ def rounds(work: Path, articles: int, count: int, feeds: bool) -> None:
     if not count:
         return
     print()
+    print(f"full import CPU, s:                   {_spread(full_cpu)}")
     print(f"import no-op / full import, %:        {_spread(noop_share)}   (target <= 5)")
     print(f"import one change / full import, %:   {_spread(change_share)}   (target <= 5)")
     if feeds:
