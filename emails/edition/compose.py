@@ -219,11 +219,11 @@ class PreparedEdition:
             preferences_url=links.preferences_url(self.settings, preferences),
         )
 
-    def _tokens(self, subscriber_id: int) -> tuple[str, str]:
+    def _tokens(self, subscriber_id: int, signed_at: int | None = None) -> tuple[str, str]:
         """``tokens.sign`` for unsubscribe and preferences, byte for byte, cheaper."""
         if subscriber_id < 0:
             raise ValueError("subscriber ids are not negative")  # a bug in the caller
-        second = int(time.time())
+        second = int(time.time()) if signed_at is None else signed_at
         if second != self._second:
             self._second_text = tokens._base36(second)
             self._second = second
@@ -258,14 +258,21 @@ class PreparedEdition:
         return headers.message_id(self.edition.id, subscriber.id, self.domain, secret=self.secret)
 
     def message(
-        self, subscriber: Subscriber, *, as_reader: Subscriber | None = None
+        self,
+        subscriber: Subscriber,
+        *,
+        as_reader: Subscriber | None = None,
+        signed_at: int | None = None,
     ) -> OutgoingMessage:
         """The complete message for ``subscriber``: string work, no rendering.
 
         ``as_reader`` (a test send's ``--as``) chooses the donation block
-        instead of ``subscriber``.
+        instead of ``subscriber``. ``signed_at`` (seconds since the epoch)
+        is when its personal links are signed; default: now, as sending
+        wants (a replay or a test passes a time, so the message is the same
+        byte for byte).
         """
-        unsubscribe_token, preferences_token = self._tokens(int(subscriber.id))
+        unsubscribe_token, preferences_token = self._tokens(int(subscriber.id), signed_at)
         greeting = labels.greeting(self.settings.words, self.language, subscriber.name)
         unsubscribe_url = self._unsubscribe_prefix + unsubscribe_token
         message_id = self.message_id(subscriber)

@@ -276,3 +276,15 @@ def test_confirmation_messages_are_signed_too(demo_editions: DemoEditions) -> No
     outgoing = confirmation_message(_signing(demo_editions), person, secret=SECRET, now=DEMO_NOW)
     assert outgoing.data.startswith(b"DKIM-Signature:")
     assert dkim.verify(outgoing.data, dnsfunc=_dns)
+
+
+def test_personal_links_signed_at_a_given_time(demo_editions: DemoEditions) -> None:
+    edition = prepared(demo_editions, "en")
+    anna = demo_editions.subscriber("en")
+    at = int(DEMO_NOW.timestamp())
+    first = edition.message(anna, signed_at=at)
+    assert first.data == prepared(demo_editions, "en").message(anna, signed_at=at).data
+    token = re.findall(r"unsubscribe\?token=([\w.-]+)", first.data.decode("ascii", "replace"))[0]
+    assert tokens.signed_at(token) == at
+    assert tokens.verify(SECRET, token, "unsubscribe", max_age=10 * YEAR) == anna.id
+    assert edition.message(anna, signed_at=at + 1).data != first.data

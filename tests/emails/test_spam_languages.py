@@ -1,33 +1,64 @@
 """Russian messages against English ones under ``spamassassin -L -t``.
 
-The only rule that tells them apart is MIXED_ES ("too many es are not es",
-1.0), meant for Latin text with Cyrillic look-alike letters mixed in. It
-counts Latin "e" (``__LOWER_E``, at most 230 hits) and every e-like letter,
-Cyrillic "е" and "ё" included (``__E_LIKE_LETTER``, at most 320), and fires
-when ``__LOWER_E > 20`` and ``1.4 * __LOWER_E < __E_LIKE_LETTER < 10 *
-__LOWER_E``. For a Russian message long enough to hold 320 e-like letters
-that is every message with 33 to 228 Latin "e"s in its rendered body (both
-parts of multipart/alternative counted). Short of 33 no real edition gets:
-its links (``…/newsletter/editions/…``, preferences, unsubscribe), the Latin
-author names and the postal address already hold more, in the HTML part
-and again in the text part. Removing the UTM parameters from the text part
-brought the daily edition from 132 Latin "e"s to 84 (still firing) and the
-weekly from 231 (not firing: over 228) to 119, so it would *start* firing:
-not a fix. (Those counts are from an earlier demo with longer links; the
-fictional demo's links, ``http://localhost:8080/…``, leave its weekly under
-228 as well, so both editions fire.) A Russian confirmation is short (43 e-like Cyrillic letters):
-there the rule fires from 21 Latin "e"s, and it holds 26, 16 of them in the
-postal address (shown in both parts), the rest in the link's
-``/newsletter/`` path and token.
+The one rule that ever told them apart is MIXED_ES ("too many es are not
+es", 1.0, ``/usr/share/spamassassin/72_active.cf``), meant for Latin text
+with Cyrillic look-alike letters mixed in. It is a meta rule over two body
+rules, which run on the rendered body: the Subject, then every text part
+of the message one after the other (for multipart/alternative both the
+text twin and the HTML part's visible text, not its ``href``\\ s)::
 
-So what is held here: a Russian message scores no higher than its English
-twin but for MIXED_ES, and no other rule ever separates them. Exact
-equality is not asserted while the rule fires on honest Russian editions;
-the reasoning is above, with the counts.
+    __LOWER_E        /e/            multiple maxhits=230  (Latin "e")
+    __E_LIKE_LETTER  /<lcase_e>/    multiple maxhits=320  (every e-like letter:
+                                                           Latin e, Cyrillic е ё є, è é ê ë…)
+    MIXED_ES  !HTML_IMAGE_ONLY_16 && __LOWER_E > 20
+              && __E_LIKE_LETTER > 1.4 * __LOWER_E && __E_LIKE_LETTER < 10 * __LOWER_E
+
+English text has no other e-like letters (the ratio is 1), so it never
+fires there. A Russian edition holds far more than 320 Cyrillic "е", so the
+second count stops at 320 and the rule fires for 33 to 228 Latin "e"s; a
+Russian confirmation (about 55 e-like letters) fires from 21.
+
+Where the Latin "e"s of the demo's Russian messages were, for a reader
+with a Cyrillic name, leaving out the letters of the signed tokens in the
+footer (reader number, time, signature: 1.8 "e"s on average):
+
+============  ======  =================================================
+message       before  after (plain links in the text twin, each once;
+                      ``[sender.ru] postal_address``)
+============  ======  =================================================
+daily         88      28: no MIXED_ES (one reader in 20 gets 5 or more
+                      "e"s from the tokens and still 1.0)
+weekly        165     39: MIXED_ES still fires
+confirmation  12      2: never fired (it greets no one by name)
+============  ======  =================================================
+
+(The "before" counts were taken for a reader named Anna Petrova, tokens
+included: 2 to 4 more than the rest of the table would give.) Before, 48
+(daily) and 112 (weekly) of them were the UTM tags of the text
+twin's links (``utm_source=newsletter&utm_medium=email``, 6 per link) and
+10 the Latin postal address (in both parts). What is left is the links'
+own addresses: the articles' slugs (``potolok-cen-na-neft``) and their
+English translations' (``eu-sanctions-fatigue``), ``/editions/``, the
+personal links (``/preferences?token=…``, ``/unsubscribe?token=…``), the
+donation page, and the label "This edition in English"; a reader's name
+written in Latin letters is greeted in both parts. The weekly edition links
+thirteen articles, three of them to English translations: no honest change
+to the message gets it under 33 (docs/newsletters.md, Spam filters and
+Cyrillic text).
+
+So what is held here: the Russian daily edition and the Russian
+confirmation score no more than their English twins, and the weekly no
+more than its English twin plus MIXED_ES. The editions are scored for the
+demo's first reader of each newsletter (``subscribers.csv``), with the
+personal links signed at the demo's reference time so the message, and the
+score, is the same on every run (its tokens hold 3 "e"s: the daily is
+scored with 31, two short of firing).
 """
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -52,6 +83,7 @@ MIXED_ES = 1.0
 class Score:
     total: float
     rules: frozenset[str]
+    report: str
 
 
 def _score(data: bytes) -> Score:
@@ -66,18 +98,23 @@ def _score(data: bytes) -> Score:
     assert match, output[:2000] + done.stderr.decode("utf-8", "replace")
     details = output.split("Content analysis details:")[-1]
     rules = re.findall(r"^\s*-?\d+\.\d+\s+([A-Z0-9_]+)\s", details, re.MULTILINE)
-    return Score(float(match.group(1)), frozenset(rules))
+    return Score(float(match.group(1)), frozenset(rules), details.strip())
 
 
-def _subscriber(language: str, frequency: Frequency, status: SubscriberStatus) -> Subscriber:
-    return Subscriber(
-        id=4242,
-        email="anna.petrova@example.org",
-        name="Anna Petrova",
-        language=language,
-        frequency=frequency,
-        status=status,
-    )
+def _reader(folder: Path, language: str, frequency: Frequency) -> Subscriber:
+    """The demo's first reader of the ``language`` ``frequency`` newsletter."""
+    with (folder / "subscribers.csv").open(encoding="utf-8", newline="") as rows:
+        for row in csv.DictReader(rows):
+            if row["language"] == language and row["frequency"] == frequency:
+                return Subscriber(
+                    id=4242,
+                    email=row["email"],
+                    name=row["name"],
+                    language=language,
+                    frequency=frequency,
+                    status=SubscriberStatus.ACTIVE,
+                )
+    raise AssertionError(f"the demo has no {language} {frequency} reader")
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +134,15 @@ def scores(demo_store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> di
                 assert outcome.edition is not None
                 message = PreparedEdition.from_record(
                     outcome.edition, settings, secret=SECRET
-                ).message(_subscriber(language, frequency, SubscriberStatus.ACTIVE))
+                ).message(
+                    _reader(target, language, frequency),
+                    signed_at=int(DEMO_NOW.timestamp()),
+                )
                 found[f"{frequency}-{language}"] = _score(message.data)
+            pending = _reader(target, language, Frequency.DAILY)
             confirmation = confirmation_message(
                 settings,
-                _subscriber(language, Frequency.DAILY, SubscriberStatus.PENDING),
+                dataclasses.replace(pending, status=SubscriberStatus.PENDING),
                 secret=SECRET,
                 now=DEMO_NOW,
             )
@@ -111,13 +152,18 @@ def scores(demo_store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     return found
 
 
-KINDS = ["daily", "weekly", "confirm"]
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["daily", "confirm"])
+def test_russian_scores_no_higher_than_english(scores: dict[str, Score], kind: str) -> None:
+    english, russian = scores[f"{kind}-en"], scores[f"{kind}-ru"]
+    assert english.total < 1.0, english.report
+    assert russian.total <= english.total, russian.report
+    assert "MIXED_ES" not in russian.rules, russian.report
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", KINDS)
-def test_russian_scores_like_english_but_for_mixed_es(scores: dict[str, Score], kind: str) -> None:
-    english, russian = scores[f"{kind}-en"], scores[f"{kind}-ru"]
-    assert russian.rules - english.rules <= {"MIXED_ES"}, (english, russian)
-    assert russian.total <= english.total + MIXED_ES, (english, russian)
-    assert english.total < 1.0, english
+def test_russian_weekly_scores_english_but_for_mixed_es(scores: dict[str, Score]) -> None:
+    english, russian = scores["weekly-en"], scores["weekly-ru"]
+    assert english.total < 1.0, english.report
+    assert russian.rules - english.rules <= {"MIXED_ES"}, russian.report
+    assert russian.total <= english.total + MIXED_ES, russian.report
