@@ -32,11 +32,15 @@ each is worked around here, where nothing else has to know:
   feedgen still raises becomes a :class:`~broadsheet.errors.RenderError`
   naming the feed.
 
-An entry is built by feedgen once per build and serialised once per format,
-then used in every document that holds it (the site feed, its language,
-section, tags, authors and an archive page; see :class:`EntryCache`). A
-document comes back in pieces (:func:`render_parts`): feedgen's rendering of
-the feed itself around the cached entries, written out without being joined.
+An entry is built once per build and serialised once per format, then used
+in every document that holds it (the site feed, its language, section, tags,
+authors and an archive page; see :class:`EntryCache`). Entries are built as
+the very lxml elements feedgen's ``FeedEntry`` makes (:func:`_atom_entry`,
+:func:`_rss_item`) without going through it: its setters' checks and copies
+cost more than the rest of a build's rendering, and a test holds the two to
+the same bytes (:func:`feedgen_element` is the reference). A document comes
+back in pieces (:func:`render_parts`): feedgen's rendering of the feed itself
+around the cached entries, written out without being joined.
 """
 
 from __future__ import annotations
@@ -170,77 +174,84 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
         return rss
 
 
+def _image(parent: Any, entry: Entry) -> None:
+    image = entry.image
+    if image is None:
+        return
+    attributes = {"url": image.url, "medium": "image"}
+    if image.type:
+        attributes["type"] = image.type
+    _SubElement(parent, _MEDIA_CONTENT, attributes)
+
+
+_OWN_LINK = {"rel": "alternate", "type": "text/html"}
+
+
+def _extend_atom(element: Any, entry: Entry) -> None:
+    """Entry links feedgen gets wrong, language and image: after feedgen's own elements."""
+    if entry.language:
+        element.set(XML_LANG, entry.language)
+        # xml:lang is what Atom defines; dc:language is what feedparser
+        # (and so many readers and importers) report as the entry's language.
+        _SubElement(element, _DC_LANGUAGE).text = entry.language
+        _SubElement(element, "link", {**_OWN_LINK, "hreflang": entry.language, "href": entry.url})
+    else:
+        _SubElement(element, "link", {**_OWN_LINK, "href": entry.url})
+    if entry.translations:
+        for link in entry.translations:
+            _SubElement(element, "link", _link_attributes(link))
+        # Readers disagree on which alternate link is the entry's: most
+        # take the first, feedparser (and what is built on it) the last.
+        # Repeating the entry's own link last, without hreflang (so it is
+        # no duplicate of the first), makes both right.
+        _SubElement(element, "link", {**_OWN_LINK, "href": entry.url})
+    image = entry.image
+    if image is not None:
+        enclosure = {"rel": "enclosure"}
+        if image.type:
+            enclosure["type"] = image.type
+        enclosure["href"] = image.url
+        _SubElement(element, "link", enclosure)
+        _image(element, entry)
+
+
+def _extend_rss(item: Any, entry: Entry, description: Any) -> None:
+    """Links, byline, language, update time and image, after feedgen's own elements."""
+    for link in entry.translations:
+        _SubElement(item, _ATOM_LINK, _link_attributes(link))
+    # After the translations: feedparser takes the last alternate link.
+    _SubElement(item, "link").text = entry.url
+    if description is not None and description.text:
+        # The summary is plain text; readers render an RSS description as HTML.
+        description.text = html_text(description.text)
+    if entry.authors:
+        _SubElement(item, _DC_CREATOR).text = entry.byline
+    if entry.language:
+        _SubElement(item, _DC_LANGUAGE).text = entry.language
+    if entry.updated != entry.published:
+        _SubElement(item, _ATOM_UPDATED).text = rfc3339(entry.updated)
+    image = entry.image
+    if image is not None:
+        if image.type:
+            # RSS allows one enclosure; its length is unknown, which the
+            # RSS Best Practices Profile says to write as 0.
+            _SubElement(item, "enclosure", {"url": image.url, "length": "0", "type": image.type})
+        _image(item, entry)
+
+
 class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
     """Entry-level elements feedgen gets wrong or lacks (see the module docstring)."""
 
     entry: Entry | None = None
 
-    @staticmethod
-    def _image(parent: Any, entry: Entry) -> None:
-        image = entry.image
-        if image is None:
-            return
-        attributes = {"url": image.url, "medium": "image"}
-        if image.type:
-            attributes["type"] = image.type
-        _SubElement(parent, _MEDIA_CONTENT, attributes)
-
     def extend_atom(self, element: Any) -> Any:
-        entry = self.entry
-        assert entry is not None
-        own = {"rel": "alternate", "type": "text/html"}
-        if entry.language:
-            element.set(XML_LANG, entry.language)
-            # xml:lang is what Atom defines; dc:language is what feedparser
-            # (and so many readers and importers) report as the entry's language.
-            _SubElement(element, _DC_LANGUAGE).text = entry.language
-            _SubElement(element, "link", {**own, "hreflang": entry.language, "href": entry.url})
-        else:
-            _SubElement(element, "link", {**own, "href": entry.url})
-        if entry.translations:
-            for link in entry.translations:
-                _SubElement(element, "link", _link_attributes(link))
-            # Readers disagree on which alternate link is the entry's: most
-            # take the first, feedparser (and what is built on it) the last.
-            # Repeating the entry's own link last, without hreflang (so it is
-            # no duplicate of the first), makes both right.
-            _SubElement(element, "link", {**own, "href": entry.url})
-        image = entry.image
-        if image is not None:
-            enclosure = {"rel": "enclosure"}
-            if image.type:
-                enclosure["type"] = image.type
-            enclosure["href"] = image.url
-            _SubElement(element, "link", enclosure)
-            self._image(element, entry)
+        assert self.entry is not None
+        _extend_atom(element, self.entry)
         return element
 
     def extend_rss(self, item: Any) -> Any:
-        entry = self.entry
-        assert entry is not None
-        for link in entry.translations:
-            _SubElement(item, _ATOM_LINK, _link_attributes(link))
-        # After the translations: feedparser takes the last alternate link.
-        _SubElement(item, "link").text = entry.url
-        description = item.find("description")
-        if description is not None and description.text:
-            # The summary is plain text; readers render an RSS description as HTML.
-            description.text = html_text(description.text)
-        if entry.authors:
-            _SubElement(item, _DC_CREATOR).text = entry.byline
-        if entry.language:
-            _SubElement(item, _DC_LANGUAGE).text = entry.language
-        if entry.updated != entry.published:
-            _SubElement(item, _ATOM_UPDATED).text = rfc3339(entry.updated)
-        image = entry.image
-        if image is not None:
-            if image.type:
-                # RSS allows one enclosure; its length is unknown, which the
-                # RSS Best Practices Profile says to write as 0.
-                _SubElement(
-                    item, "enclosure", {"url": image.url, "length": "0", "type": image.type}
-                )
-            self._image(item, entry)
+        assert self.entry is not None
+        _extend_rss(item, self.entry, item.find("description"))
         return item
 
 
@@ -265,6 +276,8 @@ def atom_id(entry: Entry, home: str) -> str:
 
 
 def _feedgen_entry(entry: Entry, doc: FeedDoc) -> FeedEntry:
+    """feedgen's own entry for ``entry``: the reference :func:`_atom_entry` and
+    :func:`_rss_item` are tested against (``tests/feeds/test_render.py``)."""
     fe = FeedEntry()
     fe.register_extension(_EXT, _EntryExtension, atom=True, rss=True)
     getattr(fe, _EXT).entry = entry
@@ -282,6 +295,92 @@ def _feedgen_entry(entry: Entry, doc: FeedDoc) -> FeedEntry:
     if categories:
         fe.category(categories)
     return fe
+
+
+def feedgen_element(entry: Entry, doc: FeedDoc, fmt: str) -> Any:
+    """``entry`` as feedgen itself builds it in ``fmt``, with the extension's elements.
+
+    The reference for :func:`_atom_entry` and :func:`_rss_item`, which build the
+    same elements directly (a test compares their bytes).
+    """
+    fe = _feedgen_entry(entry, doc)
+    if fmt == "atom":
+        fe.id(atom_id(entry, doc.home))
+        return fe.atom_entry()
+    fe.id(entry.id)
+    return fe.rss_entry()
+
+
+_CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+
+
+def _atom_entry(parent: Any, entry: Entry, doc: FeedDoc) -> None:
+    """``entry`` as an Atom ``entry`` under ``parent``, as feedgen builds it.
+
+    feedgen's ``FeedEntry`` costs most of a build's time: each setter checks
+    and copies its values, each entry makes a ``datetime.now()``, and both
+    formats go through it. This builds the very elements its ``atom_entry()``
+    makes from :func:`_feedgen_entry`, in the same order, with the same checks
+    (see :func:`feedgen_element`, the reference the tests compare against).
+    """
+    ident = atom_id(entry, doc.home)
+    title = entry.title
+    if not (ident and title):
+        raise ValueError("Required fields not set")
+    element = _SubElement(parent, "entry")
+    _SubElement(element, "id").text = ident
+    _SubElement(element, "title").text = title
+    _SubElement(element, "updated").text = entry.updated.isoformat()
+    if entry.authors and entry.byline:
+        _SubElement(_SubElement(element, "author"), "name").text = entry.byline
+    content = _SubElement(element, "content")
+    if entry.content_html:
+        content.text = entry.content_html
+    content.set("type", "html")
+    summary = _SubElement(element, "summary")
+    text = entry.summary or title
+    if text:
+        summary.text = text
+    if entry.section:
+        category = _SubElement(element, "category", {"term": entry.section})
+        if doc.section_scheme:
+            category.set("scheme", doc.section_scheme)
+    for tag in entry.tags:
+        category = _SubElement(element, "category", {"term": tag})
+        if doc.tag_scheme:
+            category.set("scheme", doc.tag_scheme)
+    _SubElement(element, "published").text = entry.published.isoformat()
+    _extend_atom(element, entry)
+
+
+def _rss_item(parent: Any, entry: Entry, doc: FeedDoc) -> None:
+    """``entry`` as an RSS ``item`` under ``parent``, as feedgen builds it (see
+    :func:`_atom_entry`)."""
+    item = _SubElement(parent, "item")
+    title = entry.title
+    if title:
+        _SubElement(item, "title").text = title
+    summary = entry.summary or title
+    description = _SubElement(item, "description")
+    if summary:
+        description.text = summary
+        _SubElement(item, _CONTENT_ENCODED).text = entry.content_html
+    else:
+        description.text = entry.content_html
+    if entry.id:
+        _SubElement(item, "guid", {"isPermaLink": "false"}).text = entry.id
+    if entry.section:
+        category = _SubElement(item, "category")
+        category.text = entry.section
+        if doc.section_scheme:
+            category.set("domain", doc.section_scheme)
+    for tag in entry.tags:
+        category = _SubElement(item, "category")
+        category.text = tag
+        if doc.tag_scheme:
+            category.set("domain", doc.tag_scheme)
+    _SubElement(item, "pubDate").text = rfc822(entry.published)
+    _extend_rss(item, entry, description)
 
 
 # Where feedgen's pretty-printed documents end; entries go just before.
@@ -310,12 +409,12 @@ def _wrapper(fmt: str) -> Any:
 
 
 class EntryCache:
-    """Entries built by feedgen once per build, serialised once per format.
+    """Entries built once per build, serialised once per format.
 
     Every document that holds an entry (the site feed, its language, section,
-    tags, authors, an archive page) gets the same bytes: feedgen builds the
-    entry once (one :class:`~feedgen.entry.FeedEntry` serves every format),
-    lxml serialises it once per format, and each document is feedgen's
+    tags, authors, an archive page) gets the same bytes: the entry's elements
+    are built once per format as feedgen would build them (:func:`_atom_entry`),
+    lxml serialises them once, and each document is feedgen's
     rendering of the feed itself with those entries inserted where feedgen
     would have put them.
 
@@ -359,19 +458,11 @@ class EntryCache:
             batch = list({e.digest: e for e in missing if e.digest not in other}.values())
             if batch:
                 batches.append((fmt, other, batch, _wrapper(fmt)))
-        built: dict[str, FeedEntry] = {}
         for fmt, _, batch, parent in batches:
+            build = _atom_entry if fmt == "atom" else _rss_item
             for entry in batch:
                 try:
-                    fe = built.get(entry.digest)
-                    if fe is None:
-                        fe = built[entry.digest] = _feedgen_entry(entry, doc)
-                    if fmt == "atom":
-                        fe.id(atom_id(entry, doc.home))
-                        parent.append(fe.atom_entry())
-                    else:
-                        fe.id(entry.id)
-                        parent.append(fe.rss_entry())
+                    build(parent, entry, doc)
                 except (ValueError, TypeError, UnicodeError, etree.LxmlError) as exc:
                     raise RenderError(f"feed {doc.path}: entry {entry.id!r} {exc}") from exc
         for fmt, other, batch, parent in batches:
