@@ -426,6 +426,7 @@ class _Run:
         self.rendered = 0
         self.changed_topics: list[str] = []
         self.index: list[dict[str, Any]] = []
+        self.page_entries: dict[Any, dict[str, str]] = {}
 
     # Rendering ---------------------------------------------------------------
 
@@ -483,7 +484,7 @@ class _Run:
             return
         self.rendered += 1
         entries = self._entries(shown, page.path)
-        self.writer.write(page.path, pages.render_page(page, entries), inputs)
+        self.writer.write(page.path, pages.render_page(page, entries, self.page_entries), inputs)
 
     def _hot(self, item: _Item) -> None:
         """Keep ``item``'s entry for the whole build: a current document holds it."""

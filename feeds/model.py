@@ -173,16 +173,18 @@ class FeedDoc:
 def trim_oldest(table: dict[Any, Any], keep: int, protected: Container[Any] = ()) -> None:
     """Drop the first-inserted items of ``table`` until at most ``keep`` remain.
 
-    Keys in ``protected`` stay (they move to the end, the newest place). The
-    renderers' caches use it to stay bounded when a build streams a large archive.
+    Keys in ``protected`` stay where they are. The renderers' caches use it to
+    stay bounded when a build streams a large archive: one pass over the keys,
+    then the deletions.
     """
     excess = len(table) - keep
-    for _ in range(len(table)):
-        if excess <= 0:
-            return
-        key = next(iter(table))
-        value = table.pop(key)
-        if key in protected:
-            table[key] = value
-        else:
-            excess -= 1
+    if excess <= 0:
+        return
+    doomed = []
+    for key in table:
+        if key not in protected:
+            doomed.append(key)
+            if len(doomed) == excess:
+                break
+    for key in doomed:
+        del table[key]

@@ -100,8 +100,25 @@ def _entry(entry: Entry, page: FeedPage) -> dict[str, str]:
     }
 
 
-def render_page(page: FeedPage, entries: Sequence[Entry]) -> bytes:
+EntryCache = dict[tuple[Entry, str, str], dict[str, str]]
+"""What :func:`render_page` shows of each entry, by entry and the page's language and words."""
+
+
+def _cached(entry: Entry, page: FeedPage, cache: EntryCache | None) -> dict[str, str]:
+    if cache is None:
+        return _entry(entry, page)
+    key = (entry, page.language, page.words["page_by"])
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _entry(entry, page)
+    return found
+
+
+def render_page(page: FeedPage, entries: Sequence[Entry], cache: EntryCache | None = None) -> bytes:
     """The page's bytes (UTF-8), ``entries`` newest first.
+
+    ``cache`` keeps what the page shows of each entry (its dates formatted
+    for the language, its byline) for the other pages of a build that show it.
 
     Raises:
         RenderError: the template is missing or broken; the message names it.
@@ -123,7 +140,7 @@ def render_page(page: FeedPage, entries: Sequence[Entry]) -> bytes:
             {"name": FORMAT_NAMES.get(fmt, fmt), "url": url, "type": MEDIA_TYPES[fmt]}
             for fmt, url in page.formats
         ],
-        "entries": [_entry(entry, page) for entry in entries],
+        "entries": [_cached(entry, page, cache) for entry in entries],
     }
     try:
         text = environment(None).get_template(TEMPLATE).render(context)

@@ -210,7 +210,7 @@ class Writer:
         """
         path = self._claim(name)
         pieces = (data,) if isinstance(data, bytes) else data
-        size = sum(len(piece) for piece in pieces)
+        size = sum(map(len, pieces))
         try:
             status: os.stat_result | None = os.stat(path)
         except OSError:
