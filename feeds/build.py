@@ -67,6 +67,7 @@ from broadsheet.model import Article
 from broadsheet.resources import templates_dir
 
 if TYPE_CHECKING:
+    from broadsheet.feeds.pages import EntryCache as PageItems
     from broadsheet.store import Store, Tx
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def _code_fingerprint() -> str:
         *sorted(package.glob("*.py")),
         templates / STYLESHEET,
         templates / "page.html.j2",
+        templates / "entry.html.j2",
     ]:
         digest.update(source.name.encode())
         digest.update(source.read_bytes())
@@ -426,7 +428,7 @@ class _Run:
         self.rendered = 0
         self.changed_topics: list[str] = []
         self.index: list[dict[str, Any]] = []
-        self.page_entries: dict[Any, dict[str, str]] = {}
+        self.page_entries: PageItems = {}
 
     # Rendering ---------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import jinja2
 from babel.dates import format_date
 from babel.lists import format_list
+from markupsafe import Markup
 
 from broadsheet.config.theme import environment
 from broadsheet.errors import RenderError
@@ -36,6 +37,10 @@ PAGE_SUFFIX = ".html"
 
 TEMPLATE = "feeds/page.html.j2"
 """The page's template, under the built-in ``templates/`` folder."""
+
+ENTRY_TEMPLATE = "feeds/entry.html.j2"
+"""One entry of the page's list: rendered once per entry and language, however
+many pages show it."""
 
 FORMAT_NAMES: Mapping[str, str] = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 """What each format's button says (names, not words: the same in every language)."""
@@ -100,25 +105,29 @@ def _entry(entry: Entry, page: FeedPage) -> dict[str, str]:
     }
 
 
-EntryCache = dict[tuple[Entry, str, str], dict[str, str]]
-"""What :func:`render_page` shows of each entry, by entry and the page's language and words."""
+EntryCache = dict[tuple[Entry, str, str], Markup]
+"""Each entry's list item, by entry and the page's language and words."""
 
 
-def _cached(entry: Entry, page: FeedPage, cache: EntryCache | None) -> dict[str, str]:
-    if cache is None:
-        return _entry(entry, page)
+def _item(entry: Entry, page: FeedPage, cache: EntryCache | None) -> Markup:
     key = (entry, page.language, page.words["page_by"])
-    found = cache.get(key)
+    found = cache.get(key) if cache is not None else None
     if found is None:
-        found = cache[key] = _entry(entry, page)
+        try:
+            template = environment(None).get_template(ENTRY_TEMPLATE)
+            found = Markup(template.render(entry=_entry(entry, page)))
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"template {ENTRY_TEMPLATE} ({page.path}): {exc}") from exc
+        if cache is not None:
+            cache[key] = found
     return found
 
 
 def render_page(page: FeedPage, entries: Sequence[Entry], cache: EntryCache | None = None) -> bytes:
     """The page's bytes (UTF-8), ``entries`` newest first.
 
-    ``cache`` keeps what the page shows of each entry (its dates formatted
-    for the language, its byline) for the other pages of a build that show it.
+    ``cache`` keeps each entry's list item (:data:`ENTRY_TEMPLATE`, its date
+    formatted for the language) for the other pages of a build that show it.
 
     Raises:
         RenderError: the template is missing or broken; the message names it.
@@ -140,7 +149,7 @@ def render_page(page: FeedPage, entries: Sequence[Entry], cache: EntryCache | No
             {"name": FORMAT_NAMES.get(fmt, fmt), "url": url, "type": MEDIA_TYPES[fmt]}
             for fmt, url in page.formats
         ],
-        "entries": [_cached(entry, page, cache) for entry in entries],
+        "entries": [_item(entry, page, cache) for entry in entries],
     }
     try:
         text = environment(None).get_template(TEMPLATE).render(context)
